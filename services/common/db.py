@@ -1,0 +1,82 @@
+"""Engine, sessions and the unit of work.
+
+One owner of the transaction: the request dependency (or a job's `unit_of_work()` scope) commits on
+success and rolls back on error. Services and repositories only `flush()`.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import asyncpg
+import orjson
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from services.common.settings import Settings, get_settings
+
+
+def make_engine(settings: Settings | None = None, **kwargs: Any) -> AsyncEngine:
+    settings = settings or get_settings()
+    return create_async_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=False,
+        **kwargs,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def _init_read_connection(conn: asyncpg.Connection) -> None:
+    # json/jsonb come back as raw text: the read path passes Postgres-built JSON straight through.
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typ, encoder=lambda v: orjson.dumps(v).decode(), decoder=lambda v: v, schema="pg_catalog"
+        )
+
+
+async def make_read_pool(settings: Settings | None = None) -> asyncpg.Pool:
+    """A bare asyncpg pool for read-only queries that build their JSON inside Postgres."""
+    settings = settings or get_settings()
+    pool = await asyncpg.create_pool(
+        settings.asyncpg_dsn, min_size=2, max_size=settings.db_pool_size, init=_init_read_connection
+    )
+    assert pool is not None
+    return pool
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Per-request session: commit when the handler succeeds, roll back when it raises."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def get_read_pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.read_pool
+    return pool
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadPoolDep = Annotated[asyncpg.Pool, Depends(get_read_pool)]
+
+
+@asynccontextmanager
+async def unit_of_work(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """The transaction scope for jobs and loaders outside a request."""
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,36 @@
+"""Load the official documents shipped in `data/` into the database. Idempotent: run it any number of times.
+
+python -m services.loader
+"""
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.common.db import make_engine, make_sessionmaker
+
+log = logging.getLogger("loader")
+
+
+async def load_all(maker: async_sessionmaker[AsyncSession]) -> None:
+    from services.api.registry.importer import load_plans
+
+    await load_plans(maker)
+
+    from services.scoring.criteria.importer import load_htmc_criteria
+
+    await load_htmc_criteria(maker)  # seed 004: the HTMC criteria set of Order No. 129 (idempotent)
+
+
+async def _main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    engine = make_engine()
+    try:
+        await load_all(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())

@@ -1,0 +1,145 @@
+"""Test fixtures on the real servers.
+
+Each test run (and each xdist worker) gets its own Postgres database, migrated once with
+`alembic upgrade heads`, dropped at the end. Each test runs inside an outer transaction that is rolled
+back; the app's session commits only a savepoint. Redis work uses a queue name unique to the run.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.config import Config
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+
+from services.common.settings import REPO_ROOT, asyncpg_dialect_url, plain_dsn
+
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+def _server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise RuntimeError("DATABASE_URL is not set: run the tests with `make test`")
+    return plain_dsn(url)
+
+
+def _with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database (works for host:port and ?host=/socket forms)."""
+    head, sep, query = url.partition("?")
+    scheme, rest = head.split("://", 1)
+    authority, _, _ = rest.partition("/")
+    return f"{scheme}://{authority}/{name}{sep}{query}"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config(str(REPO_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    cfg.attributes["url"] = url
+    cfg.attributes["configure_logging"] = False
+    return cfg
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(_with_database(url, "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_database(prefix: str) -> str:
+    """Create an empty database for this run and return its URL."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"{prefix}_{RUN_ID}_{worker}"
+    server = _server_url()
+    asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(_admin(server, f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
+    return _with_database(server, name)
+
+
+def drop_database(url: str) -> None:
+    name = url.split("?")[0].rsplit("/", 1)[1]
+    asyncio.run(_admin(_server_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = create_database("test")
+    command.upgrade(alembic_config(url), "heads")
+    os.environ["DATABASE_URL"] = url
+    from services.common.settings import get_settings
+
+    get_settings.cache_clear()
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_async_engine(asyncpg_dialect_url(database_url), pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+async def loaded(engine: AsyncEngine) -> None:
+    """The official documents, loaded once per run and committed (read-only for the tests)."""
+    from services.common.db import make_sessionmaker
+    from services.loader import load_all
+
+    await load_all(make_sessionmaker(engine))
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        trans = await conn.begin()
+        yield conn
+        if trans.is_active:
+            await trans.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    sess = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield sess
+    await sess.close()
+
+
+@pytest.fixture
+async def raw_connection(connection: AsyncConnection) -> Any:
+    """The asyncpg connection inside the test's transaction (for the SQL-built read path)."""
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
+    """Point an app's session and read dependencies at the test's transaction."""
+    from services.common.db import get_read_pool, get_session
+
+    async def _session() -> AsyncIterator[AsyncSession]:
+        yield session
+        await session.commit()  # a savepoint: rolled back with the test
+
+    async def _read() -> Any:
+        return raw_connection
+
+    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_read_pool] = _read
+
+
+@pytest.fixture
+async def api(loaded: None, session: AsyncSession, raw_connection: Any) -> AsyncIterator[AsyncClient]:
+    from services.api.main import create_app
+
+    app = create_app()
+    bind_app(app, session, raw_connection)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client:
+        yield client
