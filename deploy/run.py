@@ -20,6 +20,12 @@ def _run(*cmd: str) -> None:
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
 
 
+def _serve(app: str, port: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port, "--no-access-log"], cwd=REPO_ROOT
+    )
+
+
 def up() -> int:
     ensure_backing_services()
     _run(PY, "-m", "alembic", "upgrade", "head")
@@ -27,35 +33,10 @@ def up() -> int:
     api_port = os.environ.get("API_PORT", "8000")
     scoring_port = os.environ.get("SCORING_PORT", "8001")
     procs = [
-        subprocess.Popen(
-            [
-                PY,
-                "-m",
-                "uvicorn",
-                "services.api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                api_port,
-                "--no-access-log",
-            ],
-            cwd=REPO_ROOT,
-        ),
-        subprocess.Popen(
-            [
-                PY,
-                "-m",
-                "uvicorn",
-                "services.scoring.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                scoring_port,
-                "--no-access-log",
-            ],
-            cwd=REPO_ROOT,
-        ),
+        _serve("services.api.main:app", api_port),
+        _serve("services.scoring.main:app", scoring_port),
         subprocess.Popen([PY, "-m", "arq", "services.reports.worker.WorkerSettings"], cwd=REPO_ROOT),
+        subprocess.Popen([PY, "-m", "arq", "services.scoring.worker.WorkerSettings"], cwd=REPO_ROOT),
     ]
     print(f"API:     http://127.0.0.1:{api_port}/docs", flush=True)
     print(f"Scoring: http://127.0.0.1:{scoring_port}/docs", flush=True)

@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from services.common.settings import REPO_ROOT, asyncpg_dialect_url, plain_dsn
 
 RUN_ID = uuid.uuid4().hex[:10]
+# Queues of their own, so runs sharing one Redis never take each other's jobs.
+os.environ["REPORTS_QUEUE"] = f"arq:test-{RUN_ID}:reports"
+os.environ["SCORING_QUEUE_NAME"] = f"arq:test-{RUN_ID}:scoring"
 
 
 def _server_url() -> str:

@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import ORJSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
@@ -83,7 +82,6 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
         openapi_tags=[*openapi_tags, {"name": "health", "description": "Liveness and readiness."}],
     )
     install_error_handlers(app)

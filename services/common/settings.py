@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     db_pool_size: int = 10
     environment: str = "development"
+    # The arq queue of the report worker (tests give each run its own).
+    reports_queue: str = "arq:reports"
 
     @field_validator("database_url")
     @classmethod

@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel
 
 from services.api.registry import repository, service
 from services.api.registry.schemas import (
@@ -54,6 +54,11 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _today() -> date:
     return date.today()
+
+
+def _model(model: BaseModel, etag: str, status_code: int = 200, **headers: str) -> Response:
+    return Response(model.model_dump_json(), media_type="application/json", status_code=status_code,
+                    headers={"ETag": etag, **headers})
 
 
 def _json(body: str, etag: str | None = None, status_code: int = 200) -> Response:
@@ -121,7 +126,7 @@ async def get_document(request: Request, session: SessionDep, slug: DocumentSlug
     detail, etag = await service.get_document(session, slug, as_of or _today())
     if _not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return ORJSONResponse(detail.model_dump(mode="json"), headers={"ETag": etag})
+    return _model(detail, etag)
 
 
 @router.get(
@@ -147,11 +152,7 @@ async def document_history(session: SessionDep, slug: DocumentSlug) -> list[Docu
 )
 async def create_document(session: SessionDep, body: DocumentCreate, user: User = "anonymous") -> Response:
     out, etag = await service.create_document(session, body, user)
-    return ORJSONResponse(
-        out.model_dump(mode="json"),
-        status_code=201,
-        headers={"ETag": etag, "Location": f"/api/v1/documents/{out.slug}"},
-    )
+    return _model(out, etag, 201, Location=f"/api/v1/documents/{out.slug}")
 
 
 @router.put(
@@ -166,7 +167,7 @@ async def update_document(
     session: SessionDep, slug: DocumentSlug, body: DocumentWrite, if_match: IfMatch = None, user: User = "anonymous"
 ) -> Response:
     out, etag = await service.update_document(session, slug, body, if_match, user, _today())
-    return ORJSONResponse(out.model_dump(mode="json"), headers={"ETag": etag})
+    return _model(out, etag)
 
 
 @router.get(
@@ -394,7 +395,7 @@ async def get_indicator(
     etag = f'"i{detail.id}"'
     if _not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return ORJSONResponse(detail.model_dump(mode="json"), headers={"ETag": etag})
+    return _model(detail, etag)
 
 
 # --- organisations, data quality ----------------------------------------------------------------------
