@@ -96,3 +96,11 @@ async def test_organisations_and_indicators(api: AsyncClient) -> None:
     decreasing = (await api.get("/api/v1/indicators", params={"desired_direction": "decrease", "limit": 500})).json()
     assert decreasing["total"] > 0
     assert all(i["desired_direction"] == "decrease" for i in decreasing["items"])
+
+
+async def test_completion_forms_vocabulary(api: AsyncClient) -> None:
+    forms = (await api.get("/api/v1/completion-forms")).json()
+    by_code = {f["code"]: f["name_kk"] for f in forms}
+    assert by_code["information_to_moh"] == "ДСМ-ға ақпарат"
+    assert by_code["report"] == "есеп"
+    assert len(forms) == len({f["name_kk"] for f in forms})

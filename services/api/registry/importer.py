@@ -160,6 +160,7 @@ async def _organisations(session: AsyncSession, tr: Transcription, report: Quali
                 name_ru=org.get("name_ru"),
                 kind=OrganisationKind(org.get("kind") or "other"),
                 in_abbreviation_list=bool(org.get("in_abbreviation_list", True)),
+                region_code=org.get("region_kato"),
             )
             session.add(current)
             existing[org["code"]] = current

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from services.api.registry import repository, service
 from services.api.registry.schemas import (
+    CompletionFormOut,
     DataQualityOut,
     DirectionOut,
     DocumentCreate,
@@ -57,8 +58,12 @@ def _today() -> date:
 
 
 def _model(model: BaseModel, etag: str, status_code: int = 200, **headers: str) -> Response:
-    return Response(model.model_dump_json(), media_type="application/json", status_code=status_code,
-                    headers={"ETag": etag, **headers})
+    return Response(
+        model.model_dump_json(),
+        media_type="application/json",
+        status_code=status_code,
+        headers={"ETag": etag, **headers},
+    )
 
 
 def _json(body: str, etag: str | None = None, status_code: int = 200) -> Response:
@@ -398,7 +403,18 @@ async def get_indicator(
     return _model(detail, etag)
 
 
-# --- organisations, data quality ----------------------------------------------------------------------
+# --- vocabularies, organisations, data quality --------------------------------------------------------
+
+
+@router.get(
+    "/completion-forms",
+    tags=["measures"],
+    operation_id="list_completion_forms",
+    response_model=list[CompletionFormOut],
+    summary="The completion forms (what proves a measure done), as the documents word them",
+)
+async def list_completion_forms(session: SessionDep) -> list[CompletionFormOut]:
+    return await service.list_completion_forms(session)
 
 
 @router.get(

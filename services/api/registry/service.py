@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.registry import repository
 from services.api.registry.schemas import (
+    CompletionFormOut,
     DataQualityOut,
     DirectionOut,
     DocumentCreate,
@@ -292,6 +293,11 @@ async def list_directions(session: AsyncSession, slug: str, as_of: date) -> list
         )
         for d in directions
     ]
+
+
+async def list_completion_forms(session: AsyncSession) -> list[CompletionFormOut]:
+    forms = (await session.scalars(select(CompletionForm).order_by(CompletionForm.code))).all()
+    return [CompletionFormOut.model_validate(f) for f in forms]
 
 
 async def list_organisations(
