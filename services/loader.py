@@ -14,13 +14,14 @@ log = logging.getLogger("loader")
 
 
 async def load_all(maker: async_sessionmaker[AsyncSession]) -> None:
+    from services.api.guarantee.importer import load_guarantee
     from services.api.registry.importer import load_plans
-
-    await load_plans(maker)
-
     from services.scoring.criteria.importer import load_htmc_criteria
 
-    await load_htmc_criteria(maker)  # seed 004: the HTMC criteria set of Order No. 129 (idempotent)
+    # The guarantee programme brings the regions, which the plans' akimats refer to: it goes first.
+    await load_guarantee(maker)
+    await load_plans(maker)
+    await load_htmc_criteria(maker)  # seed 004: the HTMC criteria set of Order No. 129
 
 
 async def _main() -> None:

@@ -1,0 +1,203 @@
+"""Benchmark: executed-volume rows through the streamed bulk endpoint against Postgres COPY of the same file.
+
+  .venv/bin/python -m bench.ingest_actuals --rows 100000 1000000
+
+For each size it writes a CSV file of distinct region × profile × month × provider rows, starts nothing new but
+sends the file (streamed from disk) to the API running under uvicorn as a subprocess against a database created
+for the run, samples the service's resident memory (RSS, with its children) every 20 ms, then COPYs the same
+file into an equivalent plain table in the same database with asyncpg. It prints rows per second of both,
+their ratio and the service's peak RSS. The database is dropped at the end.
+"""
+
+import argparse
+import asyncio
+import csv
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+
+from services.common.settings import REPO_ROOT, plain_dsn
+
+HEADER = ["region", "profile", "provider", "month", "treated_cases", "children_cases", "rural_cases", "bed_days",
+          "children_bed_days", "rural_bed_days"]
+
+
+def _with_database(url: str, name: str) -> str:
+    head, sep, query = url.partition("?")
+    scheme, rest = head.split("://", 1)
+    authority = rest.partition("/")[0]
+    return f"{scheme}://{authority}/{name}{sep}{query}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _admin(server: str, sql: str) -> None:
+    conn = await asyncpg.connect(_with_database(server, "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def write_file(path: Path, rows: int, regions: list[str], profiles: list[str], providers: list[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(HEADER)
+        n = 0
+        for provider in providers:
+            for region in regions:
+                for profile in profiles:
+                    for month in range(1, 13):
+                        if n >= rows:
+                            return
+                        cases = 50 + (n * 7919) % 900
+                        w.writerow([region, profile, provider, f"2026-{month:02d}", cases, cases // 5, cases // 3,
+                                    cases * 7, cases, cases * 2])
+                        n += 1
+
+
+class PeakRss:
+    """Samples the RSS of a process and its children in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> int:
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            time.sleep(0.02)
+
+    def __enter__(self) -> "PeakRss":
+        self.peak = self.current()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(size):
+            yield chunk
+
+
+async def _achunks(path: Path) -> AsyncIterator[bytes]:
+    for chunk in _chunks(path):
+        yield chunk
+
+
+def setup(db: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": db}
+    subprocess.run([sys.executable, "-m", "alembic", "-x", f"url={db}", "upgrade", "heads"], cwd=REPO_ROOT,
+                   env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", "import asyncio; from services.common.db import make_engine, "
+                    "make_sessionmaker; from services.api.guarantee.importer import load_guarantee; "
+                    "asyncio.run(load_guarantee(make_sessionmaker(make_engine())))"],
+                   cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    return env
+
+
+async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
+    conn = await asyncpg.connect(db)
+    regions = [r["kato_code"] for r in await conn.fetch("SELECT kato_code FROM region ORDER BY position")]
+    profiles = [r["code"] for r in await conn.fetch("SELECT code FROM clinical_profile ORDER BY position")]
+    n_providers = -(-max(sizes) // (len(regions) * len(profiles) * 12))
+    providers = [f"bench-provider-{i:04d}" for i in range(n_providers)]
+    await conn.executemany("INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+                           "VALUES ($1::text, $1::text, 'provider', false)", [(p,) for p in providers])
+    await conn.execute("""CREATE TABLE bench_copy (region varchar(9), profile varchar(60), provider text,
+        month text, treated_cases int, children_cases int, rural_cases int, bed_days int,
+        children_bed_days int, rural_bed_days int)""")
+    results = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=1800) as client:
+        for _ in range(300):
+            try:
+                if (await client.get("/health/live")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+        with tempfile.TemporaryDirectory() as tmp:
+            for rows in sizes:
+                path = Path(tmp) / f"actuals_{rows}.csv"
+                write_file(path, rows, regions, profiles, providers)
+                await conn.execute("TRUNCATE executed_volume, bench_copy; DELETE FROM ingest_batch")
+                await conn.execute("VACUUM ANALYZE executed_volume")
+                with PeakRss(pid) as rss:
+                    idle = rss.peak
+                    t0 = time.perf_counter()
+                    resp = await client.post("/api/v1/bulk/executed-volumes",
+                                             params={"batch_id": f"bench-{rows}", "mode": "all_or_nothing"},
+                                             headers={"content-type": "text/csv"}, content=_achunks(path))
+                    api_s = time.perf_counter() - t0
+                resp.raise_for_status()
+                accepted = resp.json()["rows_accepted"]
+                assert accepted == rows, resp.text[:500]
+                t0 = time.perf_counter()
+                await conn.copy_to_table("bench_copy", source=str(path), format="csv", header=True)
+                copy_s = time.perf_counter() - t0
+                results.append((rows, path.stat().st_size, api_s, copy_s, idle, rss.peak))
+    await conn.close()
+    print(f"{'rows':>9} {'MB':>6} {'API s':>7} {'API rows/s':>11} {'COPY s':>7} {'COPY rows/s':>12} "
+          f"{'ratio':>6} {'RSS idle MB':>11} {'RSS peak MB':>11}")
+    for rows, size, api_s, copy_s, idle, peak in results:
+        print(f"{rows:>9} {size / 1e6:>6.1f} {api_s:>7.2f} {rows / api_s:>11.0f} {copy_s:>7.2f} "
+              f"{rows / copy_s:>12.0f} {copy_s / api_s:>6.2f} {idle / 2**20:>11.1f} {peak / 2**20:>11.1f}")
+    print("API: streamed CSV -> parse -> COPY into staging -> validation in SQL -> versioned INSERT...SELECT "
+          "(one transaction, indexes maintained). COPY: asyncpg copy_to_table of the same file into a plain "
+          "table without indexes or validation. ratio = API rows/s / COPY rows/s.")
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000], help="file sizes in rows")
+    sizes = parser.parse_args().rows
+    server = plain_dsn(os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+    db = _with_database(server, name)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        env = setup(db)
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "services.api.main:app", "--host", "127.0.0.1",
+                                 "--port", str(port), "--log-level", "warning"], cwd=REPO_ROOT, env=env)
+        asyncio.run(run(db, port, proc.pid, sizes))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    cli()

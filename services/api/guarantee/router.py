@@ -1,0 +1,163 @@
+"""HTTP routes of the Guarantee Programme under /api/v1."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from services.api.guarantee import service
+from services.api.guarantee.http import ERRORS, WRITE_ERRORS, single
+from services.api.guarantee.schemas import (
+    AccessNormOut,
+    CeilingColumn,
+    CeilingVolumeOut,
+    DataQualityOut,
+    NormEvaluationOut,
+    PaymentMethodOut,
+    ProfileOut,
+    RegionOut,
+    StatisticCode,
+    StatisticOut,
+    StatisticsUpload,
+    StatisticsUploadResult,
+)
+from services.common.db import SessionDep
+from services.common.pagination import Paginated, Pagination
+
+router = APIRouter(prefix="/api/v1")
+
+Kato = Annotated[str, Path(pattern=r"^\d{9}$", description="КАТО code of the region.", examples=["710000000"])]
+RegionQ = Annotated[str | None, Query(pattern=r"^\d{9}$", description="КАТО code of the region.",
+                                      examples=["710000000"])]
+ProfileQ = Annotated[str | None, Query(max_length=60, description="Clinical profile code, or all_profiles for "
+                                       "the region total row.", examples=["cardiology"])]
+AsOf = Annotated[date | None, Query(description="Read as in force on this date (default: today).")]
+Year = Annotated[int, Query(ge=1991, le=2100, description="Calendar year.", examples=[2026])]
+
+
+def _today() -> date:
+    return date.today()
+
+
+# --- vocabularies -------------------------------------------------------------------------------------
+
+
+@router.get("/regions", tags=["regions"], operation_id="list_regions", response_model=list[RegionOut],
+            summary="The 17 oblasts and the cities of Astana, Almaty and Shymkent")
+async def list_regions(session: SessionDep) -> list[RegionOut]:
+    return await service.regions(session)
+
+
+@router.get("/regions/{kato_code}", tags=["regions"], operation_id="get_region", response_model=RegionOut,
+            responses=ERRORS, summary="One region (ETag)")
+async def get_region(request: Request, session: SessionDep, kato_code: Kato) -> Response:
+    return single(request, await service.region(session, kato_code))
+
+
+@router.get("/clinical-profiles", tags=["clinical-profiles"], operation_id="list_clinical_profiles",
+            response_model=list[ProfileOut], summary="The 35 bed profiles of Annex 1")
+async def list_profiles(session: SessionDep) -> list[ProfileOut]:
+    return await service.profiles(session)
+
+
+@router.get("/clinical-profiles/{code}", tags=["clinical-profiles"], operation_id="get_clinical_profile",
+            response_model=ProfileOut, responses=ERRORS, summary="One clinical profile (ETag)")
+async def get_profile(request: Request, session: SessionDep,
+                      code: Annotated[str, Path(max_length=60, examples=["cardiology"])]) -> Response:
+    return single(request, await service.profile(session, code))
+
+
+# --- Annex 1 ------------------------------------------------------------------------------------------
+
+
+@router.get("/ceiling-volumes", tags=["ceiling-volumes"], operation_id="list_ceiling_volumes",
+            response_model=Paginated[CeilingVolumeOut], responses=ERRORS,
+            summary="Annex 1: ceiling volumes of 24-hour inpatient care (planned cases) per region × profile")
+async def list_ceiling_volumes(
+    session: SessionDep, page: Pagination, region: RegionQ = None, profile: ProfileQ = None,
+    column: Annotated[list[CeilingColumn] | None, Query(description="Columns to return (default: all).")] = None,
+    include_totals: Annotated[bool, Query(description="Include each region's 'all profiles' row.")] = True,
+    as_of: AsOf = None,
+) -> Paginated[CeilingVolumeOut]:
+    items, total = await service.ceiling_volumes(
+        session, region=region, profile=profile, columns=column, include_totals=include_totals,
+        as_of=as_of or _today(), limit=page.limit, offset=page.offset)
+    return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/ceiling-volumes/{kato_code}/{profile}", tags=["ceiling-volumes"], operation_id="get_ceiling_volume",
+            response_model=CeilingVolumeOut, responses=ERRORS, summary="One Annex 1 row (ETag)")
+async def get_ceiling_volume(request: Request, session: SessionDep, kato_code: Kato,
+                             profile: Annotated[str, Path(max_length=60, examples=["cardiology"])],
+                             as_of: AsOf = None) -> Response:
+    items, _ = await service.ceiling_volumes(session, region=kato_code, profile=profile, columns=None,
+                                             include_totals=True, as_of=as_of or _today(), limit=1, offset=0)
+    return single(request, items[0])
+
+
+@router.get("/guarantee-programme/data-quality", tags=["ceiling-volumes"],
+            operation_id="list_guarantee_data_quality", response_model=Paginated[DataQualityOut],
+            summary="Rows of seed 002 whose parts contradict their totals, with the figures (never corrected)")
+async def data_quality(session: SessionDep, page: Pagination,
+                       rule: Annotated[str | None, Query(max_length=80, examples=["part_exceeds_whole"])] = None,
+                       region: RegionQ = None) -> Paginated[DataQualityOut]:
+    items, total = await service.data_quality(session, rule, region, page.limit, page.offset)
+    return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/payment-methods", tags=["payment-methods"], operation_id="list_payment_methods",
+            response_model=list[PaymentMethodOut], summary="Annex 2: payment methods per type of care")
+async def list_payment_methods(session: SessionDep) -> list[PaymentMethodOut]:
+    return await service.payment_methods(session)
+
+
+# --- access norms -------------------------------------------------------------------------------------
+
+
+@router.get("/access-norms", tags=["access-norms"], operation_id="list_access_norms",
+            response_model=list[AccessNormOut], summary="Access criteria (chapter 6, item 79) in force on a date")
+async def list_norms(session: SessionDep, as_of: AsOf = None) -> list[AccessNormOut]:
+    return await service.norms(session, as_of or _today())
+
+
+@router.get("/access-norms/evaluation", tags=["access-norms"], operation_id="evaluate_access_norms",
+            response_model=list[NormEvaluationOut], responses=ERRORS,
+            summary="Each region's value against each norm for a year: met or not, and the gap")
+async def evaluate_norms(session: SessionDep, year: Year, region: RegionQ = None,
+                         norm: Annotated[str | None, Query(max_length=80)] = None,
+                         as_of: AsOf = None) -> list[NormEvaluationOut]:
+    return await service.evaluate(session, year, region, norm, as_of)
+
+
+@router.get("/access-norms/{code}", tags=["access-norms"], operation_id="get_access_norm",
+            response_model=AccessNormOut, responses=ERRORS, summary="One access norm as in force (ETag)")
+async def get_norm(request: Request, session: SessionDep, code: Annotated[str, Path(max_length=80)],
+                   as_of: AsOf = None) -> Response:
+    return single(request, await service.norm(session, code, as_of or _today()))
+
+
+@router.get("/access-norms/{code}/history", tags=["access-norms"], operation_id="get_access_norm_history",
+            response_model=list[AccessNormOut], responses=ERRORS, summary="Every version of an access norm")
+async def norm_history(session: SessionDep, code: Annotated[str, Path(max_length=80)]) -> list[AccessNormOut]:
+    return await service.norm_history(session, code)
+
+
+# --- reference statistics -----------------------------------------------------------------------------
+
+
+@router.post("/reference-statistics", tags=["reference-statistics"], operation_id="upload_reference_statistics",
+             response_model=StatisticsUploadResult, responses=WRITE_ERRORS,
+             summary="Take in statistics per region and year; a changed value becomes a new version")
+async def upload_statistics(session: SessionDep, body: StatisticsUpload) -> StatisticsUploadResult:
+    return await service.upload_statistics(session, body)
+
+
+@router.get("/reference-statistics", tags=["reference-statistics"], operation_id="list_reference_statistics",
+            response_model=Paginated[StatisticOut],
+            summary="Current statistics (rows from the demo set say synthetic: true)")
+async def list_statistics(session: SessionDep, page: Pagination, region: RegionQ = None,
+                          year: Annotated[int | None, Query(ge=1991, le=2100)] = None,
+                          code: StatisticCode | None = None) -> Paginated[StatisticOut]:
+    items, total = await service.statistics(session, region, year, code.value if code else None, page.limit,
+                                            page.offset)
+    return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)

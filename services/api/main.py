@@ -1,0 +1,54 @@
+"""The plan registry and progress reporting API."""
+
+from fastapi import FastAPI
+
+from services.api.actuals.router import BULK_PREFIX
+from services.api.actuals.router import router as actuals_router
+from services.api.guarantee.router import router as guarantee_router
+from services.api.purchasing.router import router as purchasing_router
+from services.api.registry.router import router as registry_router
+from services.api.reports.router import router as reports_router
+from services.common.app import create_service_app
+
+DESCRIPTION = """
+Kazakhstan's health-sector planning documents as data: the Comprehensive Plan to Fight Cancer
+2018–2022 and the Healthcare Development Concept 2022–2029 with their directions, measures, executors,
+deadlines, planned financing and target indicators, exactly as published.
+
+* Amounts travel as decimal strings, in thousand tenge unless a field says otherwise.
+* Every read takes an optional `as_of` date: the plan as it stood that day.
+* Errors are RFC 9457 problem details (`application/problem+json`) naming the field and the reason.
+* Single resources carry an `ETag`; writes require `If-Match` and answer 412 on a stale one.
+"""
+
+TAGS = [
+    {"name": "documents", "description": "Plan documents, their editions and financing summaries."},
+    {"name": "directions", "description": "Directions and sections of a plan."},
+    {"name": "measures", "description": "Measures with executors, deadlines and planned financing."},
+    {"name": "indicators", "description": "Target indicators and their yearly targets."},
+    {"name": "organisations", "description": "Executors and other organisations."},
+    {"name": "data-quality", "description": "Inconsistencies found in the documents themselves."},
+    {"name": "regions", "description": "The 17 oblasts and the cities of Astana, Almaty and Shymkent (КАТО)."},
+    {"name": "clinical-profiles", "description": "The 35 bed profiles of the Guarantee Programme's Annex 1."},
+    {"name": "ceiling-volumes", "description": "Annex 1: ceiling volumes of 24-hour inpatient care, as printed."},
+    {"name": "payment-methods", "description": "Annex 2: payment methods per type of care."},
+    {"name": "access-norms", "description": "Access criteria (item 79) as versioned norms, and their evaluation."},
+    {"name": "reference-statistics", "description": "Statistics per region and year that the norms need."},
+    {"name": "purchasing", "description": "Providers, allocations, contracts, invoices, balance and forecast."},
+    {"name": "actuals", "description": "Bulk uploads of executed volumes; planned against executed."},
+    {"name": "reports", "description": "Report requests run by the report worker (annual plan report)."},
+]
+
+
+def create_app() -> FastAPI:
+    return create_service_app(
+        title="Health plans registry API",
+        description=DESCRIPTION,
+        version="1.0.0",
+        routers=[registry_router, reports_router, guarantee_router, purchasing_router, actuals_router],
+        openapi_tags=TAGS,
+        bulk_prefixes=(BULK_PREFIX,),
+    )
+
+
+app = create_app()

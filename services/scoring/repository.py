@@ -1,0 +1,272 @@
+"""Queries of the scoring service. Only reads and flushes; the request (or job) owns the transaction."""
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import NotFound
+from services.common.models.scoring import (
+    Application,
+    CriteriaVersion,
+    Criterion,
+    Decision,
+    DecisionKind,
+    ExpertAssignment,
+    ExpertScore,
+    ExpertScoreItem,
+    ListEntry,
+    ScaleLevel,
+    Technology,
+)
+from services.scoring.rules import AgeBand, CriterionDef, LevelDef, VersionDef
+
+
+async def get_version(session: AsyncSession, version_id: int) -> CriteriaVersion:
+    version = await session.get(CriteriaVersion, version_id)
+    if version is None:
+        raise NotFound(f"criteria version {version_id} does not exist")
+    return version
+
+
+async def list_versions(session: AsyncSession, limit: int, offset: int) -> tuple[list[CriteriaVersion], int]:
+    total = await session.scalar(select(func.count()).select_from(CriteriaVersion)) or 0
+    rows = await session.scalars(
+        select(CriteriaVersion).order_by(CriteriaVersion.valid_from, CriteriaVersion.id).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+async def version_in_force(session: AsyncSession, on: date) -> CriteriaVersion | None:
+    stmt = (
+        select(CriteriaVersion)
+        .where(CriteriaVersion.valid_from <= on, or_(CriteriaVersion.valid_to.is_(None), CriteriaVersion.valid_to > on))
+        .order_by(CriteriaVersion.valid_from.desc(), CriteriaVersion.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def overlapping_versions(session: AsyncSession, start: date, end: date | None) -> list[CriteriaVersion]:
+    conds = [or_(CriteriaVersion.valid_to.is_(None), CriteriaVersion.valid_to > start)]
+    if end is not None:
+        conds.append(CriteriaVersion.valid_from < end)
+    return list(await session.scalars(select(CriteriaVersion).where(and_(*conds))))
+
+
+async def criteria_of(session: AsyncSession, version_id: int) -> list[tuple[Criterion, list[ScaleLevel]]]:
+    crits = list(
+        await session.scalars(select(Criterion).where(Criterion.version_id == version_id).order_by(Criterion.position))
+    )
+    levels = list(
+        await session.scalars(
+            select(ScaleLevel)
+            .where(ScaleLevel.criterion_id.in_([c.id for c in crits]))
+            .order_by(ScaleLevel.criterion_id, ScaleLevel.position)
+        )
+    )
+    by: dict[int, list[ScaleLevel]] = {c.id: [] for c in crits}
+    for lv in levels:
+        by[lv.criterion_id].append(lv)
+    return [(c, by[c.id]) for c in crits]
+
+
+def to_def(version: CriteriaVersion, criteria: Sequence[tuple[Criterion, list[ScaleLevel]]]) -> VersionDef:
+    defs = []
+    for c, levels in criteria:
+        bands: tuple[AgeBand, ...] = ()
+        if c.rule and c.rule.get("bands"):
+            bands = tuple(
+                AgeBand(
+                    int(b["min_years"]),
+                    None if b.get("max_years") is None else int(b["max_years"]),
+                    Decimal(str(b["level"])),
+                )
+                for b in c.rule["bands"]
+            )
+        defs.append(
+            CriterionDef(
+                code=c.code,
+                weight=c.weight,
+                kind=str(c.rule_kind),
+                bands=bands,
+                id=c.id,
+                name_kk=c.name_kk,
+                name_ru=c.name_ru,
+                levels=tuple(LevelDef(lv.value, lv.position, lv.wording_kk, lv.wording_ru) for lv in levels),
+            )
+        )
+    return VersionDef(
+        criteria=tuple(defs),
+        threshold=version.threshold,
+        combination_rule=None if version.combination_rule is None else str(version.combination_rule),
+        trim_fraction=version.trim_fraction,
+        score_decimals=version.score_decimals,
+        max_score=version.max_score,
+        id=version.id,
+        code=version.code,
+    )
+
+
+async def load_def(session: AsyncSession, version_id: int) -> VersionDef:
+    version = await get_version(session, version_id)
+    return to_def(version, await criteria_of(session, version_id))
+
+
+async def get_technology(session: AsyncSession, technology_id: int) -> Technology:
+    tech = await session.get(Technology, technology_id)
+    if tech is None:
+        raise NotFound(f"technology {technology_id} does not exist")
+    return tech
+
+
+async def get_application(session: AsyncSession, application_id: int, *, lock: bool = False) -> Application:
+    stmt = select(Application).where(Application.id == application_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    app = (await session.scalars(stmt)).first()
+    if app is None:
+        raise NotFound(f"application {application_id} does not exist")
+    return app
+
+
+async def assignments(session: AsyncSession, application_id: int) -> list[ExpertAssignment]:
+    return list(
+        await session.scalars(
+            select(ExpertAssignment)
+            .where(ExpertAssignment.application_id == application_id)
+            .order_by(ExpertAssignment.id)
+        )
+    )
+
+
+async def expert_scores(
+    session: AsyncSession, application_id: int
+) -> list[tuple[ExpertScore, str, list[tuple[ExpertScoreItem, str]]]]:
+    """Scores of non-recused experts with their items (item, criterion code)."""
+    rows = (
+        await session.execute(
+            select(ExpertScore, ExpertAssignment.expert_code)
+            .join(ExpertAssignment, ExpertAssignment.id == ExpertScore.assignment_id)
+            .where(ExpertScore.application_id == application_id, ExpertAssignment.recused.is_(False))
+            .order_by(ExpertScore.id)
+        )
+    ).all()
+    if not rows:
+        return []
+    items = (
+        await session.execute(
+            select(ExpertScoreItem, Criterion.code)
+            .join(Criterion, Criterion.id == ExpertScoreItem.criterion_id)
+            .where(ExpertScoreItem.score_id.in_([r[0].id for r in rows]))
+            .order_by(ExpertScoreItem.score_id, Criterion.position)
+        )
+    ).all()
+    by: dict[int, list[tuple[ExpertScoreItem, str]]] = {r[0].id: [] for r in rows}
+    for item, code in items:
+        by[item.score_id].append((item, code))
+    return [(score, code, by[score.id]) for score, code in rows]
+
+
+async def open_entry(session: AsyncSession, technology_id: int) -> ListEntry | None:
+    return (
+        await session.scalars(
+            select(ListEntry).where(ListEntry.technology_id == technology_id, ListEntry.valid_to.is_(None))
+        )
+    ).first()
+
+
+async def list_at(session: AsyncSession, on: date) -> list[tuple[ListEntry, Technology]]:
+    rows = (
+        await session.execute(
+            select(ListEntry, Technology)
+            .join(Technology, Technology.id == ListEntry.technology_id)
+            .where(ListEntry.valid_from <= on, or_(ListEntry.valid_to.is_(None), ListEntry.valid_to > on))
+            .order_by(Technology.code)
+        )
+    ).all()
+    return [(e, t) for e, t in rows]
+
+
+async def list_history(session: AsyncSession, technology_id: int | None) -> list[tuple[ListEntry, Technology]]:
+    stmt = select(ListEntry, Technology).join(Technology, Technology.id == ListEntry.technology_id)
+    if technology_id is not None:
+        stmt = stmt.where(ListEntry.technology_id == technology_id)
+    rows = (await session.execute(stmt.order_by(Technology.code, ListEntry.valid_from))).all()
+    return [(e, t) for e, t in rows]
+
+
+async def decisions(
+    session: AsyncSession, technology_id: int | None, limit: int, offset: int
+) -> tuple[list[Decision], int]:
+    stmt = select(Decision)
+    count = select(func.count()).select_from(Decision)
+    if technology_id is not None:
+        stmt = stmt.where(Decision.technology_id == technology_id)
+        count = count.where(Decision.technology_id == technology_id)
+    total = await session.scalar(count) or 0
+    rows = await session.scalars(stmt.order_by(Decision.decided_on, Decision.id).limit(limit).offset(offset))
+    return list(rows), total
+
+
+async def latest_decisions(session: AsyncSession, on: date) -> list[tuple[Decision, Application, Technology]]:
+    """Per technology, its latest include/refuse decision taken on or before `on`."""
+    ranked = (
+        select(
+            Decision.id,
+            func.row_number()
+            .over(partition_by=Decision.technology_id, order_by=(Decision.decided_on.desc(), Decision.id.desc()))
+            .label("rank"),
+        )
+        .where(
+            Decision.kind.in_([DecisionKind.include, DecisionKind.refuse]),
+            Decision.decided_on <= on,
+            Decision.application_id.is_not(None),
+        )
+        .subquery()
+    )
+    sub = select(ranked.c.id).where(ranked.c.rank == 1)
+    rows = (
+        await session.execute(
+            select(Decision, Application, Technology)
+            .join(Application, Application.id == Decision.application_id)
+            .join(Technology, Technology.id == Decision.technology_id)
+            .where(Decision.id.in_(sub))
+            .order_by(Technology.code)
+        )
+    ).all()
+    return [(d, a, t) for d, a, t in rows]
+
+
+async def scored_ids(session: AsyncSession, application_ids: list[int]) -> list[tuple[int, int]]:
+    """(expert score id, application id) of the non-recused experts' scores of these applications."""
+    rows = await session.execute(
+        select(ExpertScore.id, ExpertScore.application_id)
+        .join(ExpertAssignment, ExpertAssignment.id == ExpertScore.assignment_id)
+        .where(ExpertScore.application_id.in_(application_ids), ExpertAssignment.recused.is_(False))
+        .order_by(ExpertScore.id)
+    )
+    return [(a, b) for a, b in rows.all()]
+
+
+async def list_technologies(session: AsyncSession, limit: int, offset: int) -> tuple[list[Technology], int]:
+    total = await session.scalar(select(func.count()).select_from(Technology)) or 0
+    rows = await session.scalars(select(Technology).order_by(Technology.code).limit(limit).offset(offset))
+    return list(rows), total
+
+
+async def list_applications(
+    session: AsyncSession, status: str | None, technology_id: int | None, limit: int, offset: int
+) -> tuple[list[Application], int]:
+    conds = []
+    if status is not None:
+        conds.append(Application.status == status)
+    if technology_id is not None:
+        conds.append(Application.technology_id == technology_id)
+    total = await session.scalar(select(func.count()).select_from(Application).where(*conds)) or 0
+    rows = await session.scalars(
+        select(Application).where(*conds).order_by(Application.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), total

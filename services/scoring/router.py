@@ -1,0 +1,672 @@
+"""HTTP endpoints of the scoring service."""
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import ValidationError
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from services.common.db import SessionDep
+from services.common.errors import DomainError, FieldError, NotFound
+from services.common.models.scoring import BatchJob
+from services.common.pagination import Paginated, Pagination
+from services.scoring import repository as repo
+from services.scoring import service, tasks
+from services.scoring.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    AssignmentIn,
+    AssignmentOut,
+    CandidateOut,
+    CriteriaVersionIn,
+    CriteriaVersionOut,
+    DecisionIn,
+    DecisionOut,
+    DecisionRuleIn,
+    ExpertScoreIn,
+    ExpertScoreOut,
+    ExplanationOut,
+    JobOut,
+    ListEntryOut,
+    MoveIn,
+    PanelOut,
+    RobustnessItem,
+    ScenarioIn,
+    ScenarioOut,
+    ScoreCardIn,
+    TechnologyIn,
+    TechnologyOut,
+    TechnologyPatch,
+    WhatIfIn,
+    WhatIfOut,
+)
+
+router = APIRouter()
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag of the resource being changed.")]
+NDJSON = "application/x-ndjson"
+PROBLEM = {"model": dict[str, Any], "description": "Problem details (application/problem+json)"}
+ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+UPDATE_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 412: PROBLEM, 428: PROBLEM}
+
+
+async def _after_commit() -> AsyncIterator[list[tuple[Any, tuple[Any, ...]]]]:
+    """Calls to make once the request's transaction has committed.
+
+    Declared before SessionDep in a handler's parameters, this dependency is entered before the session
+    and left after it (dependencies unwind in reverse), so its calls run after the commit, and not at all
+    when the request failed (the error propagates here instead).
+    """
+    hooks: list[tuple[Any, tuple[Any, ...]]] = []
+    yield hooks
+    for fn, args in hooks:
+        await fn(*args)
+
+
+AfterCommitDep = Annotated[list[tuple[Any, tuple[Any, ...]]], Depends(_after_commit)]
+
+
+# ------------------------------------------------------------------------------------------------ criteria
+
+
+@router.get(
+    "/criteria-versions",
+    tags=["criteria"],
+    operation_id="list_criteria_versions",
+    summary="Criteria versions with their dates in force",
+    response_model=Paginated[CriteriaVersionOut],
+)
+async def list_criteria_versions(session: SessionDep, page: Pagination) -> Paginated[CriteriaVersionOut]:
+    rows, total = await repo.list_versions(session, page.limit, page.offset)
+    return Paginated(
+        items=[await service.version_out(session, r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get(
+    "/criteria-versions/in-force",
+    tags=["criteria"],
+    operation_id="criteria_version_in_force",
+    summary="The criteria version in force on a date",
+    response_model=CriteriaVersionOut,
+    responses=ERRORS,
+)
+async def criteria_version_in_force(
+    session: SessionDep, response: Response, on: Annotated[date, Query(description="The date.")]
+) -> CriteriaVersionOut:
+    version = await repo.version_in_force(session, on)
+    if version is None:
+        raise NotFound(f"no criteria version is in force on {on}", [FieldError("on", "none in force")])
+    response.headers["ETag"] = service.etag("criteria-version", version.id, version.row_version)
+    return await service.version_out(session, version)
+
+
+@router.get(
+    "/criteria-versions/{version_id}",
+    tags=["criteria"],
+    operation_id="get_criteria_version",
+    summary="One criteria version: criteria, weights, scales, age bands, threshold",
+    response_model=CriteriaVersionOut,
+    responses=ERRORS,
+)
+async def get_criteria_version(session: SessionDep, version_id: int, response: Response) -> CriteriaVersionOut:
+    version = await repo.get_version(session, version_id)
+    response.headers["ETag"] = service.etag("criteria-version", version.id, version.row_version)
+    return await service.version_out(session, version)
+
+
+@router.post(
+    "/criteria-versions",
+    tags=["criteria"],
+    operation_id="create_criteria_version",
+    status_code=201,
+    summary="Add a criteria version (weights must sum to 1, scales monotone)",
+    response_model=CriteriaVersionOut,
+    responses=ERRORS,
+)
+async def create_criteria_version(
+    session: SessionDep, body: CriteriaVersionIn, response: Response
+) -> CriteriaVersionOut:
+    version = await service.create_criteria_version(session, body)
+    response.headers["ETag"] = service.etag("criteria-version", version.id, version.row_version)
+    return await service.version_out(session, version)
+
+
+@router.put(
+    "/criteria-versions/{version_id}/decision-rule",
+    tags=["criteria"],
+    operation_id="set_decision_rule",
+    summary="Set the threshold and the experts' combination rule",
+    response_model=CriteriaVersionOut,
+    responses=UPDATE_ERRORS,
+)
+async def set_decision_rule(
+    session: SessionDep, version_id: int, body: DecisionRuleIn, response: Response, if_match: IfMatch = None
+) -> CriteriaVersionOut:
+    version = await service.set_decision_rule(session, version_id, body, if_match)
+    response.headers["ETag"] = service.etag("criteria-version", version.id, version.row_version)
+    return await service.version_out(session, version)
+
+
+# ------------------------------------------------------------------------------------------------ technologies
+
+
+@router.post(
+    "/technologies",
+    tags=["technologies"],
+    operation_id="create_technology",
+    status_code=201,
+    summary="Register a medical technology",
+    response_model=TechnologyOut,
+    responses=ERRORS,
+)
+async def create_technology(session: SessionDep, body: TechnologyIn, response: Response) -> TechnologyOut:
+    tech = await service.create_technology(session, body)
+    response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
+    return TechnologyOut.model_validate(tech)
+
+
+@router.get(
+    "/technologies",
+    tags=["technologies"],
+    operation_id="list_technologies",
+    summary="Technologies by code",
+    response_model=Paginated[TechnologyOut],
+)
+async def list_technologies(session: SessionDep, page: Pagination) -> Paginated[TechnologyOut]:
+    rows, total = await repo.list_technologies(session, page.limit, page.offset)
+    return Paginated(
+        items=[TechnologyOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get(
+    "/technologies/{technology_id}",
+    tags=["technologies"],
+    operation_id="get_technology",
+    summary="One technology",
+    response_model=TechnologyOut,
+    responses=ERRORS,
+)
+async def get_technology(session: SessionDep, technology_id: int, response: Response) -> TechnologyOut:
+    tech = await repo.get_technology(session, technology_id)
+    response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
+    return TechnologyOut.model_validate(tech)
+
+
+@router.patch(
+    "/technologies/{technology_id}",
+    tags=["technologies"],
+    operation_id="update_technology",
+    summary="Correct a technology's facts (If-Match required)",
+    response_model=TechnologyOut,
+    responses=UPDATE_ERRORS,
+)
+async def update_technology(
+    session: SessionDep, technology_id: int, body: TechnologyPatch, response: Response, if_match: IfMatch = None
+) -> TechnologyOut:
+    tech = await service.patch_technology(session, technology_id, body, if_match)
+    response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
+    return TechnologyOut.model_validate(tech)
+
+
+# ------------------------------------------------------------------------------------------------ applications
+
+
+@router.post(
+    "/applications",
+    tags=["applications"],
+    operation_id="create_application",
+    status_code=201,
+    summary="Submit an application to include a technology in the HTMC list",
+    response_model=ApplicationOut,
+    responses=ERRORS,
+)
+async def create_application(session: SessionDep, body: ApplicationIn, response: Response) -> ApplicationOut:
+    app = await service.create_application(session, body)
+    response.headers["ETag"] = service.etag("application", app.id, app.row_version)
+    return ApplicationOut.model_validate(app)
+
+
+@router.get(
+    "/applications",
+    tags=["applications"],
+    operation_id="list_applications",
+    summary="Applications, newest first, optionally by status or technology",
+    response_model=Paginated[ApplicationOut],
+)
+async def list_applications(
+    session: SessionDep,
+    page: Pagination,
+    status: Annotated[Literal["submitted", "under_review", "scored", "decided"] | None, Query()] = None,
+    technology_id: int | None = None,
+) -> Paginated[ApplicationOut]:
+    rows, total = await repo.list_applications(session, status, technology_id, page.limit, page.offset)
+    return Paginated(
+        items=[ApplicationOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get(
+    "/applications/{application_id}",
+    tags=["applications"],
+    operation_id="get_application",
+    summary="One application with its status and panel score",
+    response_model=ApplicationOut,
+    responses=ERRORS,
+)
+async def get_application(session: SessionDep, application_id: int, response: Response) -> ApplicationOut:
+    app = await repo.get_application(session, application_id)
+    response.headers["ETag"] = service.etag("application", app.id, app.row_version)
+    return ApplicationOut.model_validate(app)
+
+
+@router.post(
+    "/applications/{application_id}/experts",
+    tags=["assessment"],
+    operation_id="assign_expert",
+    status_code=201,
+    summary="Assign an expert (a declared conflict of interest recuses them)",
+    response_model=AssignmentOut,
+    responses=ERRORS,
+)
+async def assign_expert(session: SessionDep, application_id: int, body: AssignmentIn) -> AssignmentOut:
+    return AssignmentOut.model_validate(await service.assign_expert(session, application_id, body))
+
+
+@router.get(
+    "/applications/{application_id}/experts",
+    tags=["assessment"],
+    operation_id="list_experts",
+    summary="Assigned experts and their conflicts of interest",
+    response_model=list[AssignmentOut],
+    responses=ERRORS,
+)
+async def list_experts(session: SessionDep, application_id: int) -> list[AssignmentOut]:
+    await repo.get_application(session, application_id)
+    return [AssignmentOut.model_validate(a) for a in await repo.assignments(session, application_id)]
+
+
+@router.post(
+    "/applications/{application_id}/experts/{expert_code}/conflict",
+    tags=["assessment"],
+    operation_id="declare_conflict",
+    summary="Declare a conflict of interest: the expert is recused",
+    response_model=AssignmentOut,
+    responses=ERRORS,
+)
+async def declare_conflict(
+    session: SessionDep, application_id: int, expert_code: str, statement: Annotated[str, Query(min_length=1)]
+) -> AssignmentOut:
+    return AssignmentOut.model_validate(await service.declare_conflict(session, application_id, expert_code, statement))
+
+
+@router.post(
+    "/applications/{application_id}/expert-scores",
+    tags=["assessment"],
+    operation_id="submit_expert_score",
+    status_code=201,
+    summary="An expert's level per criterion, each with a written reason",
+    response_model=ExpertScoreOut,
+    responses=ERRORS,
+)
+async def submit_expert_score(session: SessionDep, application_id: int, body: ExpertScoreIn) -> ExpertScoreOut:
+    return await service.submit_expert_score(session, application_id, body)
+
+
+@router.get(
+    "/applications/{application_id}/expert-scores",
+    tags=["assessment"],
+    operation_id="list_expert_scores",
+    summary="The non-recused experts' scores",
+    response_model=list[ExpertScoreOut],
+    responses=ERRORS,
+)
+async def list_expert_scores(session: SessionDep, application_id: int) -> list[ExpertScoreOut]:
+    return await service.list_expert_scores(session, application_id)
+
+
+@router.post(
+    "/applications/{application_id}/panel-score",
+    tags=["assessment"],
+    operation_id="score_panel",
+    summary="Combine the experts' scores by the version's rule (once)",
+    response_model=PanelOut,
+    responses=ERRORS,
+)
+async def score_panel(session: SessionDep, application_id: int) -> PanelOut:
+    return await service.score_panel(session, application_id)
+
+
+@router.get(
+    "/applications/{application_id}/panel-score",
+    tags=["assessment"],
+    operation_id="get_panel_score",
+    summary="The panel's score, spread and classification",
+    response_model=PanelOut,
+    responses=ERRORS,
+)
+async def get_panel_score(session: SessionDep, application_id: int) -> PanelOut:
+    return await service.panel_of(session, application_id)
+
+
+@router.get(
+    "/applications/{application_id}/explanation",
+    tags=["explanation"],
+    operation_id="explain_application",
+    summary="Each criterion's level, weight and contribution; the distance to the threshold; the "
+    "smallest level and weight changes that flip the decision",
+    response_model=ExplanationOut,
+    responses=ERRORS,
+)
+async def explain_application(
+    session: SessionDep,
+    application_id: int,
+    as_of: Annotated[date | None, Query(description="Rescore as of this date (age and version then).")] = None,
+) -> ExplanationOut:
+    return await service.explain_application(session, application_id, as_of)
+
+
+@router.post(
+    "/applications/{application_id}/decision",
+    tags=["decisions"],
+    operation_id="decide_application",
+    status_code=201,
+    summary="Record the commission's decision (include or refuse) with its document",
+    response_model=DecisionOut,
+    responses=ERRORS,
+)
+async def decide_application(session: SessionDep, application_id: int, body: DecisionIn) -> DecisionOut:
+    return DecisionOut.model_validate(await service.decide(session, application_id, body))
+
+
+@router.post(
+    "/score/explain",
+    tags=["explanation"],
+    operation_id="explain_score_card",
+    summary="Score and explain ad-hoc levels (nothing saved)",
+    response_model=ExplanationOut,
+    responses=ERRORS,
+)
+async def explain_score_card(session: SessionDep, body: ScoreCardIn) -> ExplanationOut:
+    return await service.explain_card(session, body)
+
+
+# ------------------------------------------------------------------------------------------------ the list
+
+
+@router.get(
+    "/htmc-list",
+    tags=["list"],
+    operation_id="htmc_list_at",
+    summary="The HTMC list in force on a date",
+    response_model=list[ListEntryOut],
+)
+async def htmc_list_at(session: SessionDep, as_of: Annotated[date, Query()]) -> list[ListEntryOut]:
+    return [_entry(e, t) for e, t in await repo.list_at(session, as_of)]
+
+
+@router.get(
+    "/htmc-list/history",
+    tags=["list"],
+    operation_id="htmc_list_history",
+    summary="Every listing and removal, with validity dates",
+    response_model=list[ListEntryOut],
+)
+async def htmc_list_history(session: SessionDep, technology_id: int | None = None) -> list[ListEntryOut]:
+    return [_entry(e, t) for e, t in await repo.list_history(session, technology_id)]
+
+
+def _entry(e: Any, t: Any) -> ListEntryOut:
+    return ListEntryOut(
+        technology_id=t.id,
+        technology_code=t.code,
+        name_kk=t.name_kk,
+        application_id=e.application_id,
+        valid_from=e.valid_from,
+        valid_to=e.valid_to,
+        included_by=e.included_by_id,
+        removed_by=e.removed_by_id,
+    )
+
+
+@router.get(
+    "/htmc-list/move-candidates",
+    tags=["list"],
+    operation_id="move_candidates",
+    summary="Listed technologies whose score on a date falls below the threshold (ageing)",
+    response_model=list[CandidateOut],
+    responses=ERRORS,
+)
+async def move_candidates(session: SessionDep, as_of: Annotated[date, Query()]) -> list[CandidateOut]:
+    return await service.list_candidates(session, as_of)
+
+
+@router.post(
+    "/technologies/{technology_id}/move-to-specialised",
+    tags=["list"],
+    operation_id="move_to_specialised",
+    status_code=201,
+    summary="Decide a listed technology moves to specialised care (ММК), with its document",
+    response_model=DecisionOut,
+    responses=ERRORS,
+)
+async def move_to_specialised(session: SessionDep, technology_id: int, body: MoveIn) -> DecisionOut:
+    return DecisionOut.model_validate(await service.move_to_specialised(session, technology_id, body))
+
+
+@router.get(
+    "/decisions",
+    tags=["decisions"],
+    operation_id="list_decisions",
+    summary="Decisions, oldest first",
+    response_model=Paginated[DecisionOut],
+)
+async def list_decisions(
+    session: SessionDep, page: Pagination, technology_id: int | None = None
+) -> Paginated[DecisionOut]:
+    rows, total = await repo.decisions(session, technology_id, page.limit, page.offset)
+    return Paginated(
+        items=[DecisionOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+# ------------------------------------------------------------------------------------------------ what-if
+
+
+@router.get(
+    "/robustness",
+    tags=["what-if"],
+    operation_id="decision_robustness",
+    summary="Per decision: the smallest single weight or level change that flips it; experts' disagreement",
+    response_model=list[RobustnessItem],
+    responses=ERRORS,
+)
+async def decision_robustness(session: SessionDep, as_of: Annotated[date, Query()]) -> list[RobustnessItem]:
+    return await service.robustness(session, as_of)
+
+
+@router.post(
+    "/what-if",
+    tags=["what-if"],
+    operation_id="what_if",
+    summary="Rescore every decided technology under another version or weights (nothing saved)",
+    response_model=WhatIfOut,
+    responses=ERRORS,
+)
+async def what_if(session: SessionDep, body: WhatIfIn) -> WhatIfOut:
+    return await service.what_if(session, body)
+
+
+@router.post(
+    "/scenarios",
+    tags=["what-if"],
+    operation_id="save_scenario",
+    status_code=201,
+    summary="The same what-if, saved for the commission",
+    response_model=ScenarioOut,
+    responses=ERRORS,
+)
+async def save_scenario(session: SessionDep, body: ScenarioIn) -> ScenarioOut:
+    data = WhatIfIn.model_validate(body.model_dump(exclude={"name", "created_by"}))
+    scenario = await service.save_scenario(session, body.name, body.created_by, data)
+    return ScenarioOut(
+        id=scenario.id,
+        name=scenario.name,
+        created_at=scenario.created_at,
+        created_by=scenario.created_by,
+        result=WhatIfOut.model_validate(scenario.result),
+    )
+
+
+@router.get(
+    "/scenarios/{scenario_id}",
+    tags=["what-if"],
+    operation_id="get_scenario",
+    summary="A saved scenario",
+    response_model=ScenarioOut,
+    responses=ERRORS,
+)
+async def get_scenario(session: SessionDep, scenario_id: int, response: Response) -> ScenarioOut:
+    scenario = await service.get_scenario(session, scenario_id)
+    response.headers["ETag"] = service.etag("scenario", scenario.id, 1)
+    return ScenarioOut(
+        id=scenario.id,
+        name=scenario.name,
+        created_at=scenario.created_at,
+        created_by=scenario.created_by,
+        result=WhatIfOut.model_validate(scenario.result),
+    )
+
+
+# ------------------------------------------------------------------------------------------------ batch
+
+
+class _Stream(StreamingResponse):
+    """Streams without listening for a disconnect, so the handler can keep reading the request body."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.stream_response(send)
+
+
+async def _lines(request: Request) -> AsyncIterator[bytes]:
+    buffer = b""
+    async for chunk in request.stream():
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line
+    if buffer:
+        yield buffer
+
+
+def _error_line(line_no: int, ref: Any, errors: Sequence[Mapping[str, Any]], detail: str) -> dict[str, Any]:
+    return {"line": line_no, "ref": ref, "error": {"detail": detail, "errors": list(errors)}}
+
+
+def score_raw_line(cache: service.VersionCache, line_no: int, raw: bytes) -> dict[str, Any]:
+    ref = None
+    try:
+        data = orjson.loads(raw)
+        if isinstance(data, dict):
+            ref = data.get("ref")
+        card = ScoreCardIn.model_validate(data)
+        return {"line": line_no, **service.score_line(cache, card)}
+    except orjson.JSONDecodeError as exc:
+        return _error_line(line_no, ref, [FieldError("line", f"malformed JSON: {exc}")], "malformed JSON")
+    except ValidationError as exc:
+        errs = [FieldError(".".join(str(p) for p in e["loc"]) or "line", e["msg"]) for e in exc.errors()]
+        return _error_line(line_no, ref, errs, "invalid line")
+    except DomainError as exc:
+        return _error_line(line_no, ref, exc.errors, exc.detail)
+
+
+@router.post(
+    "/batch/score",
+    tags=["batch"],
+    operation_id="batch_score",
+    summary="Score many technologies: JSON Lines in, JSON Lines out (streamed, nothing saved)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                NDJSON: {
+                    "schema": {"type": "string", "description": "One ScoreCardIn JSON object per line"},
+                    "example": '{"ref":"a","first_used_world_year":2012,"as_of":"2026-06-01",'
+                    '"levels":{"resource_intensity":"10","uniqueness":"7.5","complexity":"10"}}\n',
+                }
+            },
+        }
+    },
+    responses={200: {"content": {NDJSON: {}}, "description": "One result or error object per line, in input order"}},
+)
+async def batch_score(session: SessionDep, request: Request) -> Response:
+    cache = await service.VersionCache.load(session)
+
+    async def body() -> AsyncIterator[bytes]:
+        out: list[bytes] = []
+        line_no = 0
+        async for raw in _lines(request):
+            line_no += 1
+            if not raw.strip():
+                continue
+            out.append(orjson.dumps(score_raw_line(cache, line_no, raw)) + b"\n")
+            if len(out) >= 500:
+                yield b"".join(out)
+                out.clear()
+        if out:
+            yield b"".join(out)
+
+    return _Stream(body(), media_type=NDJSON)
+
+
+@router.post(
+    "/batch/jobs",
+    tags=["batch"],
+    operation_id="create_batch_job",
+    status_code=202,
+    summary="Queue a large JSON Lines scoring run on the worker; poll its progress",
+    openapi_extra={"requestBody": {"required": True, "content": {NDJSON: {"schema": {"type": "string"}}}}},
+    response_model=JobOut,
+    responses=ERRORS,
+)
+async def create_batch_job(
+    after_commit: AfterCommitDep, session: SessionDep, request: Request, response: Response
+) -> JobOut:
+    job = await tasks.create_job(session, _lines(request))
+    response.headers["Location"] = f"/batch/jobs/{job.id}"
+    after_commit.append((tasks.enqueue, (request.app, job.id)))  # enqueued once the job row is committed
+    return JobOut.model_validate(job)
+
+
+@router.get(
+    "/batch/jobs/{job_id}",
+    tags=["batch"],
+    operation_id="get_batch_job",
+    summary="A batch job's status and progress",
+    response_model=JobOut,
+    responses=ERRORS,
+)
+async def get_batch_job(session: SessionDep, job_id: int) -> JobOut:
+    job = await session.get(BatchJob, job_id)
+    if job is None:
+        raise NotFound(f"batch job {job_id} does not exist")
+    return JobOut.model_validate(job)
+
+
+@router.get(
+    "/batch/jobs/{job_id}/results",
+    tags=["batch"],
+    operation_id="get_batch_results",
+    summary="A finished job's results as JSON Lines",
+    responses={200: {"content": {NDJSON: {}}}, **ERRORS},
+)
+async def get_batch_results(session: SessionDep, job_id: int) -> Response:
+    job = await session.get(BatchJob, job_id)
+    if job is None:
+        raise NotFound(f"batch job {job_id} does not exist")
+    rows = await tasks.results(session, job_id)
+    return Response(b"".join(orjson.dumps(r) + b"\n" for r in rows), media_type=NDJSON)

@@ -1,0 +1,28 @@
+"""arq worker for the scoring service's jobs: `arq services.scoring.worker.WorkerSettings`."""
+
+from typing import Any, ClassVar
+
+from arq.connections import RedisSettings
+
+from services.common.db import make_engine, make_sessionmaker
+from services.common.settings import get_settings
+from services.scoring.tasks import queue_name, score_batch_job
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    ctx["engine"] = make_engine()
+    ctx["sessionmaker"] = make_sessionmaker(ctx["engine"])
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["engine"].dispose()
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = [score_batch_job]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
+    queue_name = queue_name()
+    max_tries = 5
+    job_timeout = 3600
