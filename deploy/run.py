@@ -63,11 +63,21 @@ def up() -> int:
 
 
 def test(pytest_args: list[str]) -> int:
+    """Every check runs, so one report shows all that fails; the exit code is non-zero if any failed."""
     ensure_backing_services()
-    _run(PY, "-m", "ruff", "check", ".")
-    _run(PY, "-m", "mypy", "services", "deploy", "bench")
-    result = subprocess.run([PY, "-m", "pytest", *pytest_args], cwd=REPO_ROOT)
-    return result.returncode
+    steps = [
+        [PY, "-m", "ruff", "check", "."],
+        [PY, "-m", "mypy", "services", "deploy", "bench"],
+        [PY, "-m", "pytest", *pytest_args],
+    ]
+    failed = []
+    for cmd in steps:
+        print("+", " ".join(cmd), flush=True)
+        if subprocess.run(cmd, cwd=REPO_ROOT).returncode != 0:
+            failed.append(cmd[2])
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def bench() -> int:

@@ -156,3 +156,21 @@ async def test_documents_and_editions(api: AsyncClient) -> None:
     assert (concept["number"], concept["adopted_on"]) == ("945", "2022-11-24")
     assert ("162", "2026-03-11") in {(e["number"], e["adopted_on"]) for e in concept["editions"]}
     assert {(r["month"], r["day"]) for r in concept["reporting_rules"]} == {(4, 1), (5, 1)}
+
+
+async def test_loading_again_changes_nothing(loaded: None, engine: Any) -> None:
+    from sqlalchemy import text
+
+    from services.common.db import make_sessionmaker
+    from services.loader import load_all
+
+    tables = ["document", "document_version", "measure", "measure_version", "measure_financing", "indicator",
+              "indicator_target", "organisation", "data_quality_issue", "region", "ceiling_volume"]
+
+    async def counts() -> dict[str, int]:
+        async with engine.connect() as conn:
+            return {t: (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in tables}
+
+    before = await counts()
+    await load_all(make_sessionmaker(engine))
+    assert await counts() == before

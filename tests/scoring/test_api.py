@@ -425,7 +425,7 @@ async def test_problem_json_for_bad_dates(client: AsyncClient, criteria: Any) ->
 
 
 async def test_robustness_of_each_decision(client: AsyncClient, criteria: Any) -> None:
-    tech, app = await listed_technology(client, criteria)
+    tech, _ = await listed_technology(client, criteria)
     resp = await client.get("/robustness", params={"as_of": "2026-06-01"})
     assert resp.status_code == 200, resp.text
     [item] = resp.json()
