@@ -5,8 +5,13 @@
 For each size it writes a CSV file of distinct region × profile × month × provider rows, starts nothing new but
 sends the file (streamed from disk) to the API running under uvicorn as a subprocess against a database created
 for the run, samples the service's resident memory (RSS, with its children) every 20 ms, then COPYs the same
-file into an equivalent plain table in the same database with asyncpg. It prints rows per second of both,
-their ratio and the service's peak RSS. The database is dropped at the end.
+file with asyncpg, in the same database and run, into
+* a plain table of the file's columns, without indexes or checks (the baseline: "COPY"), and
+* a table of the file's columns carrying what executed_volume carries (identity primary key, the unique index on
+  the current version of a key, the not-negative and parts-within-total checks, a month check): "COPY+ix",
+  what the database itself costs for the stored rows.
+It prints rows per second of each, the API's ratio to both and the service's idle and peak RSS. The database is
+dropped at the end.
 """
 
 import argparse
@@ -31,6 +36,23 @@ from services.common.settings import REPO_ROOT, plain_dsn
 
 HEADER = ["region", "profile", "provider", "month", "treated_cases", "children_cases", "rural_cases", "bed_days",
           "children_bed_days", "rural_bed_days"]
+
+
+# The file's columns with what executed_volume carries: identity primary key, the unique index on the current
+# version of a key, the same checks (the month, text here, is checked for its shape instead of being the 1st).
+REFERENCE_TABLE = """CREATE TABLE bench_copy_ref (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    region varchar(9) NOT NULL, profile varchar(60) NOT NULL, provider varchar(120),
+    month text NOT NULL CHECK (month ~ '^[0-9]{4}-[0-9]{2}$'),
+    treated_cases int NOT NULL, children_cases int NOT NULL, rural_cases int NOT NULL, bed_days int NOT NULL,
+    children_bed_days int, rural_bed_days int,
+    version int NOT NULL DEFAULT 1, is_current boolean NOT NULL DEFAULT true,
+    batch_id varchar(100) NOT NULL DEFAULT 'bench', recorded_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0
+           AND (children_bed_days IS NULL OR children_bed_days >= 0)
+           AND (rural_bed_days IS NULL OR rural_bed_days >= 0)),
+    CHECK (children_cases <= treated_cases AND rural_cases <= treated_cases));
+CREATE UNIQUE INDEX ON bench_copy_ref (region, profile, month, provider) NULLS NOT DISTINCT WHERE is_current"""
 
 
 def _with_database(url: str, name: str) -> str:
@@ -137,6 +159,7 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
     await conn.execute("""CREATE TABLE bench_copy (region varchar(9), profile varchar(60), provider text,
         month text, treated_cases int, children_cases int, rural_cases int, bed_days int,
         children_bed_days int, rural_bed_days int)""")
+    await conn.execute(REFERENCE_TABLE)
     results = []
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=1800) as client:
         for _ in range(300):
@@ -150,8 +173,9 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
             for rows in sizes:
                 path = Path(tmp) / f"actuals_{rows}.csv"
                 write_file(path, rows, regions, profiles, providers)
-                await conn.execute("TRUNCATE executed_volume, bench_copy; DELETE FROM ingest_batch")
+                await conn.execute("TRUNCATE executed_volume, bench_copy, bench_copy_ref; DELETE FROM ingest_batch")
                 await conn.execute("VACUUM ANALYZE executed_volume")
+                await conn.execute("CHECKPOINT")
                 with PeakRss(pid) as rss:
                     idle = rss.peak
                     t0 = time.perf_counter()
@@ -162,19 +186,27 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
                 resp.raise_for_status()
                 accepted = resp.json()["rows_accepted"]
                 assert accepted == rows, resp.text[:500]
+                await conn.execute("CHECKPOINT")
                 t0 = time.perf_counter()
                 await conn.copy_to_table("bench_copy", source=str(path), format="csv", header=True)
                 copy_s = time.perf_counter() - t0
-                results.append((rows, path.stat().st_size, api_s, copy_s, idle, rss.peak))
+                await conn.execute("CHECKPOINT")
+                t0 = time.perf_counter()
+                await conn.copy_to_table("bench_copy_ref", source=str(path), format="csv", header=True,
+                                         columns=HEADER)
+                ref_s = time.perf_counter() - t0
+                results.append((rows, path.stat().st_size, api_s, copy_s, ref_s, idle, rss.peak))
     await conn.close()
-    print(f"{'rows':>9} {'MB':>6} {'API s':>7} {'API rows/s':>11} {'COPY s':>7} {'COPY rows/s':>12} "
-          f"{'ratio':>6} {'RSS idle MB':>11} {'RSS peak MB':>11}")
-    for rows, size, api_s, copy_s, idle, peak in results:
+    print(f"{'rows':>9} {'MB':>6} {'API s':>7} {'API rows/s':>11} {'COPY s':>7} {'COPY rows/s':>12} {'ratio':>6} "
+          f"{'COPY+ix s':>9} {'COPY+ix rows/s':>14} {'ratio':>6} {'RSS idle MB':>11} {'RSS peak MB':>11}")
+    for rows, size, api_s, copy_s, ref_s, idle, peak in results:
         print(f"{rows:>9} {size / 1e6:>6.1f} {api_s:>7.2f} {rows / api_s:>11.0f} {copy_s:>7.2f} "
-              f"{rows / copy_s:>12.0f} {copy_s / api_s:>6.2f} {idle / 2**20:>11.1f} {peak / 2**20:>11.1f}")
-    print("API: streamed CSV -> parse -> COPY into staging -> validation in SQL -> versioned INSERT...SELECT "
+              f"{rows / copy_s:>12.0f} {copy_s / api_s:>6.2f} {ref_s:>9.2f} {rows / ref_s:>14.0f} "
+              f"{ref_s / api_s:>6.2f} {idle / 2**20:>11.1f} {peak / 2**20:>11.1f}")
+    print("API: streamed CSV -> raw lines COPYed into staging -> validation in SQL -> versioned INSERT...SELECT "
           "(one transaction, indexes maintained). COPY: asyncpg copy_to_table of the same file into a plain "
-          "table without indexes or validation. ratio = API rows/s / COPY rows/s.")
+          "table without indexes or checks. COPY+ix: the same into a table with executed_volume's primary key, "
+          "unique current-version index and checks. ratio = API rows/s / COPY rows/s (resp. COPY+ix rows/s).")
 
 
 def cli() -> None:

@@ -91,14 +91,15 @@ async def _prepare(url: str, rows: int) -> tuple[VersionDef, dict[str, int]]:
             INSERT INTO htmc_technology (id, code, name_kk, clinical_profile, codes, first_used_world_year,
                                          row_version)
             SELECT g, 'T' || g, 'технология ' || g, 'synthetic', '[]', 1995 + g % 31, 1
-            FROM generate_series(1, 1000) g;
-            """
-        )
+            FROM generate_series(1, ($1 + 4) / 5) g;
+            """,
+            rows,
+        )  # one technology per application: the what-if service call rescores each one's latest decision
         await conn.execute(
             """
             INSERT INTO htmc_application (id, technology_id, applicant, criteria_version_id, submitted_on,
                                           assessed_on, facts, status, row_version)
-            SELECT g, 1 + g % 1000, 'synthetic', $1, DATE '2026-01-01', DATE '2026-01-01', '{}', 'under_review', 1
+            SELECT g, g, 'synthetic', $1, DATE '2026-01-01', DATE '2026-01-01', '{}', 'under_review', 1
             FROM generate_series(1, ($2 + 4) / 5) g;
             """,
             seed_id,
@@ -221,15 +222,59 @@ async def _measure(url: str, version: VersionDef, ids: dict[str, int], rows: int
         await conn.close()
 
 
+async def _measure_service(url: str, version: VersionDef, rows: int) -> None:
+    """The whole what-if service call (POST /what-if without HTTP): every application decided, each rescored
+    under the other version and combined per application (mean of its 5 experts)."""
+    from services.common.db import make_engine, make_sessionmaker
+    from services.common.settings import Settings
+    from services.scoring.schemas import WhatIfIn
+    from services.scoring.service import what_if
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            """
+            INSERT INTO htmc_decision (kind, technology_id, application_id, criteria_version_id, decided_on,
+                                       document_number, score, threshold, created_at)
+            SELECT 'refuse', technology_id, id, criteria_version_id, DATE '2026-02-01', 'bench', NULL, NULL, now()
+            FROM htmc_application
+            """
+        )
+        await conn.execute("UPDATE htmc_application SET status = 'decided'")
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    engine = make_engine(Settings(database_url=url))
+    try:
+        maker = make_sessionmaker(engine)
+        assert version.id is not None
+        async with maker() as session:
+            t0 = time.perf_counter()
+            result = await what_if(session, WhatIfIn(as_of=date(2030, 6, 1), criteria_version_id=version.id))
+            took = time.perf_counter() - t0
+        print(
+            f"  whole what-if service call: {result.assessed:,} decided applications ({rows:,} assessments, "
+            f"combined per application) in {took:.2f} s = {rows / took:,.0f} assessments/s "
+            f"({result.changed:,} would change)"
+        )
+    finally:
+        await engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="stored assessments to generate")
     parser.add_argument("--repeat", type=int, default=2, help="timed runs of each side (best is reported)")
+    parser.add_argument(
+        "--service", action="store_true", help="also time the whole what-if service call (all applications decided)"
+    )
     args = parser.parse_args()
     print(f"{date.today()}: scoring what-if benchmark, {args.rows:,} assessments")
     with scratch_database("scoring_whatif") as url:
         version, ids = asyncio.run(_prepare(url, args.rows))
         asyncio.run(_measure(url, version, ids, args.rows, args.repeat))
+        if args.service:
+            asyncio.run(_measure_service(url, version, args.rows))
 
 
 if __name__ == "__main__":

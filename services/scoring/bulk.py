@@ -47,6 +47,21 @@ class _Sink:
         self.on_lines(data[:cut].split(b"\n"))
 
 
+async def scored_ids(conn: Any, application_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(expert score id, application id) of the non-recused experts' scores of these applications, by score id
+    (`conn`: an asyncpg connection; the same as `repository.scored_ids`, without the ORM's per-row cost)."""
+    rows = await conn.fetch(
+        """
+        SELECT s.id, s.application_id
+        FROM htmc_expert_score s JOIN htmc_expert_assignment a ON a.id = s.assignment_id
+        WHERE s.application_id = ANY($1::int[]) AND NOT a.recused
+        ORDER BY s.id
+        """,
+        list(application_ids),
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
 async def rescore_stored(
     conn: Any,
     version: VersionDef,

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from services.common.models.scoring import (
     Criterion,
     Decision,
     DecisionKind,
+    DecisionRule,
     ExpertAssignment,
     ExpertScore,
     ExpertScoreItem,
@@ -24,8 +26,8 @@ from services.common.models.scoring import (
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef, VersionDef
 
 
-async def get_version(session: AsyncSession, version_id: int) -> CriteriaVersion:
-    version = await session.get(CriteriaVersion, version_id)
+async def get_version(session: AsyncSession, version_id: int, *, lock: bool = False) -> CriteriaVersion:
+    version = await session.get(CriteriaVersion, version_id, with_for_update=True if lock else None)
     if version is None:
         raise NotFound(f"criteria version {version_id} does not exist")
     return version
@@ -73,7 +75,48 @@ async def criteria_of(session: AsyncSession, version_id: int) -> list[tuple[Crit
     return [(c, by[c.id]) for c in crits]
 
 
-def to_def(version: CriteriaVersion, criteria: Sequence[tuple[Criterion, list[ScaleLevel]]]) -> VersionDef:
+async def decision_rules(session: AsyncSession, version_id: int) -> list[DecisionRule]:
+    """Every setting of the version's decision rule, in the order they take effect (effective date, then id)."""
+    return list(
+        await session.scalars(
+            select(DecisionRule)
+            .where(DecisionRule.version_id == version_id)
+            .order_by(DecisionRule.effective_from, DecisionRule.id)
+        )
+    )
+
+
+def rule_on(rules: Sequence[DecisionRule], on: date) -> DecisionRule | None:
+    """The rule in force on `on` among `rules` ordered by (effective_from, id): the last one in effect."""
+    found = None
+    for rule in rules:
+        if rule.effective_from <= on:
+            found = rule
+    return found
+
+
+async def rule_in_force(session: AsyncSession, version_id: int, on: date) -> DecisionRule | None:
+    return (
+        await session.scalars(
+            select(DecisionRule)
+            .where(DecisionRule.version_id == version_id, DecisionRule.effective_from <= on)
+            .order_by(DecisionRule.effective_from.desc(), DecisionRule.id.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+NO_RULE = object()
+
+
+def to_def(
+    version: CriteriaVersion,
+    criteria: Sequence[tuple[Criterion, list[ScaleLevel]]],
+    rule: DecisionRule | object | None = NO_RULE,
+    on: date | None = None,
+) -> VersionDef:
+    """The version as pure rules. With `rule` (the rule in force on some date, or None when none is), its
+    threshold and combination rule; without, the version's latest one."""
     defs = []
     for c, levels in criteria:
         bands: tuple[AgeBand, ...] = ()
@@ -98,21 +141,27 @@ def to_def(version: CriteriaVersion, criteria: Sequence[tuple[Criterion, list[Sc
                 levels=tuple(LevelDef(lv.value, lv.position, lv.wording_kk, lv.wording_ru) for lv in levels),
             )
         )
+    source: Any = version if rule is NO_RULE else rule
     return VersionDef(
         criteria=tuple(defs),
-        threshold=version.threshold,
-        combination_rule=None if version.combination_rule is None else str(version.combination_rule),
-        trim_fraction=version.trim_fraction,
+        threshold=None if source is None else source.threshold,
+        combination_rule=None if source is None or source.combination_rule is None else str(source.combination_rule),
+        trim_fraction=None if source is None else source.trim_fraction,
         score_decimals=version.score_decimals,
         max_score=version.max_score,
         id=version.id,
         code=version.code,
+        rule_as_of=on,
     )
 
 
-async def load_def(session: AsyncSession, version_id: int) -> VersionDef:
+async def load_def(session: AsyncSession, version_id: int, on: date | None = None) -> VersionDef:
+    """The version with the decision rule in force on `on` (None: the one with the latest effective date)."""
     version = await get_version(session, version_id)
-    return to_def(version, await criteria_of(session, version_id))
+    crits = await criteria_of(session, version_id)
+    if on is None:
+        return to_def(version, crits)
+    return to_def(version, crits, await rule_in_force(session, version_id, on), on)
 
 
 async def get_technology(session: AsyncSession, technology_id: int) -> Technology:
@@ -238,6 +287,51 @@ async def latest_decisions(session: AsyncSession, on: date) -> list[tuple[Decisi
         )
     ).all()
     return [(d, a, t) for d, a, t in rows]
+
+
+async def latest_decision_rows(session: AsyncSession, on: date) -> list[Any]:
+    """Like `latest_decisions`, as plain rows (kind, application_id, panel_score, technology_id,
+    first_used_world_year, first_used_world_on) for bulk use (no ORM objects)."""
+    ranked = (
+        select(
+            Decision.id,
+            func.row_number()
+            .over(partition_by=Decision.technology_id, order_by=(Decision.decided_on.desc(), Decision.id.desc()))
+            .label("rank"),
+        )
+        .where(
+            Decision.kind.in_([DecisionKind.include, DecisionKind.refuse]),
+            Decision.decided_on <= on,
+            Decision.application_id.is_not(None),
+        )
+        .subquery()
+    )
+    sub = select(ranked.c.id).where(ranked.c.rank == 1)
+    rows = await session.execute(
+        select(
+            Decision.kind,
+            Application.id,
+            Application.panel_score,
+            Technology.id,
+            Technology.first_used_world_year,
+            Technology.first_used_world_on,
+        )
+        .join(Application, Application.id == Decision.application_id)
+        .join(Technology, Technology.id == Decision.technology_id)
+        .where(Decision.id.in_(sub))
+        .order_by(Technology.code)
+    )
+    return list(rows.all())
+
+
+async def listed_ids(session: AsyncSession, on: date) -> set[int]:
+    """Ids of the technologies on the list on `on`."""
+    rows = await session.scalars(
+        select(ListEntry.technology_id).where(
+            ListEntry.valid_from <= on, or_(ListEntry.valid_to.is_(None), ListEntry.valid_to > on)
+        )
+    )
+    return set(rows.all())
 
 
 async def scored_ids(session: AsyncSession, application_ids: list[int]) -> list[tuple[int, int]]:

@@ -5,13 +5,13 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import ValidationError
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from services.common.db import SessionDep
-from services.common.errors import DomainError, FieldError, NotFound
+from services.common.errors import DomainError, FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import BatchJob
 from services.common.pagination import Paginated, Pagination
 from services.scoring import repository as repo
@@ -27,6 +27,7 @@ from services.scoring.schemas import (
     DecisionIn,
     DecisionOut,
     DecisionRuleIn,
+    DecisionRuleOut,
     ExpertScoreIn,
     ExpertScoreOut,
     ExplanationOut,
@@ -47,26 +48,18 @@ from services.scoring.schemas import (
 
 router = APIRouter()
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag of the resource being changed.")]
+# Ids are Postgres `integer`s: a larger number is refused (422) rather than failing in the driver.
+MAX_ID = 2_147_483_647
+VersionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TechnologyId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ApplicationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ScenarioId = Annotated[int, Path(ge=1, le=MAX_ID)]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 NDJSON = "application/x-ndjson"
 PROBLEM = {"model": dict[str, Any], "description": "Problem details (application/problem+json)"}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
 UPDATE_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 412: PROBLEM, 428: PROBLEM}
-
-
-async def _after_commit() -> AsyncIterator[list[tuple[Any, tuple[Any, ...]]]]:
-    """Calls to make once the request's transaction has committed.
-
-    Declared before SessionDep in a handler's parameters, this dependency is entered before the session
-    and left after it (dependencies unwind in reverse), so its calls run after the commit, and not at all
-    when the request failed (the error propagates here instead).
-    """
-    hooks: list[tuple[Any, tuple[Any, ...]]] = []
-    yield hooks
-    for fn, args in hooks:
-        await fn(*args)
-
-
-AfterCommitDep = Annotated[list[tuple[Any, tuple[Any, ...]]], Depends(_after_commit)]
 
 
 # ------------------------------------------------------------------------------------------------ criteria
@@ -112,7 +105,7 @@ async def criteria_version_in_force(
     response_model=CriteriaVersionOut,
     responses=ERRORS,
 )
-async def get_criteria_version(session: SessionDep, version_id: int, response: Response) -> CriteriaVersionOut:
+async def get_criteria_version(session: SessionDep, version_id: VersionId, response: Response) -> CriteriaVersionOut:
     version = await repo.get_version(session, version_id)
     response.headers["ETag"] = service.etag("criteria-version", version.id, version.row_version)
     return await service.version_out(session, version)
@@ -139,16 +132,46 @@ async def create_criteria_version(
     "/criteria-versions/{version_id}/decision-rule",
     tags=["criteria"],
     operation_id="set_decision_rule",
-    summary="Set the threshold and the experts' combination rule",
+    summary="Set the threshold and the experts' combination rule (a new entry of the rule's history)",
+    description="Records a new setting (threshold, combination rule, trim share) with its basis, who set it and "
+    "the date it applies from (`effective_from`, default the version's first day). Nothing is overwritten: "
+    "every setting stays in `GET /criteria-versions/{version_id}/decision-rules`, and a classification on a "
+    "date uses the rule in force that day. If-Match (the version's ETag) is required.",
     response_model=CriteriaVersionOut,
     responses=UPDATE_ERRORS,
 )
 async def set_decision_rule(
-    session: SessionDep, version_id: int, body: DecisionRuleIn, response: Response, if_match: IfMatch = None
+    session: SessionDep, version_id: VersionId, body: DecisionRuleIn, response: Response, if_match: IfMatch = None
 ) -> CriteriaVersionOut:
     version = await service.set_decision_rule(session, version_id, body, if_match)
     response.headers["ETag"] = service.etag("criteria-version", version.id, version.row_version)
     return await service.version_out(session, version)
+
+
+@router.get(
+    "/criteria-versions/{version_id}/decision-rules",
+    tags=["criteria"],
+    operation_id="list_decision_rules",
+    summary="Every setting of the version's decision rule, with who set it, when, its basis and effective date",
+    response_model=list[DecisionRuleOut],
+    responses=ERRORS,
+)
+async def list_decision_rules(session: SessionDep, version_id: VersionId) -> list[DecisionRuleOut]:
+    return [DecisionRuleOut.model_validate(r) for r in await service.decision_rule_history(session, version_id)]
+
+
+@router.get(
+    "/criteria-versions/{version_id}/decision-rule",
+    tags=["criteria"],
+    operation_id="decision_rule_in_force",
+    summary="The decision rule of the version in force on a date (404 when none is)",
+    response_model=DecisionRuleOut,
+    responses=ERRORS,
+)
+async def decision_rule_in_force(
+    session: SessionDep, version_id: VersionId, on: Annotated[date, Query(description="The date.")]
+) -> DecisionRuleOut:
+    return DecisionRuleOut.model_validate(await service.decision_rule_on(session, version_id, on))
 
 
 # ------------------------------------------------------------------------------------------------ technologies
@@ -191,7 +214,7 @@ async def list_technologies(session: SessionDep, page: Pagination) -> Paginated[
     response_model=TechnologyOut,
     responses=ERRORS,
 )
-async def get_technology(session: SessionDep, technology_id: int, response: Response) -> TechnologyOut:
+async def get_technology(session: SessionDep, technology_id: TechnologyId, response: Response) -> TechnologyOut:
     tech = await repo.get_technology(session, technology_id)
     response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
     return TechnologyOut.model_validate(tech)
@@ -206,7 +229,11 @@ async def get_technology(session: SessionDep, technology_id: int, response: Resp
     responses=UPDATE_ERRORS,
 )
 async def update_technology(
-    session: SessionDep, technology_id: int, body: TechnologyPatch, response: Response, if_match: IfMatch = None
+    session: SessionDep,
+    technology_id: TechnologyId,
+    body: TechnologyPatch,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> TechnologyOut:
     tech = await service.patch_technology(session, technology_id, body, if_match)
     response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
@@ -242,7 +269,7 @@ async def list_applications(
     session: SessionDep,
     page: Pagination,
     status: Annotated[Literal["submitted", "under_review", "scored", "decided"] | None, Query()] = None,
-    technology_id: int | None = None,
+    technology_id: OptionalId = None,
 ) -> Paginated[ApplicationOut]:
     rows, total = await repo.list_applications(session, status, technology_id, page.limit, page.offset)
     return Paginated(
@@ -258,7 +285,7 @@ async def list_applications(
     response_model=ApplicationOut,
     responses=ERRORS,
 )
-async def get_application(session: SessionDep, application_id: int, response: Response) -> ApplicationOut:
+async def get_application(session: SessionDep, application_id: ApplicationId, response: Response) -> ApplicationOut:
     app = await repo.get_application(session, application_id)
     response.headers["ETag"] = service.etag("application", app.id, app.row_version)
     return ApplicationOut.model_validate(app)
@@ -273,7 +300,7 @@ async def get_application(session: SessionDep, application_id: int, response: Re
     response_model=AssignmentOut,
     responses=ERRORS,
 )
-async def assign_expert(session: SessionDep, application_id: int, body: AssignmentIn) -> AssignmentOut:
+async def assign_expert(session: SessionDep, application_id: ApplicationId, body: AssignmentIn) -> AssignmentOut:
     return AssignmentOut.model_validate(await service.assign_expert(session, application_id, body))
 
 
@@ -285,7 +312,7 @@ async def assign_expert(session: SessionDep, application_id: int, body: Assignme
     response_model=list[AssignmentOut],
     responses=ERRORS,
 )
-async def list_experts(session: SessionDep, application_id: int) -> list[AssignmentOut]:
+async def list_experts(session: SessionDep, application_id: ApplicationId) -> list[AssignmentOut]:
     await repo.get_application(session, application_id)
     return [AssignmentOut.model_validate(a) for a in await repo.assignments(session, application_id)]
 
@@ -294,14 +321,21 @@ async def list_experts(session: SessionDep, application_id: int) -> list[Assignm
     "/applications/{application_id}/experts/{expert_code}/conflict",
     tags=["assessment"],
     operation_id="declare_conflict",
-    summary="Declare a conflict of interest: the expert is recused",
+    summary="Declare a conflict of interest: the expert is recused (If-Match: the application's ETag)",
     response_model=AssignmentOut,
-    responses=ERRORS,
+    responses=UPDATE_ERRORS,
 )
 async def declare_conflict(
-    session: SessionDep, application_id: int, expert_code: str, statement: Annotated[str, Query(min_length=1)]
+    session: SessionDep,
+    application_id: ApplicationId,
+    expert_code: Annotated[str, Path(min_length=1, max_length=120)],
+    statement: Annotated[str, Query(min_length=1, max_length=10_000, pattern=r"^[^\x00]*$")],
+    response: Response,
+    if_match: IfMatch = None,
 ) -> AssignmentOut:
-    return AssignmentOut.model_validate(await service.declare_conflict(session, application_id, expert_code, statement))
+    assignment, app = await service.declare_conflict(session, application_id, expert_code, statement, if_match)
+    response.headers["ETag"] = service.etag("application", app.id, app.row_version)
+    return AssignmentOut.model_validate(assignment)
 
 
 @router.post(
@@ -313,7 +347,9 @@ async def declare_conflict(
     response_model=ExpertScoreOut,
     responses=ERRORS,
 )
-async def submit_expert_score(session: SessionDep, application_id: int, body: ExpertScoreIn) -> ExpertScoreOut:
+async def submit_expert_score(
+    session: SessionDep, application_id: ApplicationId, body: ExpertScoreIn
+) -> ExpertScoreOut:
     return await service.submit_expert_score(session, application_id, body)
 
 
@@ -325,7 +361,7 @@ async def submit_expert_score(session: SessionDep, application_id: int, body: Ex
     response_model=list[ExpertScoreOut],
     responses=ERRORS,
 )
-async def list_expert_scores(session: SessionDep, application_id: int) -> list[ExpertScoreOut]:
+async def list_expert_scores(session: SessionDep, application_id: ApplicationId) -> list[ExpertScoreOut]:
     return await service.list_expert_scores(session, application_id)
 
 
@@ -333,12 +369,13 @@ async def list_expert_scores(session: SessionDep, application_id: int) -> list[E
     "/applications/{application_id}/panel-score",
     tags=["assessment"],
     operation_id="score_panel",
-    summary="Combine the experts' scores by the version's rule (once)",
+    summary="Combine the experts' scores by the version's rule in force on the assessment date (once)",
+    description="An If-Match with the application's ETag, when given, must be current (412 otherwise).",
     response_model=PanelOut,
-    responses=ERRORS,
+    responses=UPDATE_ERRORS,
 )
-async def score_panel(session: SessionDep, application_id: int) -> PanelOut:
-    return await service.score_panel(session, application_id)
+async def score_panel(session: SessionDep, application_id: ApplicationId, if_match: IfMatch = None) -> PanelOut:
+    return await service.score_panel(session, application_id, if_match)
 
 
 @router.get(
@@ -349,7 +386,7 @@ async def score_panel(session: SessionDep, application_id: int) -> PanelOut:
     response_model=PanelOut,
     responses=ERRORS,
 )
-async def get_panel_score(session: SessionDep, application_id: int) -> PanelOut:
+async def get_panel_score(session: SessionDep, application_id: ApplicationId) -> PanelOut:
     return await service.panel_of(session, application_id)
 
 
@@ -364,7 +401,7 @@ async def get_panel_score(session: SessionDep, application_id: int) -> PanelOut:
 )
 async def explain_application(
     session: SessionDep,
-    application_id: int,
+    application_id: ApplicationId,
     as_of: Annotated[date | None, Query(description="Rescore as of this date (age and version then).")] = None,
 ) -> ExplanationOut:
     return await service.explain_application(session, application_id, as_of)
@@ -376,11 +413,15 @@ async def explain_application(
     operation_id="decide_application",
     status_code=201,
     summary="Record the commission's decision (include or refuse) with its document",
+    description="The score is classified by the threshold in force on `decided_on`, which the decision records. "
+    "An If-Match with the application's ETag, when given, must be current (412 otherwise).",
     response_model=DecisionOut,
-    responses=ERRORS,
+    responses=UPDATE_ERRORS,
 )
-async def decide_application(session: SessionDep, application_id: int, body: DecisionIn) -> DecisionOut:
-    return DecisionOut.model_validate(await service.decide(session, application_id, body))
+async def decide_application(
+    session: SessionDep, application_id: ApplicationId, body: DecisionIn, if_match: IfMatch = None
+) -> DecisionOut:
+    return DecisionOut.model_validate(await service.decide(session, application_id, body, if_match))
 
 
 @router.post(
@@ -416,7 +457,7 @@ async def htmc_list_at(session: SessionDep, as_of: Annotated[date, Query()]) -> 
     summary="Every listing and removal, with validity dates",
     response_model=list[ListEntryOut],
 )
-async def htmc_list_history(session: SessionDep, technology_id: int | None = None) -> list[ListEntryOut]:
+async def htmc_list_history(session: SessionDep, technology_id: OptionalId = None) -> list[ListEntryOut]:
     return [_entry(e, t) for e, t in await repo.list_history(session, technology_id)]
 
 
@@ -454,7 +495,7 @@ async def move_candidates(session: SessionDep, as_of: Annotated[date, Query()]) 
     response_model=DecisionOut,
     responses=ERRORS,
 )
-async def move_to_specialised(session: SessionDep, technology_id: int, body: MoveIn) -> DecisionOut:
+async def move_to_specialised(session: SessionDep, technology_id: TechnologyId, body: MoveIn) -> DecisionOut:
     return DecisionOut.model_validate(await service.move_to_specialised(session, technology_id, body))
 
 
@@ -466,7 +507,7 @@ async def move_to_specialised(session: SessionDep, technology_id: int, body: Mov
     response_model=Paginated[DecisionOut],
 )
 async def list_decisions(
-    session: SessionDep, page: Pagination, technology_id: int | None = None
+    session: SessionDep, page: Pagination, technology_id: OptionalId = None
 ) -> Paginated[DecisionOut]:
     rows, total = await repo.decisions(session, technology_id, page.limit, page.offset)
     return Paginated(
@@ -530,7 +571,7 @@ async def save_scenario(session: SessionDep, body: ScenarioIn) -> ScenarioOut:
     response_model=ScenarioOut,
     responses=ERRORS,
 )
-async def get_scenario(session: SessionDep, scenario_id: int, response: Response) -> ScenarioOut:
+async def get_scenario(session: SessionDep, scenario_id: ScenarioId, response: Response) -> ScenarioOut:
     scenario = await service.get_scenario(session, scenario_id)
     response.headers["ETag"] = service.etag("scenario", scenario.id, 1)
     return ScenarioOut(
@@ -552,36 +593,34 @@ class _Stream(StreamingResponse):
         await self.stream_response(send)
 
 
-async def _lines(request: Request) -> AsyncIterator[bytes]:
-    buffer = b""
-    async for chunk in request.stream():
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            yield line
-    if buffer:
-        yield buffer
+def _lines(request: Request) -> AsyncIterator[bytes]:
+    return tasks.lines_of(request.stream())
 
 
-def _error_line(line_no: int, ref: Any, errors: Sequence[Mapping[str, Any]], detail: str) -> dict[str, Any]:
+def error_line(line_no: int, ref: Any, errors: Sequence[Mapping[str, Any]], detail: str) -> dict[str, Any]:
     return {"line": line_no, "ref": ref, "error": {"detail": detail, "errors": list(errors)}}
 
 
 def score_raw_line(cache: service.VersionCache, line_no: int, raw: bytes) -> dict[str, Any]:
     ref = None
+    if raw is tasks.OVERLONG:
+        reason = f"longer than {tasks.MAX_LINE_BYTES} bytes"
+        return error_line(line_no, None, [FieldError("line", reason)], "line too long")
     try:
         data = orjson.loads(raw)
         if isinstance(data, dict):
             ref = data.get("ref")
+            if not isinstance(ref, str | int) or isinstance(ref, bool):
+                ref = None
         card = ScoreCardIn.model_validate(data)
         return {"line": line_no, **service.score_line(cache, card)}
     except orjson.JSONDecodeError as exc:
-        return _error_line(line_no, ref, [FieldError("line", f"malformed JSON: {exc}")], "malformed JSON")
+        return error_line(line_no, ref, [FieldError("line", f"malformed JSON: {exc}")], "malformed JSON")
     except ValidationError as exc:
         errs = [FieldError(".".join(str(p) for p in e["loc"]) or "line", e["msg"]) for e in exc.errors()]
-        return _error_line(line_no, ref, errs, "invalid line")
+        return error_line(line_no, ref, errs, "invalid line")
     except DomainError as exc:
-        return _error_line(line_no, ref, exc.errors, exc.detail)
+        return error_line(line_no, ref, exc.errors, exc.detail)
 
 
 @router.post(
@@ -605,13 +644,25 @@ def score_raw_line(cache: service.VersionCache, line_no: int, raw: bytes) -> dic
 )
 async def batch_score(session: SessionDep, request: Request) -> Response:
     cache = await service.VersionCache.load(session)
+    lines = _lines(request)
+    # Read up to the first non-blank line before answering, so an empty body is refused with a problem (422).
+    first_no = 0
+    first: bytes | None = None
+    async for raw in lines:
+        first_no += 1
+        if raw is tasks.OVERLONG or raw.strip():
+            first = raw
+            break
+    if first is None:
+        raise ValidationFailed("the body has no lines", [FieldError("body", "empty: one JSON object per line")])
 
     async def body() -> AsyncIterator[bytes]:
-        out: list[bytes] = []
-        line_no = 0
-        async for raw in _lines(request):
+        assert first is not None
+        out: list[bytes] = [orjson.dumps(score_raw_line(cache, first_no, first)) + b"\n"]
+        line_no = first_no
+        async for raw in lines:
             line_no += 1
-            if not raw.strip():
+            if raw is not tasks.OVERLONG and not raw.strip():
                 continue
             out.append(orjson.dumps(score_raw_line(cache, line_no, raw)) + b"\n")
             if len(out) >= 500:
@@ -633,12 +684,10 @@ async def batch_score(session: SessionDep, request: Request) -> Response:
     response_model=JobOut,
     responses=ERRORS,
 )
-async def create_batch_job(
-    after_commit: AfterCommitDep, session: SessionDep, request: Request, response: Response
-) -> JobOut:
+async def create_batch_job(session: SessionDep, request: Request, response: Response) -> JobOut:
     job = await tasks.create_job(session, _lines(request))
     response.headers["Location"] = f"/batch/jobs/{job.id}"
-    after_commit.append((tasks.enqueue, (request.app, job.id)))  # enqueued once the job row is committed
+    tasks.enqueue(session, getattr(request.app.state, "redis", None), job.id)  # sent once the row is committed
     return JobOut.model_validate(job)
 
 
@@ -650,7 +699,7 @@ async def create_batch_job(
     response_model=JobOut,
     responses=ERRORS,
 )
-async def get_batch_job(session: SessionDep, job_id: int) -> JobOut:
+async def get_batch_job(session: SessionDep, job_id: JobId) -> JobOut:
     job = await session.get(BatchJob, job_id)
     if job is None:
         raise NotFound(f"batch job {job_id} does not exist")
@@ -664,7 +713,7 @@ async def get_batch_job(session: SessionDep, job_id: int) -> JobOut:
     summary="A finished job's results as JSON Lines",
     responses={200: {"content": {NDJSON: {}}}, **ERRORS},
 )
-async def get_batch_results(session: SessionDep, job_id: int) -> Response:
+async def get_batch_results(session: SessionDep, job_id: JobId) -> Response:
     job = await session.get(BatchJob, job_id)
     if job is None:
         raise NotFound(f"batch job {job_id} does not exist")

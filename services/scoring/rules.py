@@ -99,6 +99,8 @@ class VersionDef:
     max_score: Decimal = Decimal(10)
     id: int | None = None
     code: str = ""
+    # The date whose decision rule (threshold, combination rule) this holds; None: the latest one.
+    rule_as_of: date | None = None
     _by_code: dict[str, CriterionDef] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -205,6 +207,8 @@ def validate_decision_rule(
         errors.append(FieldError("combination_rule", "must be mean, median or trimmed_mean"))
     if rule == "trimmed_mean" and (trim_fraction is None or not Decimal("0.5") > trim_fraction > 0):
         errors.append(FieldError("trim_fraction", "a trimmed mean needs a trim fraction in (0, 0.5)"))
+    elif trim_fraction is not None and trim_fraction != trim_fraction.quantize(Decimal("0.001"), rounding=ROUND_FLOOR):
+        errors.append(FieldError("trim_fraction", "a trim fraction has at most 3 decimal places"))
     if rule != "trimmed_mean" and trim_fraction is not None:
         errors.append(FieldError("trim_fraction", "a trim fraction applies only to trimmed_mean"))
     return errors
@@ -218,12 +222,13 @@ def first_use_date(year: int, on: date | None) -> date:
     return on if on is not None else date(year, 1, 1)
 
 
-def whole_years(start: date, as_of: date) -> int:
-    """Whole years completed from `start` to `as_of` (a year completes on the anniversary)."""
+def whole_years(start: date, as_of: date, field: str = "as_of") -> int:
+    """Whole years completed from `start` to `as_of` (a year completes on the anniversary). An as-of date before
+    `start` is refused, naming `field` (the request's name for the as-of date)."""
     if as_of < start:
         raise ValidationFailed(
             f"the as-of date {as_of} is before the technology's first use in the world {start}",
-            [FieldError("as_of", f"before the first use in the world ({start})")],
+            [FieldError(field, f"before the first use in the world ({start})")],
         )
     years = as_of.year - start.year
     if (as_of.month, as_of.day) < (start.month, start.day):
@@ -320,6 +325,12 @@ def classify(score: Decimal, threshold: Decimal) -> bool:
 
 def why_unclassified(version: VersionDef) -> str | None:
     if version.threshold is None:
+        if version.rule_as_of is not None:
+            return (
+                f"criteria version {version.code or version.id} has no decision threshold in force on "
+                f"{version.rule_as_of}: Order No. 129 does not state one, and no administrator's setting applies "
+                "on that date; the score is computed but not classified"
+            )
         return (
             f"criteria version {version.code or version.id} has no decision threshold: Order No. 129 does "
             "not state one, and an administrator has not set it; the score is computed but not classified"

@@ -1,5 +1,6 @@
 """API shapes of the scoring service. Decimals travel as strings (exact), never as floats."""
 
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -19,11 +20,43 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-DecIn = Annotated[Decimal, Field(examples=["7.5"])]
+# Input decimals: finite, at most 12 digits of which at most 6 decimals (the widest column, numeric(12,6)).
+# Tighter limits (4 decimals for a weight, 2 for a level, 3 for a trim share) are checked by the rules, by field.
+DecIn = Annotated[Decimal, Field(examples=["7.5"], allow_inf_nan=False, max_digits=12, decimal_places=6)]
+# Ids are Postgres `integer`s.
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _storable(value: Any) -> str | None:
+    """Why Postgres could not store this value (text or JSONB), or None."""
+    if isinstance(value, str):
+        return "may not contain the NUL character (U+0000)" if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "must be a finite number"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            why = _storable(k) or _storable(v)
+            if why:
+                return why
+    if isinstance(value, list | tuple):
+        for v in value:
+            why = _storable(v)
+            if why:
+                return why
+    return None
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        why = _storable(value)
+        if why:
+            raise ValueError(why)
+        return value
 
 
 class _Out(BaseModel):
@@ -106,7 +139,7 @@ class CriteriaVersionIn(_In):
     act_date: date | None = None
     valid_from: date
     valid_to: date | None = None
-    max_score: DecIn = Decimal(10)
+    max_score: Annotated[DecIn, Field(gt=0, le=Decimal("999.99"))] = Decimal(10)
     score_decimals: int = Field(default=4, ge=0, le=6)
     threshold: DecIn | None = None
     combination_rule: Literal["mean", "median", "trimmed_mean"] | None = None
@@ -138,10 +171,30 @@ class DecisionRuleIn(_In):
     threshold: DecIn | None
     combination_rule: Literal["mean", "median", "trimmed_mean"] | None
     trim_fraction: DecIn | None = None
+    effective_from: date | None = Field(
+        default=None,
+        description="The rule applies to classifications on and after this date (within the version's dates in "
+        "force); default: the version's first day. Earlier settings stay in the history and keep applying to "
+        "the dates before a later setting's effective date.",
+    )
     basis: str = Field(min_length=1, description="The document that sets the rule.")
     set_by: str = Field(min_length=1)
 
     _f = field_validator("threshold", "trim_fraction", mode="before")(_no_float)
+
+
+class DecisionRuleOut(_Out):
+    """One setting of a version's decision rule; kept for ever, superseded by later settings."""
+
+    id: int
+    version_id: int
+    effective_from: date
+    threshold: Dec | None
+    combination_rule: str | None
+    trim_fraction: Dec | None
+    basis: str
+    set_by: str | None
+    set_at: datetime
 
 
 class LevelOut(_Out):
@@ -185,6 +238,11 @@ class CriteriaVersionOut(_Out):
     classifies: bool
     why_not_classifying: str | None
     age_boundary_note: str
+    decision_rules: list[DecisionRuleOut] = Field(
+        description="Every setting of the decision rule, in the order they take effect (effective_from, then id). "
+        "The threshold above is the one with the latest effective date; a classification on a date uses the "
+        "rule in force that day."
+    )
     criteria: list[CriterionOut]
     row_version: int
 
@@ -222,7 +280,7 @@ class TechnologyIn(_In):
         default=None, description="Exact first use in the world; when null, 1 January of the year is used."
     )
     introduced_kz_year: int | None = Field(default=None, ge=1800, le=2100)
-    performing_organisations: int | None = Field(default=None, ge=0)
+    performing_organisations: int | None = Field(default=None, ge=0, le=MAX_ID)
     description: str | None = None
 
 
@@ -234,7 +292,7 @@ class TechnologyPatch(_In):
     first_used_world_year: int | None = Field(default=None, ge=1800, le=2100)
     first_used_world_on: date | None = None
     introduced_kz_year: int | None = Field(default=None, ge=1800, le=2100)
-    performing_organisations: int | None = Field(default=None, ge=0)
+    performing_organisations: int | None = Field(default=None, ge=0, le=MAX_ID)
     description: str | None = None
 
 
@@ -271,10 +329,10 @@ class ApplicationIn(_In):
         },
     )
 
-    technology_id: int
+    technology_id: Id
     applicant: str = Field(min_length=1)
-    organisation_id: int | None = None
-    criteria_version_id: int | None = Field(
+    organisation_id: Id | None = None
+    criteria_version_id: Id | None = Field(
         default=None, description="Default: the version in force on the assessment date."
     )
     submitted_on: date
@@ -486,8 +544,8 @@ class ScoreCardIn(_In):
         },
     )
 
-    ref: str | None = None
-    criteria_version_id: int | None = None
+    ref: str | None = Field(default=None, max_length=200)
+    criteria_version_id: Id | None = None
     first_used_world_year: int = Field(ge=1800, le=2100)
     first_used_world_on: date | None = None
     as_of: date
@@ -513,7 +571,7 @@ class WhatIfIn(_In):
     )
 
     as_of: date
-    criteria_version_id: int | None = Field(default=None, description="Default: the version in force on as_of.")
+    criteria_version_id: Id | None = Field(default=None, description="Default: the version in force on as_of.")
     weights: dict[str, DecIn] | None = Field(
         default=None, description="Replace these weights (the set must still sum to 1)."
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from services.common.models.scoring import (
     CriterionRuleKind,
     Decision,
     DecisionKind,
+    DecisionRule,
     ExpertAssignment,
     ExpertScore,
     ExpertScoreItem,
@@ -49,6 +50,7 @@ from services.scoring.schemas import (
     CriterionOut,
     DecisionIn,
     DecisionRuleIn,
+    DecisionRuleOut,
     ExpertScoreIn,
     ExpertScoreOut,
     ExplanationOut,
@@ -160,6 +162,19 @@ async def create_criteria_version(session: AsyncSession, data: CriteriaVersionIn
     )
     session.add(version)
     await session.flush()
+    if data.threshold is not None or data.combination_rule is not None or data.trim_fraction is not None:
+        # A rule given with the version is the first entry of its history, in force from the first day.
+        session.add(
+            DecisionRule(
+                version_id=version.id,
+                effective_from=data.valid_from,
+                threshold=data.threshold,
+                combination_rule=version.combination_rule,
+                trim_fraction=data.trim_fraction,
+                basis=data.legal_basis,
+                set_by=None,
+            )
+        )
     for c in data.criteria:
         crit = Criterion(
             version_id=version.id,
@@ -191,6 +206,7 @@ async def create_criteria_version(session: AsyncSession, data: CriteriaVersionIn
 async def version_out(session: AsyncSession, version: CriteriaVersion) -> CriteriaVersionOut:
     crits = await repo.criteria_of(session, version.id)
     why = rules.why_unclassified(repo.to_def(version, crits))
+    history = await repo.decision_rules(session, version.id)
     return CriteriaVersionOut(
         id=version.id,
         code=version.code,
@@ -212,6 +228,7 @@ async def version_out(session: AsyncSession, version: CriteriaVersion) -> Criter
         classifies=why is None,
         why_not_classifying=why,
         age_boundary_note=rules.AGE_BOUNDARY_NOTE,
+        decision_rules=[DecisionRuleOut.model_validate(r) for r in history],
         row_version=version.row_version,
         criteria=[
             CriterionOut(
@@ -233,20 +250,61 @@ async def version_out(session: AsyncSession, version: CriteriaVersion) -> Criter
 async def set_decision_rule(
     session: AsyncSession, version_id: int, data: DecisionRuleIn, if_match: str | None
 ) -> CriteriaVersion:
-    version = await repo.get_version(session, version_id)
+    """Record a new setting of the version's decision rule. Nothing is overwritten: the setting is a new row of
+    the version's history, in force from `effective_from` (default: the version's first day) until a later
+    setting takes effect. The version's columns are refreshed to the rule with the latest effective date."""
+    version = await repo.get_version(session, version_id, lock=True)
     check_if_match(if_match, etag("criteria-version", version.id, version.row_version))
     errors = rules.validate_decision_rule(data.combination_rule, data.trim_fraction, data.threshold, version.max_score)
+    effective_from = data.effective_from or version.valid_from
+    if effective_from < version.valid_from or (version.valid_to is not None and effective_from >= version.valid_to):
+        errors.append(
+            FieldError(
+                "effective_from",
+                f"outside the version's dates in force [{version.valid_from}, {version.valid_to or '…'})",
+            )
+        )
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
-    version.threshold = data.threshold
-    version.combination_rule = None if data.combination_rule is None else CombinationRule(data.combination_rule)
-    version.trim_fraction = data.trim_fraction
-    version.decision_rule_basis = data.basis
-    version.decision_rule_set_by = data.set_by
-    version.decision_rule_set_at = datetime.now(UTC)
+    session.add(
+        DecisionRule(
+            version_id=version.id,
+            effective_from=effective_from,
+            threshold=data.threshold,
+            combination_rule=None if data.combination_rule is None else CombinationRule(data.combination_rule),
+            trim_fraction=data.trim_fraction,
+            basis=data.basis,
+            set_by=data.set_by,
+            set_at=datetime.now(UTC),
+        )
+    )
+    await session.flush()
+    latest = (await repo.decision_rules(session, version.id))[-1]
+    version.threshold = latest.threshold
+    version.combination_rule = latest.combination_rule
+    version.trim_fraction = latest.trim_fraction
+    version.decision_rule_basis = latest.basis
+    version.decision_rule_set_by = latest.set_by
+    version.decision_rule_set_at = latest.set_at
     version.row_version += 1
     await session.flush()
     return version
+
+
+async def decision_rule_history(session: AsyncSession, version_id: int) -> list[DecisionRule]:
+    await repo.get_version(session, version_id)
+    return await repo.decision_rules(session, version_id)
+
+
+async def decision_rule_on(session: AsyncSession, version_id: int, on: date) -> DecisionRule:
+    version = await repo.get_version(session, version_id)
+    rule = await repo.rule_in_force(session, version.id, on)
+    if rule is None:
+        raise NotFound(
+            f"criteria version {version.code} has no decision rule in force on {on}",
+            [FieldError("on", "no rule in force")],
+        )
+    return rule
 
 
 async def version_for(
@@ -318,7 +376,8 @@ async def create_application(session: AsyncSession, data: ApplicationIn) -> Appl
     assessed_on = data.assessed_on or data.submitted_on
     if assessed_on < data.submitted_on:
         raise ValidationFailed("assessed_on is before submitted_on", [FieldError("assessed_on", "before submitted_on")])
-    rules.whole_years(first_use(tech), assessed_on)  # refuses an assessment before the first use
+    # refuses an assessment before the first use
+    rules.whole_years(first_use(tech), assessed_on, "assessed_on" if data.assessed_on else "submitted_on")
     version = await version_for(session, data.criteria_version_id, assessed_on)
     app = Application(
         technology_id=tech.id,
@@ -378,10 +437,12 @@ async def assign_expert(session: AsyncSession, application_id: int, data: Assign
 
 
 async def declare_conflict(
-    session: AsyncSession, application_id: int, expert_code: str, statement: str
-) -> ExpertAssignment:
-    """A conflict declared after assignment: the expert is recused and any score of theirs is excluded."""
+    session: AsyncSession, application_id: int, expert_code: str, statement: str, if_match: str | None
+) -> tuple[ExpertAssignment, Application]:
+    """A conflict declared after assignment: the expert is recused and any score of theirs is excluded.
+    Changes the application (If-Match: its ETag)."""
     app = await repo.get_application(session, application_id, lock=True)
+    check_if_match(if_match, etag("application", app.id, app.row_version))
     if app.status not in (ApplicationStatus.submitted, ApplicationStatus.under_review):
         raise Conflict(f"application {app.id} is already {app.status}", [FieldError("status", str(app.status))])
     for a in await repo.assignments(session, app.id):
@@ -391,7 +452,7 @@ async def declare_conflict(
             a.recused = True
             _bump(app)
             await session.flush()
-            return a
+            return a, app
     raise NotFound(
         f"expert {expert_code} is not assigned to application {app.id}", [FieldError("expert_code", "not assigned")]
     )
@@ -523,8 +584,10 @@ def _combined(version: VersionDef, totals: Sequence[Decimal]) -> Decimal:
     return rules.combine(totals, version.combination_rule, version.trim_fraction, version.score_decimals)
 
 
-async def score_panel(session: AsyncSession, application_id: int) -> PanelOut:
+async def score_panel(session: AsyncSession, application_id: int, if_match: str | None = None) -> PanelOut:
     app = await repo.get_application(session, application_id, lock=True)
+    if if_match is not None:
+        check_if_match(if_match, etag("application", app.id, app.row_version))
     if app.status in (ApplicationStatus.scored, ApplicationStatus.decided):
         raise Conflict(
             f"application {app.id} has already been scored ({app.panel_score}); a score is not redone",
@@ -538,7 +601,7 @@ async def score_panel(session: AsyncSession, application_id: int) -> PanelOut:
             "every assigned, non-recused expert must score first",
             [FieldError("expert_scores", f"missing from: {', '.join(missing) or 'no expert'}")],
         )
-    version = await repo.load_def(session, app.criteria_version_id)
+    version = await repo.load_def(session, app.criteria_version_id, app.assessed_on)
     score = _combined(version, panel.totals)
     app.panel_score, app.panel_min, app.panel_max = score, min(panel.totals), max(panel.totals)
     app.scored_at = datetime.now(UTC)
@@ -576,7 +639,7 @@ async def panel_of(session: AsyncSession, application_id: int) -> PanelOut:
     app = await repo.get_application(session, application_id)
     if app.panel_score is None:
         raise NotFound(f"application {app.id} has no panel score yet")
-    version = await repo.load_def(session, app.criteria_version_id)
+    version = await repo.load_def(session, app.criteria_version_id, app.assessed_on)
     recused = [a.expert_code for a in await repo.assignments(session, app.id) if a.recused]
     return _panel_out(app, version, await _panel(session, app), recused)
 
@@ -614,8 +677,10 @@ def _weight(version: VersionDef, code: str) -> Decimal:
     return crit.weight if crit is not None else Decimal(0)
 
 
-async def decide(session: AsyncSession, application_id: int, data: DecisionIn) -> Decision:
+async def decide(session: AsyncSession, application_id: int, data: DecisionIn, if_match: str | None = None) -> Decision:
     app = await repo.get_application(session, application_id, lock=True)
+    if if_match is not None:
+        check_if_match(if_match, etag("application", app.id, app.row_version))
     if app.status != ApplicationStatus.scored:
         raise Conflict(
             f"application {app.id} is {app.status}: only a scored application is decided",
@@ -626,7 +691,7 @@ async def decide(session: AsyncSession, application_id: int, data: DecisionIn) -
             "a decision cannot precede the assessment",
             [FieldError("decided_on", f"before assessed_on {app.assessed_on}")],
         )
-    version = await repo.load_def(session, app.criteria_version_id)
+    version = await repo.load_def(session, app.criteria_version_id, data.decided_on)
     assert app.panel_score is not None
     why = rules.why_unclassified(version)
     if why is not None and not (data.reason or "").strip():
@@ -697,7 +762,7 @@ def rescore(
 async def list_candidates(session: AsyncSession, on: date) -> list[CandidateOut]:
     """Listed technologies whose score, recomputed on `on`, falls below the threshold in force that day."""
     version_row = await version_for(session, None, on, field="as_of")
-    version = await repo.load_def(session, version_row.id)
+    version = await repo.load_def(session, version_row.id, on)
     if version.threshold is None:
         raise ValidationFailed(
             str(rules.why_unclassified(version)), [FieldError("threshold", "not set for the version in force")]
@@ -754,10 +819,12 @@ async def move_to_specialised(session: AsyncSession, technology_id: int, data: M
     threshold: Decimal | None = None
     version_row = await repo.version_in_force(session, data.decided_on)
     if version_row is not None and entry.application_id is not None:
-        version = await repo.load_def(session, version_row.id)
+        version = await repo.load_def(session, version_row.id, data.decided_on)
         panel = await _panel(session, await repo.get_application(session, entry.application_id))
         if panel.cards:
-            _, _, score = rescore(version, panel.cards, rules.whole_years(first_use(tech), data.decided_on))
+            _, _, score = rescore(
+                version, panel.cards, rules.whole_years(first_use(tech), data.decided_on, "decided_on")
+            )
             threshold = version.threshold
     decision = Decision(
         kind=DecisionKind.move_to_specialised,
@@ -845,18 +912,20 @@ async def explain_application(session: AsyncSession, application_id: int, as_of:
         raise NotFound(f"application {app.id} has no expert scores yet")
     tech = await repo.get_technology(session, app.technology_id)
     if as_of is None:
-        version = await repo.load_def(session, app.criteria_version_id)
+        version = await repo.load_def(session, app.criteria_version_id, app.assessed_on)
         return explain_cards(
             version, panel.cards, as_of=app.assessed_on, age_years=panel.age_years, experts=panel.experts
         )
-    version = await repo.load_def(session, (await version_for(session, None, as_of, field="as_of")).id)
+    version = await repo.load_def(session, (await version_for(session, None, as_of, field="as_of")).id, as_of)
     age = rules.whole_years(first_use(tech), as_of)
     cards, _, _ = rescore(version, panel.cards, age)
     return explain_cards(version, cards, as_of=as_of, age_years=age, experts=panel.experts)
 
 
 async def explain_card(session: AsyncSession, card: ScoreCardIn) -> ExplanationOut:
-    version = await repo.load_def(session, (await version_for(session, card.criteria_version_id, card.as_of)).id)
+    version = await repo.load_def(
+        session, (await version_for(session, card.criteria_version_id, card.as_of)).id, card.as_of
+    )
     age = rules.whole_years(rules.first_use_date(card.first_used_world_year, card.first_used_world_on), card.as_of)
     levels = rules.resolve_levels(version, card.levels, age)
     return explain_cards(version, [levels], as_of=card.as_of, age_years=age)
@@ -867,7 +936,9 @@ async def explain_card(session: AsyncSession, card: ScoreCardIn) -> ExplanationO
 
 async def what_if(session: AsyncSession, data: WhatIfIn) -> WhatIfOut:
     """Rescore every technology with a decision under another version or weights, saving nothing."""
-    version = await repo.load_def(session, (await version_for(session, data.criteria_version_id, data.as_of)).id)
+    version = await repo.load_def(
+        session, (await version_for(session, data.criteria_version_id, data.as_of)).id, data.as_of
+    )
     if data.weights:
         errors = [
             FieldError(f"weights.{k}", f"unknown criterion {k!r}") for k in data.weights if version.criterion(k) is None
@@ -887,51 +958,43 @@ async def what_if(session: AsyncSession, data: WhatIfIn) -> WhatIfOut:
         )
         if errors:
             raise ValidationFailed("; ".join(e["reason"] for e in errors), errors)
-        version = VersionDef(
-            criteria=version.criteria,
-            threshold=data.threshold,
-            combination_rule=version.combination_rule,
-            trim_fraction=version.trim_fraction,
-            score_decimals=version.score_decimals,
-            max_score=version.max_score,
-            id=version.id,
-            code=version.code,
-        )
+        version = replace(version, threshold=data.threshold, _by_code={})
     items = []
-    listed = {e.technology_id for e, _ in await repo.list_at(session, data.as_of)}
-    decided = await repo.latest_decisions(session, data.as_of)
+    listed = await repo.listed_ids(session, data.as_of)
+    decided = await repo.latest_decision_rows(session, data.as_of)
     by_app: dict[int, list[int]] = {}
     ages: dict[int, int] = {}
-    age_of_app = {app.id: rules.whole_years(first_use(tech), data.as_of) for _, app, tech in decided}
-    for score_id, app_id in await repo.scored_ids(session, list(age_of_app)):
+    age_of_app = {
+        app_id: rules.whole_years(rules.first_use_date(year, on), data.as_of) for _, app_id, _, _, year, on in decided
+    }
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    for score_id, app_id in await bulk.scored_ids(raw, list(age_of_app)):
         by_app.setdefault(app_id, []).append(score_id)
         ages[score_id] = age_of_app[app_id]
-    raw = await (await session.connection()).get_raw_connection()
-    new_totals = await bulk.rescore_stored(raw.driver_connection, version, list(ages), ages)
-    for decision, app, tech in decided:
-        if app.id not in by_app:
+    new_totals = await bulk.rescore_stored(raw, version, list(ages), ages)
+    threshold = version.threshold
+    for kind, app_id, panel_score, tech_id, _, _ in decided:
+        if app_id not in by_app:
             continue
-        totals = [new_totals[i] for i in by_app[app.id]]
+        totals = [new_totals[i] for i in by_app[app_id]]
         score = _combined(version, totals)
-        cls = None
-        if version.threshold is not None:
-            cls = "htmc" if rules.classify(score, version.threshold) else "not_htmc"
+        cls: Literal["htmc", "not_htmc"] | None = None
+        if threshold is not None:
+            cls = "htmc" if rules.classify(score, threshold) else "not_htmc"
         current = (
-            "listed"
-            if tech.id in listed
-            else ("refused" if decision.kind == DecisionKind.refuse else "moved_to_specialised")
+            "listed" if tech_id in listed else ("refused" if kind == DecisionKind.refuse else "moved_to_specialised")
         )
-        changes = cls is not None and (cls == "htmc") != (current == "listed")
+        # Every field is computed here from checked values: built without re-validation (large what-ifs).
         items.append(
-            WhatIfItem(
-                technology_id=tech.id,
-                application_id=app.id,
+            WhatIfItem.model_construct(
+                technology_id=tech_id,
+                application_id=app_id,
                 current_decision=current,
-                current_score=app.panel_score,
+                current_score=panel_score,
                 new_score=score,
                 new_classification=cls,
-                changes=changes,
-                experts_disagree=rules.disagreement(totals, version.threshold)["crosses_threshold"],
+                changes=cls is not None and (cls == "htmc") != (current == "listed"),
+                experts_disagree=rules.disagreement(totals, threshold)["crosses_threshold"],
             )
         )
     assert version.id is not None
@@ -949,7 +1012,7 @@ async def what_if(session: AsyncSession, data: WhatIfIn) -> WhatIfOut:
 
 async def robustness(session: AsyncSession, on: date) -> list[RobustnessItem]:
     """For each technology's latest decision: how far it is from flipping, by one weight or one level."""
-    version = await repo.load_def(session, (await version_for(session, None, on, field="as_of")).id)
+    version = await repo.load_def(session, (await version_for(session, None, on, field="as_of")).id, on)
     if version.threshold is None:
         raise ValidationFailed(
             str(rules.why_unclassified(version)), [FieldError("threshold", "not set for the version in force")]
@@ -1013,16 +1076,46 @@ async def get_scenario(session: AsyncSession, scenario_id: int) -> Scenario:
 
 
 class VersionCache:
-    """Criteria versions for batch scoring, loaded once per batch."""
+    """Criteria versions and their decision-rule histories for batch scoring, loaded once per batch. A line is
+    scored by the version in force on its as-of date (or the one it names) with the rule in force that day."""
 
-    def __init__(self, versions: list[tuple[CriteriaVersion, VersionDef]]) -> None:
+    def __init__(self, versions: list[tuple[CriteriaVersion, VersionDef, list[DecisionRule]]]) -> None:
         self.versions = sorted(versions, key=lambda v: v[0].valid_from)
-        self.by_id = {row.id: d for row, d in versions}
+        self.by_id = {row.id: (d, history) for row, d, history in versions}
+        self._defs: dict[tuple[int, int | None, date | None], VersionDef] = {}
 
     @classmethod
     async def load(cls, session: AsyncSession) -> VersionCache:
         rows, _ = await repo.list_versions(session, 10_000, 0)
-        return cls([(row, repo.to_def(row, await repo.criteria_of(session, row.id))) for row in rows])
+        out = []
+        for row in rows:
+            out.append(
+                (
+                    row,
+                    repo.to_def(row, await repo.criteria_of(session, row.id)),
+                    await repo.decision_rules(session, row.id),
+                )
+            )
+        return cls(out)
+
+    def _with_rule(self, version_id: int, on: date) -> VersionDef:
+        base, history = self.by_id[version_id]
+        rule = repo.rule_on(history, on)
+        # One definition per (version, rule); a version without a rule that day is keyed by the date (its message).
+        key = (version_id, rule.id, None) if rule is not None else (version_id, None, on)
+        found = self._defs.get(key)
+        if found is None:
+            found = replace(
+                base,
+                threshold=None if rule is None else rule.threshold,
+                combination_rule=None if rule is None or rule.combination_rule is None else str(rule.combination_rule),
+                trim_fraction=None if rule is None else rule.trim_fraction,
+                rule_as_of=on,
+                _by_code={},
+            )
+            if len(self._defs) < 10_000:
+                self._defs[key] = found
+        return found
 
     def get(self, version_id: int | None, on: date) -> VersionDef:
         if version_id is not None:
@@ -1030,10 +1123,10 @@ class VersionCache:
                 raise ValidationFailed(
                     f"criteria version {version_id} does not exist", [FieldError("criteria_version_id", "unknown")]
                 )
-            return self.by_id[version_id]
-        for row, d in reversed(self.versions):
+            return self._with_rule(version_id, on)
+        for row, _, _ in reversed(self.versions):
             if row.valid_from <= on and (row.valid_to is None or row.valid_to > on):
-                return d
+                return self._with_rule(row.id, on)
         raise ValidationFailed(f"no criteria version in force on {on}", [FieldError("as_of", "none in force")])
 
 

@@ -402,7 +402,7 @@ async def test_problem_json_for_bad_dates(client: AsyncClient, criteria: Any) ->
     resp = await client.post(
         "/applications", json={"technology_id": tech, "applicant": "x", "submitted_on": "2010-01-01"}
     )
-    assert resp.status_code == 422
+    assert resp.status_code == 422 and "before the first use" in fields(resp)["submitted_on"]
     resp = await client.post(
         "/technologies",
         json={
@@ -438,20 +438,28 @@ async def test_robustness_of_each_decision(client: AsyncClient, criteria: Any) -
 
 
 async def test_batch_job_is_enqueued_after_commit_only(client: AsyncClient, criteria: Any) -> None:
+    from services.common.jobs import wait_for_enqueued
+    from services.scoring.tasks import queue_name
+
     calls: list[tuple[Any, ...]] = []
 
     class FakeRedis:
         async def enqueue_job(self, name: str, *args: Any, **kwargs: Any) -> None:
-            calls.append((name, *args))
+            calls.append((name, *args, kwargs))
 
     app = client._transport.app  # type: ignore[attr-defined]
     app.state.redis = FakeRedis()
     empty = await client.post("/batch/jobs", content=b"\n", headers={"content-type": "application/x-ndjson"})
-    assert empty.status_code == 422 and calls == []
+    assert empty.status_code == 422 and fields(empty) == {"body": "empty"}
+    await wait_for_enqueued()
+    assert calls == []  # the refused request rolled back: nothing is sent
     line = orjson.dumps({"first_used_world_year": 2020, "as_of": "2026-06-01", "levels": {}})
     resp = await client.post("/batch/jobs", content=line, headers={"content-type": "application/x-ndjson"})
     assert resp.status_code == 202
-    assert calls == [("score_batch_job", resp.json()["id"])]
+    await wait_for_enqueued()
+    job_id = resp.json()["id"]
+    expected = {"_job_id": f"{queue_name()}:htmc-batch:{job_id}", "_queue_name": queue_name()}
+    assert calls == [("score_batch_job", job_id, expected)]
 
 
 async def test_lists_are_paginated(client: AsyncClient, criteria: Any) -> None:

@@ -1,8 +1,17 @@
-"""Incremental parsing of a streamed CSV or JSON Lines body into rows of text for the staging table.
+"""Incremental handling of a streamed CSV or JSON Lines body on its way into the staging tables.
 
-Nothing is read whole into memory: the body arrives in chunks, complete lines are parsed, and rows are handed
-on in bounded batches. Values stay text here; the database validates them (set-based, in SQL). A row that cannot
-even be split into fields (bad encoding, wrong field count, malformed JSON) carries a `parse_error`.
+Nothing is read whole into memory: the body arrives in chunks and is handed on as it comes.
+
+* CSV is not parsed in Python. After the header line, the raw bytes go straight into COPY (text format) as one
+  staging row per physical line, numbered in input order by an identity column, so line numbers stay exact. The
+  bytes are only checked (UTF-8 validity, C speed) and escaped where COPY would read them differently (backslash,
+  tab, carriage return). A line that is not valid UTF-8 (or holds a NUL byte) is replaced by its error, marked by
+  a leading newline character that no real line can hold. The database splits the lines into fields; the rare
+  lines that hold a double quote are parsed by the csv module afterwards (`parse_quoted`).
+* JSON Lines are parsed here (orjson) into rows of text and copied in bounded batches.
+
+Values stay text; the database validates them (set-based, in SQL). A row that cannot even be split into fields
+(bad encoding, wrong field count, malformed CSV or JSON) carries a `parse_error`.
 """
 
 import csv
@@ -171,6 +180,147 @@ async def jsonl_rows(stream: AsyncIterator[bytes], digest: Digest) -> AsyncItera
             batch = []
     if batch:
         yield batch
+
+
+# What str.strip() strips: every whitespace character of Python, and the ASCII ones alone (enough for an ASCII body).
+UNICODE_SPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+                 "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+# A staged CSV line that starts with this character is not the line but its parse error ("field|reason").
+ERROR_MARK = "\n"
+# The UTF-8 bytes of every whitespace character but the line break: a body holding none needs no trimming.
+SPACE_BYTES = tuple(c.encode() for c in UNICODE_SPACE if c != "\n")
+
+
+def _line_error(line: bytes) -> bytes | None:
+    """The COPY text of a line that cannot be staged as it is (its error behind the mark), or None when it can."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"row|not valid UTF-8 (byte {exc.start + 1} of the line: 0x{line[exc.start]:02x})"
+        return b"\\n" + reason.encode()
+    at = line.find(b"\x00")
+    if at >= 0:
+        return b"\\n" + f"row|holds a NUL byte (byte {at + 1} of the line)".encode()
+    return None
+
+
+def _escape(data: bytes) -> bytes:
+    """Bytes as COPY text-format data of one column: backslash, tab and carriage return are escaped."""
+    if b"\\" in data:
+        data = data.replace(b"\\", b"\\\\")
+    if b"\t" in data:
+        data = data.replace(b"\t", b"\\t")
+    if b"\r" in data:
+        data = data.replace(b"\r", b"\\r")
+    return data
+
+
+class CsvBody:
+    """A streamed CSV body: `read_header()` takes the header line, then `copy_data()` yields the remaining lines as
+    COPY text-format data, one staging row per physical line (blank lines included, so that the identity column
+    numbers the lines exactly as the file does)."""
+
+    def __init__(self, stream: AsyncIterator[bytes], digest: Digest) -> None:
+        self._chunks = stream.__aiter__()
+        self._digest = digest
+        self._buffer = b""
+        self._eof = False
+        self.header: list[str] = []
+        self.header_line = 0
+        self.ascii = True  # every byte so far is ASCII: fields need only ASCII whitespace trimmed
+        self.quoted = False  # some line holds a double quote: it is parsed by the csv module after the COPY
+        self.spaces = False  # some line holds whitespace (other than the line break): fields are trimmed
+
+    async def _next(self) -> bytes | None:
+        while not self._eof:
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._eof = True
+                break
+            if chunk:
+                self._digest.update(chunk)
+                return chunk
+        return None
+
+    async def read_header(self) -> None:
+        line_no = 0
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                chunk = await self._next()
+                if chunk is not None:
+                    self._buffer += chunk
+                    continue
+                if not self._buffer:
+                    raise ValidationFailed("the body holds no CSV header; nothing was stored",
+                                           [FieldError("body", "empty: a header line is required")])
+                end = len(self._buffer)
+            raw, self._buffer = self._buffer[:end], self._buffer[end + 1:]
+            line_no += 1
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValidationFailed("the CSV header is not valid UTF-8; nothing was stored",
+                                       [FieldError("header", "not valid UTF-8")]) from None
+            self.header = _csv_header(text)
+            self.header_line = line_no
+            return
+
+    def _lines(self, data: bytes) -> bytes:
+        """Complete lines (ending in a line break) as COPY data."""
+        if not data.isascii():
+            self.ascii = False
+            try:
+                data.decode("utf-8")
+                clean = b"\x00" not in data
+            except UnicodeDecodeError:
+                clean = False
+        else:
+            clean = b"\x00" not in data
+        if not self.quoted and b'"' in data:
+            self.quoted = True
+        if not self.spaces:
+            self.spaces = any(space in data for space in (SPACE_BYTES[:10] if self.ascii else SPACE_BYTES))
+        if clean:
+            return _escape(data)
+        out = []
+        for line in data[:-1].split(b"\n"):
+            error = _line_error(line)
+            out.append(_escape(line) if error is None else error)
+        out.append(b"")
+        return b"\n".join(out)
+
+    async def copy_data(self) -> AsyncIterator[bytes]:
+        rest, self._buffer = self._buffer, b""
+        while True:
+            chunk = await self._next()
+            if chunk is None:
+                if rest:
+                    yield self._lines(rest + b"\n")
+                return
+            data = rest + chunk
+            # Only complete lines go on: a multi-byte character is never split, as no UTF-8 sequence holds "\n".
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            rest = data[cut:]
+            yield self._lines(data[:cut] if cut < len(data) else data)
+
+
+def parse_quoted(raw: str) -> tuple[str | None, list[str] | None]:
+    """A staged line holding a double quote, as (parse error, fields): parsed by the csv module, strictly."""
+    text = raw[:-1] if raw.endswith("\r") else raw
+    try:
+        return None, next(csv.reader([text], strict=True))
+    except csv.Error as exc:
+        return f"row|malformed CSV: {exc}", None
 
 
 def parser_for(content_type: str | None) -> Any:

@@ -1,21 +1,26 @@
 """Set-based SQL of the executed-volume ingestion: staging via COPY, validation and versioned insert in SQL."""
 
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
 import asyncpg
 
-from services.api.actuals.parsing import STAGE_COLUMNS
+from services.api.actuals.parsing import BATCH_ROWS, STAGE_COLUMNS, parse_quoted
 
 # One error per failed check, as "field|reason"; the first failing check of a field wins.
 _NUM = r"'^[0-9]{1,9}$'"
+
+
+TYPED = {"treated_cases": "tc", "children_cases": "cc", "rural_cases": "rc", "bed_days": "bd",
+         "children_bed_days": "cbd", "rural_bed_days": "rbd"}
 
 
 def _number_check(field: str, required: bool) -> str:
     v = f"k.{field}"
     missing = (f"WHEN {v} IS NULL OR {v} = '' THEN '{field}|required'" if required
                else f"WHEN {v} IS NULL OR {v} = '' THEN NULL")
-    return f"""CASE WHEN k.parse_error IS NOT NULL THEN NULL
+    return f"""CASE WHEN k.parse_error IS NOT NULL OR k.{TYPED[field]} IS NOT NULL THEN NULL
         {missing}
         WHEN {v} ~ '^-[0-9]+$' THEN '{field}|negative volume ' || {v}
         WHEN {v} !~ '^-?[0-9]+$' THEN '{field}|not a whole number: ' || left({v}, 60)
@@ -23,39 +28,92 @@ def _number_check(field: str, required: bool) -> str:
 
 
 def _int(field: str) -> str:
-    return f"CASE WHEN s.{field} ~ {_NUM} THEN s.{field}::int END"
+    # '^[0-9]+$' and a length test cost a third of '^[0-9]{1,9}$' (bounded repetition is slow in Postgres regexes).
+    return f"CASE WHEN s.{field} ~ '^[0-9]+$' AND length(s.{field}) <= 9 THEN s.{field}::int END"
 
 
-def stage_sql(stage: str) -> str:
+def fields_stage_sql(stage: str) -> str:
+    """The staging table of parsed rows (JSON Lines): line number, parse error, the fields as text."""
     cols = ", ".join(f"{c} text" for c in STAGE_COLUMNS[2:])
-    return f"CREATE TEMP TABLE {stage} (line_no int, parse_error text, {cols})"
+    return f"CREATE TEMP TABLE {stage} (line_no bigint, parse_error text, {cols})"
 
 
-def check_sql(stage: str, checked: str) -> str:
-    """Validate every staged row in one pass and look up the current version of its key."""
+def lines_stage_sql(stage: str, first_line: int) -> str:
+    """The staging table of raw CSV lines. COPY fills `raw` only; the identity numbers the lines in input order."""
+    return (f"CREATE TEMP TABLE {stage} (line_no bigint GENERATED ALWAYS AS IDENTITY (START WITH {int(first_line)}), "
+            f"raw text)")
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def csv_source_sql(stage: str, quoted: str | None, positions: dict[str, int], width: int, space: str) -> str:
+    """The staged CSV lines as rows of (line_no, parse_error, fields): blank lines left out, the others split on
+    commas (lines holding a double quote come parsed from `quoted`) and their fields trimmed as str.strip() does.
+
+    `positions` maps a field to its 1-based column in the file; a field absent from the header is null. `space`
+    holds the whitespace characters to trim, empty when the body holds none (then nothing is trimmed)."""
+    ws = _literal(space)
+    trim = (lambda cell: f"btrim({cell}, {ws})") if space else (lambda cell: cell)
+    fields = ", ".join(
+        f"CASE WHEN b.parse_error IS NULL THEN {trim(f'b.c[{positions[f]}]')} END AS {f}" if f in positions
+        else f"NULL::text AS {f}" for f in STAGE_COLUMNS[2:])
+    blank = "btrim(s.raw, E' \\t\\n\\r\\x0b\\x0c') <> ''" if space else "s.raw <> ''"
+    if quoted:
+        join = f"LEFT JOIN {quoted} q ON q.line_no = s.line_no"
+        q_error, q_cells = "WHEN q.line_no IS NOT NULL THEN q.parse_error", "WHEN q.line_no IS NOT NULL THEN q.cells"
+    else:
+        join = q_error = q_cells = ""
+    # OFFSET 0 keeps each level a subquery of its own, so string_to_array runs once per line, not once per field.
+    return f"""(
+SELECT b.line_no, b.parse_error, {fields}
+FROM (
+  SELECT a.line_no, a.c,
+    CASE WHEN a.perr IS NOT NULL THEN a.perr
+         WHEN cardinality(a.c) <> {int(width)} THEN 'row|expected {int(width)} fields, found ' || cardinality(a.c)
+    END AS parse_error
+  FROM (
+    SELECT s.line_no,
+      CASE WHEN starts_with(s.raw, E'\n') THEN substr(s.raw, 2) {q_error} END AS perr,
+      CASE WHEN starts_with(s.raw, E'\n') THEN NULL {q_cells}
+           WHEN right(s.raw, 1) = E'\r' THEN string_to_array(left(s.raw, -1), ',')
+           ELSE string_to_array(s.raw, ',') END AS c
+    FROM {stage} s {join}
+    WHERE {blank}
+    OFFSET 0) a
+  OFFSET 0) b
+OFFSET 0)"""
+
+
+def check_sql(source: str, checked: str) -> str:
+    """Validate every staged row in one pass and look up the current version of its key.
+
+    A row repeating the key of an earlier line is marked afterwards (`mark_repeats`), only when there is one."""
     return f"""
 CREATE TEMP TABLE {checked} AS
 WITH typed AS (
   SELECT s.*, r.kato_code AS region_ok, p.code AS profile_ok, o.id AS provider_id,
-    CASE WHEN s.month ~ '^(199[1-9]|20[0-9][0-9]|2100)-(0[1-9]|1[0-2])$' THEN (s.month || '-01')::date END AS month_d,
+    CASE WHEN s.month ~ '^[0-9][0-9][0-9][0-9]-[0-9][0-9]$' AND s.month BETWEEN '1991-01' AND '2100-12'
+         AND right(s.month, 2) BETWEEN '01' AND '12' THEN (s.month || '-01')::date END AS month_d,
     {_int('treated_cases')} AS tc, {_int('children_cases')} AS cc, {_int('rural_cases')} AS rc,
     {_int('bed_days')} AS bd, {_int('children_bed_days')} AS cbd, {_int('rural_bed_days')} AS rbd
-  FROM {stage} s
+  FROM {source} s
   LEFT JOIN region r ON r.kato_code = s.region
   LEFT JOIN clinical_profile p ON p.code = s.profile
   LEFT JOIN organisation o ON o.code = s.provider AND o.kind = 'provider'
-), keyed AS (
-  SELECT t.*,
-    CASE WHEN t.parse_error IS NULL AND t.region_ok IS NOT NULL AND t.profile_ok IS NOT NULL AND t.month_d IS NOT NULL
-         THEN min(t.line_no) OVER (PARTITION BY t.region, t.profile, t.provider, t.month_d) END AS first_line
-  FROM typed t
+  OFFSET 0
 )
-SELECT k.line_no, k.region, k.profile, k.provider_id, k.month_d, k.tc, k.cc, k.rc, k.bd, k.cbd, k.rbd,
-  e.id AS cur_id, e.version AS cur_version,
-  (e.id IS NOT NULL AND (e.treated_cases, e.children_cases, e.rural_cases, e.bed_days)
-      = (k.tc, k.cc, k.rc, k.bd)
-      AND e.children_bed_days IS NOT DISTINCT FROM k.cbd AND e.rural_bed_days IS NOT DISTINCT FROM k.rbd) AS same,
-  array_remove(ARRAY[
+SELECT k.line_no, k.region, k.profile, k.provider, k.provider_id, k.month_d, k.tc, k.cc, k.rc, k.bd, k.cbd, k.rbd,
+  k.parse_error IS NULL AND k.region_ok IS NOT NULL AND k.profile_ok IS NOT NULL AND k.month_d IS NOT NULL AS keyed,
+  NULL::bigint AS cur_id, NULL::int AS cur_version, false AS same,
+  CASE WHEN k.parse_error IS NULL AND k.region_ok IS NOT NULL AND k.profile_ok IS NOT NULL
+        AND (k.provider IS NULL OR k.provider = '' OR k.provider_id IS NOT NULL) AND k.month_d IS NOT NULL
+        AND k.tc IS NOT NULL AND k.cc IS NOT NULL AND k.rc IS NOT NULL AND k.bd IS NOT NULL
+        AND (k.cbd IS NOT NULL OR k.children_bed_days IS NULL OR k.children_bed_days = '')
+        AND (k.rbd IS NOT NULL OR k.rural_bed_days IS NULL OR k.rural_bed_days = '')
+        AND k.cc <= k.tc AND k.rc <= k.tc AND (k.cbd IS NULL OR k.cbd <= k.bd) AND (k.rbd IS NULL OR k.rbd <= k.bd)
+  THEN '{{}}'::text[] ELSE array_remove(ARRAY[
     k.parse_error,
     CASE WHEN k.parse_error IS NULL AND (k.region IS NULL OR k.region = '') THEN 'region|required'
          WHEN k.parse_error IS NULL AND k.region_ok IS NULL THEN 'region|unknown КАТО code ' || left(k.region, 60) END,
@@ -77,30 +135,113 @@ SELECT k.line_no, k.region, k.profile, k.provider_id, k.month_d, k.tc, k.cc, k.r
     CASE WHEN k.rc > k.tc THEN 'rural_cases|' || k.rc || ' rural cases exceed ' || k.tc || ' treated cases' END,
     CASE WHEN k.cbd > k.bd
          THEN 'children_bed_days|' || k.cbd || ' children bed-days exceed ' || k.bd || ' bed-days' END,
-    CASE WHEN k.rbd > k.bd THEN 'rural_bed_days|' || k.rbd || ' rural bed-days exceed ' || k.bd || ' bed-days' END,
-    CASE WHEN k.first_line IS NOT NULL AND k.first_line <> k.line_no
-         THEN 'row|the same region, profile, provider and month is already on line ' || k.first_line END
-  ], NULL) AS errors
-FROM keyed k
-LEFT JOIN executed_volume e ON e.is_current AND e.region_code = k.region_ok AND e.profile_code = k.profile_ok
-     AND e.month = k.month_d AND e.provider_id IS NOT DISTINCT FROM k.provider_id
+    CASE WHEN k.rbd > k.bd THEN 'rural_bed_days|' || k.rbd || ' rural bed-days exceed ' || k.bd || ' bed-days' END
+  ], NULL) END AS errors
+FROM typed k
 """
 
 
-async def create_stage(conn: asyncpg.Connection, stage: str) -> None:
-    await conn.execute(stage_sql(stage))
+async def find_current(conn: asyncpg.Connection, checked: str) -> None:
+    """Fill in the current version of each key that has one. A cheap probe first: the distinct region × profile ×
+    month of the upload (a few thousand at most) against the current-version index; an upload of new months
+    (the usual one) stops there."""
+    known = await conn.fetchval(f"""
+        SELECT EXISTS (
+          SELECT 1 FROM (SELECT DISTINCT region, profile, month_d FROM {checked} WHERE keyed) k
+          JOIN executed_volume e ON e.is_current AND e.region_code = k.region AND e.profile_code = k.profile
+               AND e.month = k.month_d)""")
+    if not known:
+        return
+    await conn.execute(f"""
+        UPDATE {checked} c SET cur_id = e.id, cur_version = e.version,
+          same = (e.treated_cases, e.children_cases, e.rural_cases, e.bed_days) = (c.tc, c.cc, c.rc, c.bd)
+                 AND e.children_bed_days IS NOT DISTINCT FROM c.cbd AND e.rural_bed_days IS NOT DISTINCT FROM c.rbd
+        FROM executed_volume e
+        WHERE c.keyed AND e.is_current AND e.region_code = c.region AND e.profile_code = c.profile
+          AND e.month = c.month_d AND COALESCE(e.provider_id, -1) = COALESCE(c.provider_id, -1)""")
+
+
+
+async def lock_references(conn: asyncpg.Connection) -> None:
+    """KEY SHARE locks on every row an executed volume may refer to, taken before validation: what the validation
+    finds stays there until the transaction ends (executed_volume has no foreign keys; see its model)."""
+    await conn.execute("""
+        SELECT count(*) FROM (SELECT 1 FROM region FOR KEY SHARE) r;
+        SELECT count(*) FROM (SELECT 1 FROM clinical_profile FOR KEY SHARE) p;
+        SELECT count(*) FROM (SELECT 1 FROM organisation WHERE kind = 'provider' FOR KEY SHARE) o""")
+
+
+async def tune(conn: asyncpg.Connection) -> None:
+    """Settings for the statements of one upload (this transaction only): memory for hash joins and aggregates."""
+    await conn.execute("SET LOCAL work_mem = '128MB'")
+    # JIT compilation takes about a second per statement here and gains nothing on these simple expressions.
+    await conn.execute("SET LOCAL jit = off")
+
+
+async def create_fields_stage(conn: asyncpg.Connection, stage: str) -> None:
+    await conn.execute(fields_stage_sql(stage))
 
 
 async def copy_rows(conn: asyncpg.Connection, stage: str, rows: list[tuple[Any, ...]]) -> None:
     await conn.copy_records_to_table(stage, records=rows, columns=list(STAGE_COLUMNS))
 
 
-async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int, int]:
-    await conn.execute(check_sql(stage, checked))
-    row = await conn.fetchrow(
-        f"SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad FROM {checked}")
+async def copy_lines(conn: asyncpg.Connection, stage: str, first_line: int, data: AsyncIterator[bytes]) -> None:
+    await conn.execute(lines_stage_sql(stage, first_line))
+    await conn.copy_to_table(stage, source=data, columns=["raw"], format="text")
+
+
+async def quoted_lines(conn: asyncpg.Connection, stage: str, quoted: str) -> int:
+    """Parse the staged lines that hold a double quote with the csv module, into `quoted`, in bounded batches."""
+    await conn.execute(f"CREATE TEMP TABLE {quoted} (line_no bigint, parse_error text, cells text[])")
+    n = 0
+    batch: list[tuple[int, str | None, list[str] | None]] = []
+    async for r in conn.cursor(f"SELECT line_no, raw FROM {stage} WHERE strpos(raw, '\"') > 0 "
+                               f"AND NOT starts_with(raw, E'\\n')", prefetch=BATCH_ROWS):
+        batch.append((r["line_no"], *parse_quoted(r["raw"])))
+        if len(batch) >= BATCH_ROWS:
+            await conn.copy_records_to_table(quoted, records=batch)
+            n += len(batch)
+            batch = []
+    if batch:
+        await conn.copy_records_to_table(quoted, records=batch)
+        n += len(batch)
+    return n
+
+
+async def check(conn: asyncpg.Connection, source: str, checked: str) -> None:
+    await conn.execute(check_sql(source, checked))
+    await mark_repeats(conn, checked)
+    await find_current(conn, checked)
+
+
+async def mark_repeats(conn: asyncpg.Connection, checked: str) -> None:
+    """A row repeating the region, profile, provider and month of an earlier line is refused, naming that line.
+
+    A hash aggregate finds whether there is any; only then are the rows marked (no sort of the whole upload)."""
+    key = "region, profile, provider, month_d"
+    repeats = await conn.fetchval(f"""
+        SELECT count(*) FROM (SELECT 1 FROM {checked} WHERE keyed GROUP BY {key} HAVING count(*) > 1) x""")
+    if not repeats:
+        return
+    await conn.execute(f"""
+        UPDATE {checked} c
+        SET errors = c.errors || ('row|the same region, profile, provider and month is already on line ' || d.first)
+        FROM (SELECT {key}, min(line_no) AS first FROM {checked} WHERE keyed GROUP BY {key} HAVING count(*) > 1) d
+        WHERE c.keyed AND c.region = d.region AND c.profile = d.profile AND c.month_d = d.month_d
+          AND c.provider IS NOT DISTINCT FROM d.provider AND c.line_no <> d.first""")
+
+
+async def counts(conn: asyncpg.Connection, checked: str) -> asyncpg.Record:
+    row = await conn.fetchrow(f"""
+        SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad,
+               count(*) FILTER (WHERE cardinality(errors) = 0 AND cur_id IS NULL) AS fresh,
+               count(*) FILTER (WHERE cardinality(errors) = 0 AND cur_id IS NOT NULL AND NOT same) AS corrected,
+               count(*) FILTER (WHERE cardinality(errors) = 0 AND same) AS unchanged,
+               min(line_no) AS first, max(line_no) AS last
+        FROM {checked}""")
     assert row is not None
-    return int(row["total"]), int(row["bad"])
+    return row
 
 
 async def refused(conn: asyncpg.Connection, checked: str, limit: int) -> list[asyncpg.Record]:
@@ -117,30 +258,24 @@ async def kept_lines(conn: asyncpg.Connection, checked: str) -> list[asyncpg.Rec
         GROUP BY grp ORDER BY first""")
 
 
-async def apply(conn: asyncpg.Connection, checked: str, batch_id: str) -> tuple[int, int, int]:
-    """Close the versions being corrected and insert the new ones. Returns (new keys, new versions, unchanged)."""
-    counts = await conn.fetchrow(f"""
-        SELECT count(*) FILTER (WHERE cur_id IS NULL) AS fresh,
-               count(*) FILTER (WHERE cur_id IS NOT NULL AND NOT same) AS corrected,
-               count(*) FILTER (WHERE same) AS unchanged
-        FROM {checked} WHERE cardinality(errors) = 0""")
-    assert counts is not None
-    if counts["corrected"]:
+async def apply(conn: asyncpg.Connection, checked: str, batch_id: str, corrected: int) -> None:
+    """Close the versions being corrected (only when there are any) and insert the new ones."""
+    if corrected:
         await conn.execute(f"""
             UPDATE executed_volume e SET is_current = false, superseded_by_batch = $1
             FROM {checked} c WHERE e.id = c.cur_id AND cardinality(c.errors) = 0 AND NOT c.same""", batch_id)
+    # Every inserted row joined region, clinical_profile and (when given) organisation in check_sql, and those
+    # rows are locked FOR KEY SHARE (lock_references): the integrity the foreign keys gave, checked once per set.
     await conn.execute(f"""
         INSERT INTO executed_volume (region_code, profile_code, provider_id, month, treated_cases, children_cases,
             rural_cases, bed_days, children_bed_days, rural_bed_days, version, is_current, batch_id, line_no)
         SELECT region, profile, provider_id, month_d, tc, cc, rc, bd, cbd, rbd, COALESCE(cur_version, 0) + 1, true,
                $1, line_no
         FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""", batch_id)
-    return int(counts["fresh"]), int(counts["corrected"]), int(counts["unchanged"])
 
 
 async def drop(conn: asyncpg.Connection, *tables: str) -> None:
-    for t in tables:
-        await conn.execute(f"DROP TABLE IF EXISTS {t}")
+    await conn.execute(f"DROP TABLE IF EXISTS {', '.join(tables)}")
 
 
 PLANNED_VS_EXECUTED = """

@@ -1,7 +1,8 @@
 """Bulk ingestion of executed volumes and the planned-against-executed view.
 
-The body is streamed: parsed line by line, copied in bounded batches into a temporary staging table with
-asyncpg COPY, validated set-based in SQL, then inserted with one INSERT…SELECT. The whole upload runs inside
+The body is streamed into a temporary staging table with asyncpg COPY (a CSV body as raw lines, straight from the
+request chunks; JSON Lines parsed in bounded batches), validated set-based in SQL in one pass, then inserted with
+one INSERT…SELECT. The whole upload runs inside
 a savepoint, so a refused all-or-nothing upload (or any failure) leaves nothing behind. The request
 dependency owns the transaction and commits.
 """
@@ -67,24 +68,49 @@ async def _replay(session: AsyncSession, existing: IngestBatch, stream: AsyncIte
     return result.model_copy(update={"duplicate": True})
 
 
+async def _stage(conn: Any, content_type: str | None, stream: AsyncIterator[bytes], digest: parsing.Digest,
+                 suffix: str) -> tuple[str, list[str]]:
+    """Stage the body; returns the source of (line_no, parse_error, fields) rows for check_sql and the temp tables."""
+    stage = f"ev_stage_{suffix}"
+    parse = parsing.parser_for(content_type)
+    if parse is parsing.jsonl_rows:
+        await repo.create_fields_stage(conn, stage)
+        async for rows in parse(stream, digest):
+            await repo.copy_rows(conn, stage, rows)
+        return stage, [stage]
+    body = parsing.CsvBody(stream, digest)
+    await body.read_header()
+    await repo.copy_lines(conn, stage, body.header_line + 1, body.copy_data())
+    quoted = None
+    if body.quoted:
+        quoted = f"ev_quoted_{suffix}"
+        await repo.quoted_lines(conn, stage, quoted)
+    positions = {f: i + 1 for i, f in enumerate(body.header)}
+    space = "" if not body.spaces else parsing.ASCII_SPACE if body.ascii else parsing.UNICODE_SPACE
+    source = repo.csv_source_sql(stage, quoted, positions, len(body.header), space)
+    return source, [stage] + ([quoted] if quoted else [])
+
+
 async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode: BatchMode,
                                   content_type: str | None, stream: AsyncIterator[bytes]) -> BatchResult:
-    parse = parsing.parser_for(content_type)
+    parsing.parser_for(content_type)
     existing = await session.get(IngestBatch, batch_id)
     if existing is not None:
         return await _replay(session, existing, stream)
     suffix = uuid.uuid4().hex[:12]
-    stage, checked = f"ev_stage_{suffix}", f"ev_checked_{suffix}"
+    checked = f"ev_checked_{suffix}"
     digest = parsing.Digest()
     try:
         async with session.begin_nested():
             conn = await _driver(session)
-            await repo.create_stage(conn, stage)
+            await repo.tune(conn)
             t0 = time.perf_counter()
-            async for rows in parse(stream, digest):
-                await repo.copy_rows(conn, stage, rows)
+            source, staged = await _stage(conn, content_type, stream, digest, suffix)
             t1 = time.perf_counter()
-            total, bad = await repo.check(conn, stage, checked)
+            await repo.lock_references(conn)
+            await repo.check(conn, source, checked)
+            c = await repo.counts(conn, checked)
+            total, bad = int(c["total"]), int(c["bad"])
             t2 = time.perf_counter()
             if total == 0:
                 raise ValidationFailed("the upload holds no data rows; nothing was stored",
@@ -97,16 +123,11 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
                     f"{bad} of {total} rows refused; in all-or-nothing mode nothing was stored", errors,
                     rows_total=total, rows_rejected=bad)
             refused = _refused(await repo.refused(conn, checked, MAX_REFUSED_LISTED)) if bad else []
-            kept = [[r["first"], r["last"]] for r in await repo.kept_lines(conn, checked)] if bad < total else []
-            batch = IngestBatch(batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode,
-                                content_type=(content_type or "").split(";")[0], content_sha256=digest.hexdigest(),
-                                rows_total=total, rows_accepted=total - bad, rows_rejected=bad, rows_new_version=0,
-                                rows_unchanged=0, result={})
-            session.add(batch)
-            await session.flush()
-            fresh, corrected, unchanged = await repo.apply(conn, checked, batch_id)
-            log.info("batch %s: %d rows; stream+stage %.2fs, check %.2fs, apply %.2fs", batch_id, total, t1 - t0,
-                     t2 - t1, time.perf_counter() - t2)
+            if bad == 0 and c["last"] - c["first"] + 1 == total:
+                kept = [[int(c["first"]), int(c["last"])]]  # every line from the first to the last was kept
+            else:
+                kept = [[r["first"], r["last"]] for r in await repo.kept_lines(conn, checked)] if bad < total else []
+            fresh, corrected, unchanged = int(c["fresh"]), int(c["corrected"]), int(c["unchanged"])
             status = (BatchStatus.accepted if bad == 0 else
                       BatchStatus.rejected if bad == total else BatchStatus.partially_accepted)
             result = BatchResult(
@@ -114,11 +135,17 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
                 rows_accepted=total - bad, rows_new=fresh, rows_new_version=corrected, rows_unchanged=unchanged,
                 rows_rejected=bad, kept_lines=kept, refused=refused, refused_truncated=bad > len(refused),
                 bytes=digest.bytes, content_sha256=digest.hexdigest())
-            batch.rows_new_version = corrected
-            batch.rows_unchanged = unchanged
-            batch.result = orjson.loads(result.model_dump_json())
+            batch = IngestBatch(batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode,
+                                content_type=(content_type or "").split(";")[0], content_sha256=digest.hexdigest(),
+                                rows_total=total, rows_accepted=total - bad, rows_rejected=bad,
+                                rows_new_version=corrected, rows_unchanged=unchanged,
+                                result=orjson.loads(result.model_dump_json()))
+            session.add(batch)
             await session.flush()
-            await repo.drop(conn, stage, checked)
+            await repo.apply(conn, checked, batch_id, corrected)
+            log.info("batch %s: %d rows; stream+stage %.2fs, check %.2fs, apply %.2fs", batch_id, total, t1 - t0,
+                     t2 - t1, time.perf_counter() - t2)
+            await repo.drop(conn, *staged, checked)
     except IntegrityError as exc:
         if "pk_ingest_batch" in str(exc.orig):
             raise Conflict(f"batch {batch_id} is being taken in by another request",

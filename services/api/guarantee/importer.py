@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -331,7 +331,8 @@ async def _access_norms(session: AsyncSession, doc_id: int, report: QualityRepor
             eval_formula=ev["formula"], eval_numerator=ev["numerator"], eval_denominator=ev["denominator"],
             eval_per_persons=ev["per_persons"], eval_comparator=ev["comparator"],
             eval_threshold=Decimal(ev["threshold"]), eval_note=ev["note"],
-            legal_basis=f"{LEGAL_BASIS} {n['item']}", valid_from=DECREE_DATE, valid_to=None, note=n.get("note"),
+            legal_basis=f"{LEGAL_BASIS} {n['item']}", legal_basis_date=DECREE_DATE, recorded_by="loader",
+            valid_from=DECREE_DATE, valid_to=None, note=n.get("note"),
             first_line=n["lines"][0], last_line=n["lines"][1],
         ))
         added += 1
@@ -401,7 +402,8 @@ async def load_palliative_astana(session: AsyncSession) -> None:
     )
     stmt = insert(ContractInvoice).values(contract_id=contract_id, period_start=date(inv["year"], 1, 1), **values)
     await session.execute(stmt.on_conflict_do_update(
-        index_elements=[ContractInvoice.contract_id, ContractInvoice.period_start], set_=values))
+        index_elements=[ContractInvoice.contract_id, ContractInvoice.period_start],
+        index_where=text("is_current"), set_=values))
 
 
 # --- demo reference statistics (synthetic) ------------------------------------------------------------

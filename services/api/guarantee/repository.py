@@ -100,6 +100,14 @@ async def norm_versions(session: AsyncSession, code: str) -> Sequence[AccessNorm
                                   .order_by(AccessNorm.version))).scalars().all()
 
 
+async def open_norm_version(session: AsyncSession, code: str, lock: bool = False) -> AccessNorm | None:
+    """The latest version of a norm (the one without an end), locked for a write when asked."""
+    q = select(AccessNorm).where(AccessNorm.code == code, AccessNorm.valid_to.is_(None))
+    if lock:
+        q = q.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(q)).scalar_one_or_none()
+
+
 async def upsert_statistics(session: AsyncSession, rows: list[dict[str, Any]], source: str,
                             synthetic: bool) -> tuple[int, int]:
     """Write each statistic as a new version unless the current one already has the same value."""

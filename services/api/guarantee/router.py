@@ -3,16 +3,17 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from services.api.guarantee import service
-from services.api.guarantee.http import ERRORS, WRITE_ERRORS, single
+from services.api.guarantee.http import ERRORS, PROBLEM, WRITE_ERRORS, single
 from services.api.guarantee.schemas import (
     AccessNormOut,
     CeilingColumn,
     CeilingVolumeOut,
     DataQualityOut,
     NormEvaluationOut,
+    NormVersionIn,
     PaymentMethodOut,
     ProfileOut,
     RegionOut,
@@ -122,7 +123,9 @@ async def list_norms(session: SessionDep, as_of: AsOf = None) -> list[AccessNorm
 
 @router.get("/access-norms/evaluation", tags=["access-norms"], operation_id="evaluate_access_norms",
             response_model=list[NormEvaluationOut], responses=ERRORS,
-            summary="Each region's value against each norm for a year: met or not, and the gap")
+            summary="Each region's value against each norm for a year: met or not, and the gap",
+            description="Each norm is evaluated with its version in force on 31 December of the year (or on "
+                        "`as_of` when given); `norm_version` says which.")
 async def evaluate_norms(session: SessionDep, year: Year, region: RegionQ = None,
                          norm: Annotated[str | None, Query(max_length=80)] = None,
                          as_of: AsOf = None) -> list[NormEvaluationOut]:
@@ -140,6 +143,31 @@ async def get_norm(request: Request, session: SessionDep, code: Annotated[str, P
             response_model=list[AccessNormOut], responses=ERRORS, summary="Every version of an access norm")
 async def norm_history(session: SessionDep, code: Annotated[str, Path(max_length=80)]) -> list[AccessNormOut]:
     return await service.norm_history(session, code)
+
+
+VERSION_DOC = """Record a new version of an access norm (an amended act): threshold or range, comparator, population
+base, unit, the act and its date, and the date it takes effect. The latest version is closed on that date (its
+`valid_to`), never overwritten; both stay in `/access-norms/{code}/history`, and the evaluation of a year uses the
+version in force then.
+
+Send `If-Match` with the ETag of the latest version: `GET /access-norms/{code}` returns it (with `as_of` on or
+after the latest version's `valid_from` when that lies in the future), and so does this write's answer.
+Without `If-Match` the answer is 428; with a stale one, 412."""
+
+
+@router.post("/access-norms/{code}/versions", tags=["access-norms"], operation_id="create_access_norm_version",
+             status_code=201, response_model=AccessNormOut,
+             responses={**WRITE_ERRORS, 412: PROBLEM, 428: PROBLEM},
+             summary="Record a new version of an access norm (closes the latest one; If-Match required)",
+             description=VERSION_DOC)
+async def create_norm_version(
+    session: SessionDep, code: Annotated[str, Path(max_length=80)], body: NormVersionIn,
+    if_match: Annotated[str | None, Header(alias="If-Match", description="ETag of the latest version.")] = None,
+    user: Annotated[str, Header(alias="X-User", max_length=200, description="Who records the version.")] = "anonymous",
+) -> Response:
+    out, etag = await service.record_norm_version(session, code, body, if_match, user)
+    return Response(out.model_dump_json().encode(), status_code=201, media_type="application/json",
+                    headers={"ETag": etag, "Location": f"/api/v1/access-norms/{code}?as_of={out.valid_from}"})
 
 
 # --- reference statistics -----------------------------------------------------------------------------

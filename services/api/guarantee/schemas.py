@@ -147,9 +147,75 @@ class AccessNormOut(BaseModel):
     eval_threshold: Decimal
     eval_note: str | None
     legal_basis: str
+    legal_basis_date: date | None = Field(description="Date of the act named in legal_basis.")
     valid_from: date
     valid_to: date | None
     note: str | None
+    recorded_by: str | None = Field(description="Who recorded the version (loader for the seed).")
+    recorded_at: datetime
+
+
+class NormUnit(StrEnum):
+    """Units of an access norm's threshold."""
+
+    brigades = "brigades"
+    beds = "beds"
+    percent = "percent"
+    persons = "persons"
+    calendar_days = "calendar_days"
+    working_days = "working_days"
+
+
+Threshold = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=4, examples=["12"])]
+
+
+class NormEvaluationIn(BaseModel):
+    """How the version is checked against reference statistics: value = formula(statistics), met when
+    value <comparator> threshold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    formula: NormFormula
+    numerator: StatisticCode
+    denominator: StatisticCode | None = None
+    per_persons: Annotated[int | None, Field(ge=1, le=1_000_000_000_000)] = None
+    comparator: Comparator
+    threshold: Threshold
+    note: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class NormVersionIn(BaseModel):
+    """A new version of an access norm (an amended act). It takes effect on `valid_from`, which closes the
+    version in force until then; nothing is overwritten.
+
+    `evaluation` may be left out when the norm is an "at least" / "at most" threshold: the check then keeps the
+    current statistics and formula and takes the comparator, the threshold and the population base from this
+    version. A "=" reading or a range needs `evaluation` spelled out."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "valid_from": "2027-01-01", "legal_basis": "ҚР Үкіметінің 2026 жылғы 20 желтоқсандағы № 1000 қаулысы",
+        "legal_basis_date": "2026-12-20", "text_kk": "100 000 тұрғынға шаққанда кемінде 12 паллиативтік төсек",
+        "unit": "beds", "comparator": ">=", "threshold": "12", "threshold_printed": "кемінде 12",
+        "per_population": "100000", "per_population_unit_kk": "тұрғын", "per_population_persons": 100000}]})
+
+    valid_from: date = Field(description="The date the version takes effect.")
+    legal_basis: Annotated[str, Field(min_length=1, max_length=1000, description="The act (name, number).")]
+    legal_basis_date: date = Field(description="The date of the act.")
+    text_kk: Annotated[str, Field(min_length=1, max_length=4000, description="The norm's text as printed.")]
+    measure: Annotated[str | None, Field(min_length=1, max_length=1000,
+                                         description="What is measured (default: as before).")] = None
+    unit: NormUnit
+    comparator: Comparator
+    threshold: Threshold | None = None
+    threshold_printed: Annotated[str | None, Field(max_length=500)] = None
+    range_min: Threshold | None = None
+    range_max: Threshold | None = None
+    per_population: Annotated[Decimal | None, Field(gt=0, max_digits=20, decimal_places=4)] = None
+    per_population_unit_kk: Annotated[str | None, Field(max_length=100, examples=["тұрғын"])] = None
+    per_population_persons: Annotated[int | None, Field(ge=1, le=1_000_000_000_000,
+                                                        description="The population base in persons.")] = None
+    evaluation: NormEvaluationIn | None = None
+    note: Annotated[str | None, Field(max_length=4000)] = None
 
 
 class StatisticIn(BaseModel):

@@ -4,9 +4,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.guarantee import repository as repo
+from services.api.guarantee.http import etag_of
 from services.api.guarantee.schemas import (
     CITY_COLUMNS,
     OBLAST_COLUMNS,
@@ -14,7 +16,9 @@ from services.api.guarantee.schemas import (
     CeilingColumn,
     CeilingVolumeOut,
     DataQualityOut,
+    NormEvaluationIn,
     NormEvaluationOut,
+    NormVersionIn,
     PaymentMethodOut,
     ProfileOut,
     RegionOut,
@@ -22,7 +26,13 @@ from services.api.guarantee.schemas import (
     StatisticsUpload,
     StatisticsUploadResult,
 )
-from services.common.errors import FieldError, NotFound, ValidationFailed
+from services.common.errors import (
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+)
 from services.common.models.guarantee import AccessNorm, Comparator, NormFormula, ReferenceStatistic
 
 
@@ -127,6 +137,109 @@ async def norm_history(session: AsyncSession, code: str) -> list[AccessNormOut]:
     if not versions:
         raise NotFound(f"no access norm {code}", [FieldError("code", "unknown norm")])
     return [_norm_out(n) for n in versions]
+
+
+def check_if_match(if_match: str | None, current: str) -> None:
+    if if_match is None:
+        raise PreconditionRequired("this write needs an If-Match header with the ETag of the norm's latest version",
+                                   [FieldError("If-Match", "missing")])
+    candidates = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    if "*" not in candidates and current not in candidates:
+        raise PreconditionFailed("the norm has changed since it was read; read it again and retry",
+                                 [FieldError("If-Match", f"stale: the current ETag is {current}")],
+                                 current_etag=current)
+
+
+def _evaluation_of(body: NormVersionIn, current: AccessNorm, errors: list[FieldError]) -> NormEvaluationIn | None:
+    """The evaluation parameters of the new version: as given, or derived from a plain at-least/at-most norm."""
+    ev = body.evaluation
+    if ev is None:
+        if body.comparator == Comparator.eq or body.threshold is None:
+            errors.append(FieldError("evaluation", "required when the comparator is '=' or the threshold is a range: "
+                                                   "say how the norm is checked"))
+            return None
+        formula = current.eval_formula
+        per_persons = body.per_population_persons if formula == NormFormula.rate_per_population else None
+        try:
+            ev = NormEvaluationIn(formula=formula, numerator=current.eval_numerator,
+                                  denominator=current.eval_denominator, per_persons=per_persons,
+                                  comparator=body.comparator, threshold=body.threshold)
+        except ValueError as exc:  # the current parameters are not valid statistic codes any more
+            errors.append(FieldError("evaluation", f"required: the current parameters cannot be reused ({exc})"))
+            return None
+    if ev.formula == NormFormula.direct:
+        if ev.denominator is not None:
+            errors.append(FieldError("evaluation.denominator", "must be null for the direct formula"))
+    elif ev.denominator is None:
+        errors.append(FieldError("evaluation.denominator", f"required for the {ev.formula.value} formula"))
+    if ev.formula == NormFormula.rate_per_population and ev.per_persons is None:
+        field = "evaluation.per_persons" if body.evaluation else "per_population_persons"
+        errors.append(FieldError(field, "required: the population base (persons) the rate is counted per"))
+    if ev.formula != NormFormula.rate_per_population and ev.per_persons is not None:
+        errors.append(FieldError("evaluation.per_persons", f"not used by the {ev.formula.value} formula"))
+    return ev
+
+
+def _check_version(body: NormVersionIn, current: AccessNorm) -> NormEvaluationIn:
+    errors: list[FieldError] = []
+    if body.valid_from <= current.valid_from:
+        errors.append(FieldError("valid_from", f"must be after {current.valid_from}, when the current version "
+                                               f"{current.version} took effect"))
+    has_range = body.range_min is not None or body.range_max is not None
+    if body.threshold is None and not has_range:
+        errors.append(FieldError("threshold", "required (or a range: range_min and range_max)"))
+    if body.threshold is not None and has_range:
+        errors.append(FieldError("threshold", "give a threshold or a range, not both"))
+    if has_range:
+        if body.range_min is None or body.range_max is None:
+            errors.append(FieldError("range_min" if body.range_min is None else "range_max",
+                                     "a range needs both range_min and range_max"))
+        elif body.range_min > body.range_max:
+            errors.append(FieldError("range_min", f"{body.range_min} is above range_max {body.range_max}"))
+    if body.per_population is not None and body.per_population_persons is None:
+        errors.append(FieldError("per_population_persons", "required with per_population: the base in persons"))
+    if body.per_population is None and (body.per_population_persons is not None or body.per_population_unit_kk):
+        errors.append(FieldError("per_population", "required when a population base unit or size is given"))
+    ev = _evaluation_of(body, current, errors)
+    if errors or ev is None:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
+    return ev
+
+
+async def record_norm_version(session: AsyncSession, code: str, body: NormVersionIn, if_match: str | None,
+                              user: str) -> tuple[AccessNormOut, str]:
+    """Close the latest version of a norm on the new version's effective date and add the new version."""
+    current = await repo.open_norm_version(session, code, lock=True)
+    if current is None:
+        if await repo.norm_versions(session, code):
+            raise PreconditionFailed(f"access norm {code} has no open version (it changed meanwhile)",
+                                     [FieldError("If-Match", "stale")])
+        raise NotFound(f"no access norm {code}", [FieldError("code", "unknown norm")])
+    check_if_match(if_match, etag_of(_norm_out(current)))
+    ev = _check_version(body, current)
+    current.valid_to = body.valid_from
+    try:
+        await session.flush()
+        new = AccessNorm(
+            code=code, version=current.version + 1, document_id=None, item=current.item, position=current.position,
+            text_kk=body.text_kk, measure=body.measure or current.measure, unit=body.unit.value,
+            comparator=body.comparator, threshold=body.threshold, threshold_printed=body.threshold_printed,
+            range_min=body.range_min, range_max=body.range_max, per_population=body.per_population,
+            per_population_unit_kk=body.per_population_unit_kk,
+            per_population_persons_literal=body.per_population_persons,
+            eval_formula=ev.formula, eval_numerator=ev.numerator.value,
+            eval_denominator=ev.denominator.value if ev.denominator else None, eval_per_persons=ev.per_persons,
+            eval_comparator=ev.comparator, eval_threshold=ev.threshold, eval_note=ev.note,
+            legal_basis=body.legal_basis, legal_basis_date=body.legal_basis_date, valid_from=body.valid_from,
+            valid_to=None, note=body.note, first_line=None, last_line=None, recorded_by=user)
+        session.add(new)
+        await session.flush()
+    except IntegrityError as exc:  # another writer closed the same version first
+        raise PreconditionFailed(f"access norm {code} changed meanwhile; read it again and retry",
+                                 [FieldError("If-Match", "stale")]) from exc
+    await session.refresh(new)  # the stored values (numeric scale, recorded_at): the ETag a read will give
+    out = _norm_out(new)
+    return out, etag_of(out)
 
 
 async def upload_statistics(session: AsyncSession, body: StatisticsUpload) -> StatisticsUploadResult:

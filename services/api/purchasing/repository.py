@@ -37,6 +37,7 @@ async def allocations(session: AsyncSession, region: str | None, service_kind: s
 def _contracts_query() -> Any:
     invoiced = (select(ContractInvoice.contract_id, func.sum(ContractInvoice.presented).label("presented"),
                        func.sum(ContractInvoice.accepted).label("accepted"))
+                .where(ContractInvoice.is_current.is_(True))
                 .group_by(ContractInvoice.contract_id).subquery())
     purchaser = aliased(Organisation)
     return (select(PurchaseContract, Organisation, purchaser.name_kk.label("purchaser_name"),
@@ -70,6 +71,11 @@ async def contract(session: AsyncSession, contract_id: int) -> Row[Any] | None:
     return (await session.execute(_contracts_query().where(PurchaseContract.id == contract_id))).first()
 
 
-async def invoices(session: AsyncSession, contract_id: int) -> Sequence[ContractInvoice]:
-    return (await session.execute(select(ContractInvoice).where(ContractInvoice.contract_id == contract_id)
-                                  .order_by(ContractInvoice.period_start))).scalars().all()
+async def invoices(session: AsyncSession, contract_id: int, history: bool = False) -> Sequence[ContractInvoice]:
+    """The current invoices of a contract (every version, oldest first per month, with history=True)."""
+    q = select(ContractInvoice).where(ContractInvoice.contract_id == contract_id)
+    if not history:
+        q = q.where(ContractInvoice.is_current.is_(True))
+    # Bulk uploads write invoices with set-based SQL: read the rows as stored, not as the session last saw them.
+    q = q.order_by(ContractInvoice.period_start, ContractInvoice.version).execution_options(populate_existing=True)
+    return (await session.execute(q)).scalars().all()

@@ -2,20 +2,22 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from services.api.guarantee.http import ERRORS, WRITE_ERRORS, single
-from services.api.purchasing import service
+from services.api.purchasing import invoice_ingest, service
 from services.api.purchasing.schemas import (
     AllocationOut,
     ContractOut,
     ContractStatusOut,
+    InvoiceBatchResult,
     InvoiceIn,
     InvoiceOut,
     ProviderOut,
     PurchasingSummaryOut,
 )
 from services.common.db import SessionDep
+from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
 
 router = APIRouter(prefix="/api/v1")
@@ -72,3 +74,60 @@ async def get_contract(request: Request, session: SessionDep, contract_id: Contr
              summary="Record a monthly invoice: presented, accepted, and the deduction's reason")
 async def add_invoice(session: SessionDep, contract_id: ContractId, body: InvoiceIn) -> InvoiceOut:
     return await service.add_invoice(session, contract_id, body)
+
+
+@router.get("/contracts/{contract_id}/invoices", tags=["purchasing"], operation_id="list_contract_invoices",
+            response_model=list[InvoiceOut], responses=ERRORS,
+            summary="A contract's invoices (current figures, or every version with history=true)")
+async def list_invoices(session: SessionDep, contract_id: ContractId,
+                        history: Annotated[bool, Query(description="Every version, corrected ones too.")] = False,
+                        ) -> list[InvoiceOut]:
+    return await service.invoices(session, contract_id, history)
+
+
+# --- bulk invoices ------------------------------------------------------------------------------------
+
+BULK_INVOICES_DOC = """Stream a CSV (`text/csv`, header line required) or JSON Lines (`application/x-ndjson`)
+body of monthly invoices, one row per contract and month:
+
+* `contract_id` or `contract_number` (one of them; both must then name the same contract),
+* `month` (YYYY-MM, within the contract period),
+* `presented`, `accepted` and optional `deduction` in tenge, tiyn as decimals: decimal strings such as
+  `"27332669.20"` (a JSON number is taken by its printed digits, never through a float),
+* `deduction_reason`, required when accepted is less than presented; `deduction`, when given, must equal
+  presented − accepted.
+
+* `mode=all_or_nothing`: any refused row refuses the upload (422 listing each row's errors) and nothing is stored.
+* `mode=per_row`: valid rows are kept; the answer lists kept lines and every refused line with field and reason.
+* The same `batch_id` sent again changes nothing and answers `duplicate: true`; other content under a used id
+  is a 409. A correction is a new batch: a month already invoiced gets a new version, the old one stays in the
+  history (`/contracts/{id}/invoices?history=true`). A month covered by an aggregate invoice is refused.
+"""
+
+BatchId = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$",
+                               description="The sender's id of this upload: sending it again changes nothing.",
+                               examples=["fund-astana-2022-11"])]
+
+
+@router.post("/bulk/invoices", tags=["purchasing"], operation_id="upload_invoices",
+             response_model=InvoiceBatchResult, responses=WRITE_ERRORS,
+             summary="Bulk upload of monthly invoices (streamed CSV or JSON Lines)", description=BULK_INVOICES_DOC,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/csv": {"schema": {"type": "string"}, "example":
+                              "contract_id,month,presented,accepted,deduction,deduction_reason\n"
+                              "5,2022-11,30000000.00,28500000.00,1500000.00,volume monitoring\n"},
+                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def upload_invoices(
+    request: Request, session: SessionDep, batch_id: BatchId,
+    mode: Annotated[BatchMode, Query(description="all_or_nothing or per_row")] = BatchMode.all_or_nothing,
+    content_type: Annotated[str | None, Header()] = None,
+) -> InvoiceBatchResult:
+    return await invoice_ingest.ingest_invoices(session, batch_id=batch_id, mode=mode, content_type=content_type,
+                                                stream=request.stream())
+
+
+@router.get("/purchasing/invoice-batches/{batch_id}", tags=["purchasing"], operation_id="get_invoice_batch",
+            response_model=InvoiceBatchResult, responses=ERRORS, summary="The outcome of a bulk invoice upload")
+async def get_invoice_batch(session: SessionDep,
+                            batch_id: Annotated[str, Path(min_length=1, max_length=100)]) -> InvoiceBatchResult:
+    return await invoice_ingest.batch(session, batch_id)

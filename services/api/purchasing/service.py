@@ -77,7 +77,9 @@ def _invoice(i: ContractInvoice) -> InvoiceOut:
     start, end = YearMonth.of(i.period_start), YearMonth.of(i.period_end)
     return InvoiceOut(id=i.id, period_start=start, period_end=end, months=start.months_until(end) + 1,
                       granularity=i.granularity, presented=i.presented, accepted=i.accepted,
-                      deduction=i.presented - i.accepted, deduction_reason=i.deduction_reason, note=i.note)
+                      deduction=i.presented - i.accepted, deduction_reason=i.deduction_reason, note=i.note,
+                      version=i.version, is_current=i.is_current, batch_id=i.batch_id, line=i.line_no,
+                      superseded_by_batch=i.superseded_by_batch)
 
 
 def forecast(contract: ContractOut, invoices: Sequence[InvoiceOut]) -> ForecastOut:
@@ -101,7 +103,13 @@ def forecast(contract: ContractOut, invoices: Sequence[InvoiceOut]) -> ForecastO
         months_left_list=_months(next_month, months_left), needed_for_months_left=needed,
         remaining=contract.remaining, sufficient=contract.remaining >= needed,
         surplus_or_shortfall=contract.remaining - needed, months_covered=covered,
-        covered_until=_months(last, covered + 1)[-1] if covered else None)
+        covered_until=_shift(last, covered) if covered else None)
+
+
+def _shift(start: YearMonth, count: int) -> YearMonth | None:
+    """The month `count` months after `start`; None past 2100-12 (a tiny run-rate covers "for ever")."""
+    idx = start.index() + count
+    return YearMonth(idx // 12, idx % 12 + 1) if idx // 12 <= 2100 else None
 
 
 def _months(start: YearMonth, count: int) -> list[YearMonth]:
@@ -124,6 +132,12 @@ async def contract_status(session: AsyncSession, contract_id: int) -> ContractSt
                              forecast=forecast(contract, invoices))
 
 
+async def invoices(session: AsyncSession, contract_id: int, history: bool) -> list[InvoiceOut]:
+    if await repo.contract(session, contract_id) is None:
+        raise NotFound(f"no contract {contract_id}", [FieldError("contract_id", "unknown contract")])
+    return [_invoice(i) for i in await repo.invoices(session, contract_id, history)]
+
+
 async def add_invoice(session: AsyncSession, contract_id: int, body: InvoiceIn) -> InvoiceOut:
     row = await repo.contract(session, contract_id)
     if row is None:
@@ -142,7 +156,8 @@ async def add_invoice(session: AsyncSession, contract_id: int, body: InvoiceIn) 
     invoice = ContractInvoice(contract_id=contract_id, period_start=body.month.first_day,
                               period_end=body.month.first_day, granularity=InvoiceGranularity.monthly,
                               presented=body.presented, accepted=body.accepted,
-                              deduction_reason=body.deduction_reason)
+                              deduction_reason=body.deduction_reason, version=1, is_current=True, batch_id=None,
+                              line_no=None, superseded_by_batch=None)
     session.add(invoice)
     await session.flush()
     return _invoice(invoice)

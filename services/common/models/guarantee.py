@@ -179,6 +179,10 @@ class AccessNorm(Base):
     note: Mapped[str | None] = mapped_column(Text)
     first_line: Mapped[int | None] = mapped_column()
     last_line: Mapped[int | None] = mapped_column()
+    # The date of the act named in `legal_basis`; who recorded the version through the API, and when.
+    legal_basis_date: Mapped[date | None] = mapped_column(Date)
+    recorded_by: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ReferenceStatistic(Base):
@@ -259,7 +263,11 @@ class ContractInvoice(CreatedAtMixin, Base):
 
     __tablename__ = "contract_invoice"
     __table_args__ = (
-        UniqueConstraint("contract_id", "period_start"),
+        # One row per version; `is_current` marks the live one of a contract and starting month.
+        UniqueConstraint("contract_id", "period_start", "version"),
+        Index("uq_contract_invoice_current", "contract_id", "period_start", unique=True,
+              postgresql_where=text("is_current")),
+        Index("ix_contract_invoice_batch", "batch_id"),
         CheckConstraint("period_end >= period_start", name="period_ordered"),
         CheckConstraint("presented >= 0 AND accepted >= 0", name="amounts_not_negative"),
         CheckConstraint("accepted <= presented", name="accepted_within_presented"),
@@ -277,6 +285,12 @@ class ContractInvoice(CreatedAtMixin, Base):
     # The deduction after quality and volume monitoring: presented − accepted, with its stated reason.
     deduction_reason: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+    # Versions: a correction closes the current row (is_current false, superseded_by_batch) and adds the next.
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    is_current: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("invoice_batch.batch_id"))
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    superseded_by_batch: Mapped[str | None] = mapped_column(String(100))
 
 
 class IngestBatch(Base):
@@ -301,14 +315,20 @@ class IngestBatch(Base):
 
 class ExecutedVolume(Base):
     """Executed 24-hour inpatient volume: treated cases and bed-days per region × profile × month
-    (× provider when the sender reports per provider). One row per version; `is_current` marks the live one."""
+    (× provider when the sender reports per provider). One row per version; `is_current` marks the live one.
+
+    Written in bulk (a million rows per upload), so the table carries only what protects the data: the primary key,
+    one unique index on the current version of a key (which also serves every current-figure read) and the checks.
+    region_code, profile_code, provider_id and batch_id have no FOREIGN KEY: the row-level RI triggers cost more
+    than the rest of the insert together. Their integrity is kept set-based instead (see migration 0002,
+    EXECUTED_VOLUME_GUARDS): the bulk insert locks the referenced rows FOR KEY SHARE and inserts only rows joined
+    to them; triggers on region, clinical_profile, organisation and ingest_batch refuse to delete or re-key a
+    referenced row."""
 
     __tablename__ = "executed_volume"
     __table_args__ = (
         Index("uq_executed_volume_current", "region_code", "profile_code", "month", "provider_id", unique=True,
               postgresql_where=text("is_current"), postgresql_nulls_not_distinct=True),
-        Index("ix_executed_volume_key", "region_code", "profile_code", "month"),
-        Index("ix_executed_volume_batch", "batch_id"),
         CheckConstraint("EXTRACT(DAY FROM month) = 1", name="month_is_first_day"),
         CheckConstraint(
             "treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0"
@@ -320,9 +340,9 @@ class ExecutedVolume(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    region_code: Mapped[str] = mapped_column(ForeignKey("region.kato_code"))
-    profile_code: Mapped[str] = mapped_column(ForeignKey("clinical_profile.code"))
-    provider_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    region_code: Mapped[str] = mapped_column(String(9))  # region.kato_code, see the class docstring
+    profile_code: Mapped[str] = mapped_column(String(60))  # clinical_profile.code
+    provider_id: Mapped[int | None] = mapped_column(Integer)  # organisation.id
     month: Mapped[date] = mapped_column(Date)
     treated_cases: Mapped[int] = mapped_column(Integer)
     children_cases: Mapped[int] = mapped_column(Integer)
@@ -332,7 +352,7 @@ class ExecutedVolume(Base):
     rural_bed_days: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer)
     is_current: Mapped[bool] = mapped_column(Boolean)
-    batch_id: Mapped[str] = mapped_column(ForeignKey("ingest_batch.batch_id"))
+    batch_id: Mapped[str] = mapped_column(String(100))  # ingest_batch.batch_id
     line_no: Mapped[int] = mapped_column(Integer)
     superseded_by_batch: Mapped[str | None] = mapped_column(String(100))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -94,7 +94,9 @@ class CriteriaVersion(CreatedAtMixin, Base):
     max_score: Mapped[Decimal] = mapped_column(SCORE)
     # Decimal places a combined panel score is rounded to (half-up); weighted sums themselves are exact.
     score_decimals: Mapped[int] = mapped_column(SmallInteger, default=4)
-    # Set by an administrator; null = the version scores but refuses to classify.
+    # The decision rule with the latest effective date (a copy of the last row of `htmc_decision_rule` by
+    # effective_from, then id): null = the version scores but refuses to classify. Every setting is kept in
+    # `htmc_decision_rule`; classification on a date uses the rule in force that day, not these columns.
     threshold: Mapped[Decimal | None] = mapped_column(SCORE)
     combination_rule: Mapped[CombinationRule | None] = mapped_column(pg_enum(CombinationRule, "htmc_combination_rule"))
     trim_fraction: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
@@ -103,6 +105,34 @@ class CriteriaVersion(CreatedAtMixin, Base):
     decision_rule_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     source_file: Mapped[str | None] = mapped_column(Text)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class DecisionRule(Base):
+    """One setting of a criteria version's decision rule (threshold, combination rule, trim share) by an
+    administrator, with its basis, who set it and when. Never edited nor deleted: a later setting supersedes it.
+
+    The rule in force on a date d is the version's row with the latest `effective_from` ≤ d (on a tie, the
+    later setting). Before the first row's effective date the version has no rule: it scores, unclassified.
+    """
+
+    __tablename__ = "htmc_decision_rule"
+    __table_args__ = (
+        CheckConstraint("threshold IS NULL OR threshold >= 0", name="threshold_nonnegative"),
+        CheckConstraint(
+            "trim_fraction IS NULL OR (trim_fraction > 0 AND trim_fraction < 0.5)", name="trim_fraction_range"
+        ),
+        Index("ix_htmc_decision_rule_version_effective", "version_id", "effective_from", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("htmc_criteria_version.id"))
+    effective_from: Mapped[date] = mapped_column(Date)
+    threshold: Mapped[Decimal | None] = mapped_column(SCORE)
+    combination_rule: Mapped[CombinationRule | None] = mapped_column(pg_enum(CombinationRule, "htmc_combination_rule"))
+    trim_fraction: Mapped[Decimal | None] = mapped_column(Numeric(4, 3))
+    basis: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str | None] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Criterion(Base):
