@@ -11,6 +11,8 @@ from fastapi import Request, Response
 from pydantic import BaseModel, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
+from services.common.concurrency import not_modified
+
 PROBLEM = {"description": "Problem details", "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 422: PROBLEM}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 415: PROBLEM,
@@ -88,7 +90,6 @@ def etag_of(payload: Any) -> str:
 def single(request: Request, payload: BaseModel) -> Response:
     """A single resource with its ETag; 304 when the caller already has it."""
     etag = etag_of(payload)
-    sent = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
-    if etag in sent:
+    if not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return Response(payload.model_dump_json().encode(), media_type="application/json", headers={"ETag": etag})

@@ -26,11 +26,11 @@ from services.api.guarantee.schemas import (
     StatisticsUpload,
     StatisticsUploadResult,
 )
+from services.common.concurrency import check_if_match
 from services.common.errors import (
     FieldError,
     NotFound,
     PreconditionFailed,
-    PreconditionRequired,
     ValidationFailed,
 )
 from services.common.models.guarantee import AccessNorm, Comparator, NormFormula, ReferenceStatistic
@@ -137,17 +137,6 @@ async def norm_history(session: AsyncSession, code: str) -> list[AccessNormOut]:
     if not versions:
         raise NotFound(f"no access norm {code}", [FieldError("code", "unknown norm")])
     return [_norm_out(n) for n in versions]
-
-
-def check_if_match(if_match: str | None, current: str) -> None:
-    if if_match is None:
-        raise PreconditionRequired("this write needs an If-Match header with the ETag of the norm's latest version",
-                                   [FieldError("If-Match", "missing")])
-    candidates = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
-    if "*" not in candidates and current not in candidates:
-        raise PreconditionFailed("the norm has changed since it was read; read it again and retry",
-                                 [FieldError("If-Match", f"stale: the current ETag is {current}")],
-                                 current_etag=current)
 
 
 def _evaluation_of(body: NormVersionIn, current: AccessNorm, errors: list[FieldError]) -> NormEvaluationIn | None:

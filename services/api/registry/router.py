@@ -24,6 +24,7 @@ from services.api.registry.schemas import (
     MeasureWrite,
     OrganisationOut,
 )
+from services.common.concurrency import not_modified
 from services.common.db import ReadPoolDep, SessionDep
 from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.models.reference import OrganisationKind
@@ -69,10 +70,6 @@ def _model(model: BaseModel, etag: str, status_code: int = 200, **headers: str) 
 def _json(body: str, etag: str | None = None, status_code: int = 200) -> Response:
     headers = {"ETag": etag} if etag else None
     return Response(body.encode(), media_type="application/json", headers=headers, status_code=status_code)
-
-
-def _not_modified(request: Request, etag: str) -> bool:
-    return etag in [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
 
 
 class DocumentSort(StrEnum):
@@ -129,7 +126,7 @@ async def list_documents(
 )
 async def get_document(request: Request, session: SessionDep, slug: DocumentSlug, as_of: AsOf = None) -> Response:
     detail, etag = await service.get_document(session, slug, as_of or _today())
-    if _not_modified(request, etag):
+    if not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return _model(detail, etag)
 
@@ -275,7 +272,7 @@ async def get_measure(
             f"no measure {measure_id} in force on {when}", [FieldError("measure_id", "unknown or not in force")]
         )
     etag = _measure_etag_from(body)
-    if _not_modified(request, etag):
+    if not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return _json(body, etag)
 
@@ -398,7 +395,7 @@ async def get_indicator(
 ) -> Response:
     detail = await service.get_indicator(session, indicator_id, as_of or _today())
     etag = f'"i{detail.id}"'
-    if _not_modified(request, etag):
+    if not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return _model(detail, etag)
 

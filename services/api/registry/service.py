@@ -28,12 +28,11 @@ from services.api.registry.schemas import (
     SectionOut,
     TargetOut,
 )
+from services.common.concurrency import check_if_match
 from services.common.errors import (
     Conflict,
     FieldError,
     NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
     ValidationFailed,
 )
 from services.common.models.reference import Organisation
@@ -68,20 +67,6 @@ def document_etag(document_id: int, version: int) -> str:
 
 def measure_etag(measure_id: int, version: int) -> str:
     return f'"m{measure_id}v{version}"'
-
-
-def check_if_match(if_match: str | None, current: str) -> None:
-    if if_match is None:
-        raise PreconditionRequired(
-            "this write needs an If-Match header with the resource's current ETag", [FieldError("If-Match", "missing")]
-        )
-    candidates = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
-    if "*" not in candidates and current not in candidates:
-        raise PreconditionFailed(
-            "the resource has changed since it was read; read it again and retry",
-            [FieldError("If-Match", f"stale: the current ETag is {current}")],
-            current_etag=current,
-        )
 
 
 # --- documents ----------------------------------------------------------------------------------------
