@@ -203,8 +203,8 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
         print(f"{rows:>9} {size / 1e6:>6.1f} {api_s:>7.2f} {rows / api_s:>11.0f} {copy_s:>7.2f} "
               f"{rows / copy_s:>12.0f} {copy_s / api_s:>6.2f} {ref_s:>9.2f} {rows / ref_s:>14.0f} "
               f"{ref_s / api_s:>6.2f} {idle / 2**20:>11.1f} {peak / 2**20:>11.1f}")
-    print("API: streamed CSV -> raw lines COPYed into staging -> validation in SQL -> versioned INSERT...SELECT "
-          "(one transaction, indexes maintained). COPY: asyncpg copy_to_table of the same file into a plain "
+    print("API: streamed CSV -> lines COPYed into staging as they come -> validation in SQL -> versioned INSERT "
+          "...SELECT (one transaction, indexes maintained). COPY: asyncpg copy_to_table of the same file into a plain "
           "table without indexes or checks. COPY+ix: the same into a table with executed_volume's primary key, "
           "unique current-version index and checks. ratio = API rows/s / COPY rows/s (resp. COPY+ix rows/s).")
 

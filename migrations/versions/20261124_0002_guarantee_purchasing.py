@@ -30,7 +30,8 @@ MY_ENUMS = {
 #   and provider rows before validating, and inserts only rows whose codes it joined to those rows, so they exist
 #   and cannot go away before it commits (what the RI triggers did row by row);
 # * afterwards, the triggers below refuse to delete (or re-key) a region, clinical profile, organisation or
-#   ingest batch that an executed volume refers to, as ON DELETE NO ACTION would.
+#   ingest batch that an executed volume refers to, as ON DELETE NO ACTION would, and to truncate those tables
+#   while executed volumes exist.
 GUARDED = (  # referenced table, its key, the referring column of executed_volume
     ("region", "kato_code", "region_code"),
     ("clinical_profile", "code", "profile_code"),
@@ -56,6 +57,17 @@ BEGIN
 END $$""",
     *(f"CREATE TRIGGER executed_volume_restrict BEFORE DELETE OR UPDATE OF {key} ON {table} FOR EACH ROW "
       f"EXECUTE FUNCTION executed_volume_restrict('{key}', '{column}')" for table, key, column in GUARDED),
+    # TRUNCATE skips row triggers; a foreign key refused it too while rows referred to the table.
+    """CREATE FUNCTION executed_volume_restrict_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM executed_volume) THEN
+    RAISE EXCEPTION 'cannot truncate %: executed_volume refers to it', TG_TABLE_NAME
+      USING ERRCODE = 'feature_not_supported';
+  END IF;
+  RETURN NULL;
+END $$""",
+    *(f"CREATE TRIGGER executed_volume_restrict_truncate BEFORE TRUNCATE ON {table} FOR EACH STATEMENT "
+      f"EXECUTE FUNCTION executed_volume_restrict_truncate()" for table, _, _ in GUARDED),
 ]
 
 
@@ -285,7 +297,9 @@ def downgrade() -> None:
     op.drop_table('purchase_contract')
     for table, _, _ in GUARDED:
         op.execute(f"DROP TRIGGER IF EXISTS executed_volume_restrict ON {table}")
+        op.execute(f"DROP TRIGGER IF EXISTS executed_volume_restrict_truncate ON {table}")
     op.execute("DROP FUNCTION IF EXISTS executed_volume_restrict()")
+    op.execute("DROP FUNCTION IF EXISTS executed_volume_restrict_truncate()")
     op.drop_index('uq_executed_volume_current', table_name='executed_volume', postgresql_where=sa.text('is_current'), postgresql_nulls_not_distinct=True)
     op.drop_table('executed_volume')
     op.drop_index('ix_ceiling_volume_profile', table_name='ceiling_volume')

@@ -2,12 +2,12 @@
 
 Nothing is read whole into memory: the body arrives in chunks and is handed on as it comes.
 
-* CSV is not parsed in Python. After the header line, the raw bytes go straight into COPY (text format) as one
-  staging row per physical line, numbered in input order by an identity column, so line numbers stay exact. The
-  bytes are only checked (UTF-8 validity, C speed) and escaped where COPY would read them differently (backslash,
-  tab, carriage return). A line that is not valid UTF-8 (or holds a NUL byte) is replaced by its error, marked by
-  a leading newline character that no real line can hold. The database splits the lines into fields; the rare
-  lines that hold a double quote are parsed by the csv module afterwards (`parse_quoted`).
+* CSV is not parsed in Python. After the header line, the bytes go straight into COPY (text format, comma as
+  delimiter), one staging row per physical line, numbered in input order by an identity column, so line numbers
+  stay exact. A block of lines is only checked at C speed (UTF-8 validity, one field count per line) and escaped
+  where COPY would read it differently (backslash, carriage return). The rare lines that are not plain (invalid
+  UTF-8, NUL byte, double quotes, a wrong field count, blank) are taken one by one, as the csv module reads them:
+  their fields, or their parse error in the last column.
 * JSON Lines are parsed here (orjson) into rows of text and copied in bounded batches.
 
 Values stay text; the database validates them (set-based, in SQL). A row that cannot even be split into fields
@@ -16,6 +16,7 @@ Values stay text; the database validates them (set-based, in SQL). A row that ca
 
 import csv
 import hashlib
+import operator
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -186,40 +187,40 @@ async def jsonl_rows(stream: AsyncIterator[bytes], digest: Digest) -> AsyncItera
 UNICODE_SPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
                  "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
-# A staged CSV line that starts with this character is not the line but its parse error ("field|reason").
-ERROR_MARK = "\n"
 # The UTF-8 bytes of every whitespace character but the line break: a body holding none needs no trimming.
 SPACE_BYTES = tuple(c.encode() for c in UNICODE_SPACE if c != "\n")
-
-
-def _line_error(line: bytes) -> bytes | None:
-    """The COPY text of a line that cannot be staged as it is (its error behind the mark), or None when it can."""
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        reason = f"row|not valid UTF-8 (byte {exc.start + 1} of the line: 0x{line[exc.start]:02x})"
-        return b"\\n" + reason.encode()
-    at = line.find(b"\x00")
-    if at >= 0:
-        return b"\\n" + f"row|holds a NUL byte (byte {at + 1} of the line)".encode()
-    return None
+ASCII_SPACE_BYTES = tuple(b for b in SPACE_BYTES if len(b) == 1)
+_commas = operator.methodcaller("count", b",")
 
 
 def _escape(data: bytes) -> bytes:
-    """Bytes as COPY text-format data of one column: backslash, tab and carriage return are escaped."""
+    """Bytes as COPY text-format data with the comma as delimiter: backslash and carriage return are escaped."""
     if b"\\" in data:
         data = data.replace(b"\\", b"\\\\")
-    if b"\t" in data:
-        data = data.replace(b"\t", b"\\t")
     if b"\r" in data:
         data = data.replace(b"\r", b"\\r")
     return data
 
 
+def _field(value: str) -> bytes:
+    """One value as a COPY text-format field (delimiter, backslash and line breaks escaped)."""
+    data = _escape(value.encode())
+    if b"," in data:
+        data = data.replace(b",", b"\\,")
+    if b"\n" in data:
+        data = data.replace(b"\n", b"\\n")
+    return data
+
+
 class CsvBody:
     """A streamed CSV body: `read_header()` takes the header line, then `copy_data()` yields the remaining lines as
-    COPY text-format data, one staging row per physical line (blank lines included, so that the identity column
-    numbers the lines exactly as the file does)."""
+    COPY text-format data (comma-delimited) of the staging table: one row per physical line, the header's fields in
+    order and then the line's parse error. Blank lines are rows too (all fields and the error empty), so that the
+    identity column numbers the lines exactly as the file does.
+
+    A block of lines that is valid UTF-8, holds no double quote nor NUL and whose every line has as many fields as
+    the header (the usual block) goes on as it is, only escaped and with a null error appended to each line, at C
+    speed. The other blocks are taken line by line, as the csv module would read them."""
 
     def __init__(self, stream: AsyncIterator[bytes], digest: Digest) -> None:
         self._chunks = stream.__aiter__()
@@ -229,8 +230,11 @@ class CsvBody:
         self.header: list[str] = []
         self.header_line = 0
         self.ascii = True  # every byte so far is ASCII: fields need only ASCII whitespace trimmed
-        self.quoted = False  # some line holds a double quote: it is parsed by the csv module after the COPY
         self.spaces = False  # some line holds whitespace (other than the line break): fields are trimmed
+
+    @property
+    def width(self) -> int:
+        return len(self.header)
 
     async def _next(self) -> bytes | None:
         while not self._eof:
@@ -272,29 +276,52 @@ class CsvBody:
             self.header_line = line_no
             return
 
+    def _error_row(self, reason: str) -> bytes:
+        return b"\\N," * self.width + _field(reason)
+
+    def _row(self, line: bytes) -> bytes:
+        """One line taken on its own, as the csv module would read it, as a staging row."""
+        raw = line[:-1] if line.endswith(b"\r") else line
+        if not raw.strip():
+            return b"," * self.width  # a blank line: empty fields, empty error
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return self._error_row(f"row|not valid UTF-8 (byte {exc.start + 1} of the line: 0x{raw[exc.start]:02x})")
+        at = raw.find(b"\x00")
+        if at >= 0:
+            return self._error_row(f"row|holds a NUL byte (byte {at + 1} of the line)")
+        if '"' in text:
+            try:
+                cells = next(csv.reader([text], strict=True))
+            except csv.Error as exc:
+                return self._error_row(f"row|malformed CSV: {exc}")
+            if len(cells) != self.width:
+                return self._error_row(f"row|expected {self.width} fields, found {len(cells)}")
+            return b",".join(map(_field, cells)) + b",\\N"
+        found = raw.count(b",") + 1
+        if found != self.width:
+            return self._error_row(f"row|expected {self.width} fields, found {found}")
+        return _escape(raw) + b",\\N"
+
     def _lines(self, data: bytes) -> bytes:
         """Complete lines (ending in a line break) as COPY data."""
-        if not data.isascii():
+        if data.isascii():
+            clean = b"\x00" not in data
+        else:
             self.ascii = False
             try:
                 data.decode("utf-8")
                 clean = b"\x00" not in data
             except UnicodeDecodeError:
                 clean = False
-        else:
-            clean = b"\x00" not in data
-        if not self.quoted and b'"' in data:
-            self.quoted = True
         if not self.spaces:
-            self.spaces = any(space in data for space in (SPACE_BYTES[:10] if self.ascii else SPACE_BYTES))
-        if clean:
-            return _escape(data)
-        out = []
-        for line in data[:-1].split(b"\n"):
-            error = _line_error(line)
-            out.append(_escape(line) if error is None else error)
-        out.append(b"")
-        return b"\n".join(out)
+            self.spaces = any(space in data for space in (ASCII_SPACE_BYTES if self.ascii else SPACE_BYTES))
+        lines = data.split(b"\n")
+        lines.pop()  # data ends with a line break
+        if clean and b'"' not in data and set(map(_commas, lines)) == {self.width - 1}:
+            return _escape(data).replace(b"\n", b",\\N\n")
+        return b"\n".join(map(self._row, lines)) + b"\n"
 
     async def copy_data(self) -> AsyncIterator[bytes]:
         rest, self._buffer = self._buffer, b""
@@ -302,7 +329,7 @@ class CsvBody:
             chunk = await self._next()
             if chunk is None:
                 if rest:
-                    yield self._lines(rest + b"\n")
+                    yield self._lines(rest if rest.endswith(b"\n") else rest + b"\n")
                 return
             data = rest + chunk
             # Only complete lines go on: a multi-byte character is never split, as no UTF-8 sequence holds "\n".
@@ -312,15 +339,6 @@ class CsvBody:
                 continue
             rest = data[cut:]
             yield self._lines(data[:cut] if cut < len(data) else data)
-
-
-def parse_quoted(raw: str) -> tuple[str | None, list[str] | None]:
-    """A staged line holding a double quote, as (parse error, fields): parsed by the csv module, strictly."""
-    text = raw[:-1] if raw.endswith("\r") else raw
-    try:
-        return None, next(csv.reader([text], strict=True))
-    except csv.Error as exc:
-        return f"row|malformed CSV: {exc}", None
 
 
 def parser_for(content_type: str | None) -> Any:

@@ -1,10 +1,10 @@
 """Bulk ingestion of executed volumes and the planned-against-executed view.
 
-The body is streamed into a temporary staging table with asyncpg COPY (a CSV body as raw lines, straight from the
-request chunks; JSON Lines parsed in bounded batches), validated set-based in SQL in one pass, then inserted with
-one INSERT…SELECT. The whole upload runs inside
-a savepoint, so a refused all-or-nothing upload (or any failure) leaves nothing behind. The request
-dependency owns the transaction and commits.
+The body is streamed into a temporary staging table with asyncpg COPY (a CSV body straight from the request chunks,
+one staging row per line, see parsing.CsvBody; JSON Lines parsed in bounded batches), validated set-based in SQL in
+one pass, then inserted with one INSERT…SELECT. The whole upload runs inside a savepoint, so a refused
+all-or-nothing upload (or any failure) leaves nothing behind. The request dependency owns the transaction and
+commits.
 """
 
 import logging
@@ -80,15 +80,10 @@ async def _stage(conn: Any, content_type: str | None, stream: AsyncIterator[byte
         return stage, [stage]
     body = parsing.CsvBody(stream, digest)
     await body.read_header()
-    await repo.copy_lines(conn, stage, body.header_line + 1, body.copy_data())
-    quoted = None
-    if body.quoted:
-        quoted = f"ev_quoted_{suffix}"
-        await repo.quoted_lines(conn, stage, quoted)
+    await repo.copy_lines(conn, stage, body.header_line + 1, body.width, body.copy_data())
     positions = {f: i + 1 for i, f in enumerate(body.header)}
     space = "" if not body.spaces else parsing.ASCII_SPACE if body.ascii else parsing.UNICODE_SPACE
-    source = repo.csv_source_sql(stage, quoted, positions, len(body.header), space)
-    return source, [stage] + ([quoted] if quoted else [])
+    return repo.csv_source_sql(stage, positions, space), [stage]
 
 
 async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode: BatchMode,
