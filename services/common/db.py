@@ -51,14 +51,8 @@ async def make_read_pool(settings: Settings | None = None) -> asyncpg.Pool:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Per-request session: commit when the handler succeeds, roll back when it raises."""
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with unit_of_work(request.app.state.sessionmaker) as session:
+        yield session
 
 
 async def get_read_pool(request: Request) -> asyncpg.Pool:

@@ -1,12 +1,14 @@
-"""Set-based SQL of the executed-volume ingestion: staging via COPY, validation and versioned insert in SQL."""
+"""Set-based SQL of the executed-volume ingestion: staging via COPY, validation and versioned insert in SQL.
+
+The staging of parsed rows, the refused and kept lines and the clean-up are the bulk toolkit's
+(`services.api.bulk.staging`)."""
 
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Any
 
 import asyncpg
 
-from services.api.actuals.parsing import STAGE_COLUMNS
+from services.api.actuals.parsing import FIELDS
 
 # One error per failed check, as "field|reason"; the first failing check of a field wins.
 _NUM = r"'^[0-9]{1,9}$'"
@@ -32,12 +34,6 @@ def _int(field: str) -> str:
     return f"CASE WHEN s.{field} ~ '^[0-9]+$' AND length(s.{field}) <= 9 THEN s.{field}::int END"
 
 
-def fields_stage_sql(stage: str) -> str:
-    """The staging table of parsed rows (JSON Lines): line number, parse error, the fields as text."""
-    cols = ", ".join(f"{c} text" for c in STAGE_COLUMNS[2:])
-    return f"CREATE TEMP TABLE {stage} (line_no bigint, parse_error text, {cols})"
-
-
 def lines_stage_sql(stage: str, first_line: int, width: int) -> str:
     """The staging table of CSV lines: the file's fields in order (c1…cN) and the line's parse error, all text.
     COPY fills these; the identity numbers the lines in input order."""
@@ -60,7 +56,7 @@ def csv_source_sql(stage: str, positions: dict[str, int], space: str) -> str:
     fields = ", ".join(
         (f"CASE WHEN s.perr IS NULL THEN btrim(s.c{positions[f]}, {ws}) END AS {f}" if space
          else f"s.c{positions[f]} AS {f}") if f in positions else f"NULL::text AS {f}"
-        for f in STAGE_COLUMNS[2:])
+        for f in FIELDS)
     return f"(SELECT s.line_no, s.perr AS parse_error, {fields} FROM {stage} s WHERE s.perr IS NULL OR s.perr <> '')"
 
 
@@ -141,7 +137,6 @@ async def find_current(conn: asyncpg.Connection, checked: str) -> None:
           AND e.month = c.month_d AND COALESCE(e.provider_id, -1) = COALESCE(c.provider_id, -1)""")
 
 
-
 async def lock_references(conn: asyncpg.Connection) -> None:
     """KEY SHARE locks on every row an executed volume may refer to, taken before validation: what the validation
     finds stays there until the transaction ends (executed_volume has no foreign keys; see its model)."""
@@ -156,14 +151,6 @@ async def tune(conn: asyncpg.Connection) -> None:
     await conn.execute("SET LOCAL work_mem = '128MB'")
     # JIT compilation takes about a second per statement here and gains nothing on these simple expressions.
     await conn.execute("SET LOCAL jit = off")
-
-
-async def create_fields_stage(conn: asyncpg.Connection, stage: str) -> None:
-    await conn.execute(fields_stage_sql(stage))
-
-
-async def copy_rows(conn: asyncpg.Connection, stage: str, rows: list[tuple[Any, ...]]) -> None:
-    await conn.copy_records_to_table(stage, records=rows, columns=list(STAGE_COLUMNS))
 
 
 async def copy_lines(conn: asyncpg.Connection, stage: str, first_line: int, width: int,
@@ -208,20 +195,6 @@ async def counts(conn: asyncpg.Connection, checked: str) -> asyncpg.Record:
     return row
 
 
-async def refused(conn: asyncpg.Connection, checked: str, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(f"SELECT line_no, errors FROM {checked} WHERE cardinality(errors) > 0 "
-                            f"ORDER BY line_no LIMIT {int(limit)}")
-
-
-async def kept_lines(conn: asyncpg.Connection, checked: str) -> list[asyncpg.Record]:
-    """The accepted lines as ranges [first, last] of consecutive line numbers (gaps-and-islands)."""
-    return await conn.fetch(f"""
-        SELECT min(line_no) AS first, max(line_no) AS last FROM (
-          SELECT line_no, line_no - row_number() OVER (ORDER BY line_no) AS grp
-          FROM {checked} WHERE cardinality(errors) = 0) x
-        GROUP BY grp ORDER BY first""")
-
-
 async def apply(conn: asyncpg.Connection, checked: str, batch_id: str, corrected: int) -> None:
     """Close the versions being corrected (only when there are any) and insert the new ones."""
     if corrected:
@@ -238,10 +211,6 @@ async def apply(conn: asyncpg.Connection, checked: str, batch_id: str, corrected
                $1, line_no
         FROM {checked} WHERE cardinality(errors) = 0 AND NOT same
         ORDER BY region, profile, month_d, provider_id""", batch_id)
-
-
-async def drop(conn: asyncpg.Connection, *tables: str) -> None:
-    await conn.execute(f"DROP TABLE IF EXISTS {', '.join(tables)}")
 
 
 PLANNED_VS_EXECUTED = """

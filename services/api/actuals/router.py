@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from services.api.actuals import service
 from services.api.actuals.schemas import BatchResult, ExecutedVolumeOut, PlannedVsExecutedOut
+from services.api.bulk.http import ContentType, Mode, upload_body
 from services.api.guarantee.http import ERRORS, WRITE_ERRORS
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
@@ -36,15 +37,11 @@ volumes: `region` (КАТО), `profile`, `month` (YYYY-MM), `treated_cases`, `ch
 @router.post(f"{BULK_PREFIX.removeprefix('/api/v1')}executed-volumes", tags=["actuals"],
              operation_id="upload_executed_volumes", response_model=BatchResult, responses=WRITE_ERRORS,
              summary="Bulk upload of executed volumes (streamed CSV or JSON Lines)", description=UPLOAD_DOC,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string"}, "example":
-                              "region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
-                              "710000000,cardiology,2026-01,812,20,0,6450\n"},
-                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+             openapi_extra=upload_body("region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
+                                       "710000000,cardiology,2026-01,812,20,0,6450\n"))
 async def upload_executed_volumes(
-    request: Request, session: SessionDep, batch_id: BatchId,
-    mode: Annotated[BatchMode, Query(description="all_or_nothing or per_row")] = BatchMode.all_or_nothing,
-    content_type: Annotated[str | None, Header()] = None,
+    request: Request, session: SessionDep, batch_id: BatchId, mode: Mode = BatchMode.all_or_nothing,
+    content_type: ContentType = None,
 ) -> BatchResult:
     return await service.ingest_executed_volumes(session, batch_id=batch_id, mode=mode, content_type=content_type,
                                                  stream=request.stream())

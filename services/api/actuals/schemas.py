@@ -2,31 +2,15 @@
 
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.api.bulk.schemas import BatchResultBase
 from services.api.guarantee.http import YearMonth
-from services.common.models.guarantee import BatchKind, BatchMode
+from services.common.models.guarantee import BatchKind
 
 
-class BatchStatus(StrEnum):
-    accepted = "accepted"  # every row kept
-    partially_accepted = "partially_accepted"  # per-row mode: some rows refused
-    rejected = "rejected"  # per-row mode: every row refused
-
-
-class RowError(BaseModel):
-    field: str
-    reason: str
-
-
-class RefusedRow(BaseModel):
-    line: int = Field(description="Line number in the uploaded file (the CSV header is line 1).")
-    errors: list[RowError]
-
-
-class BatchResult(BaseModel):
+class BatchResult(BatchResultBase):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "batch_id": "shif-2026-03-v1", "kind": "executed_volumes", "mode": "per_row", "status": "partially_accepted",
         "duplicate": False, "rows_total": 3, "rows_accepted": 2, "rows_new": 2, "rows_new_version": 0,
@@ -34,23 +18,10 @@ class BatchResult(BaseModel):
         "refused": [{"line": 4, "errors": [{"field": "region", "reason": "unknown КАТО code 999999999"}]}],
         "refused_truncated": False, "bytes": 231, "content_sha256": "…"}]})
 
-    batch_id: str
     kind: BatchKind
-    mode: BatchMode
-    status: BatchStatus
-    duplicate: bool = Field(False, description="true when this batch id was already taken in: nothing changed")
-    rows_total: int
-    rows_accepted: int
     rows_new: int = Field(description="Accepted rows for a key that had no figures yet.")
     rows_new_version: int = Field(description="Accepted rows that correct a key: a new version, the old one kept.")
     rows_unchanged: int = Field(description="Accepted rows equal to the current figures (no new version).")
-    rows_rejected: int
-    kept_lines: list[list[int]] = Field(description="Accepted lines as [first, last] ranges.")
-    refused: list[RefusedRow]
-    refused_truncated: bool
-    bytes: int
-    content_sha256: str
-    received_at: datetime | None = None
 
 
 class ExecutedVolumeOut(BaseModel):

@@ -4,7 +4,8 @@ The body is streamed into a temporary staging table with asyncpg COPY (a CSV bod
 one staging row per line, see parsing.CsvBody; JSON Lines parsed in bounded batches), validated set-based in SQL in
 one pass, then inserted with one INSERT…SELECT. The whole upload runs inside a savepoint, so a refused
 all-or-nothing upload (or any failure) leaves nothing behind. The request dependency owns the transaction and
-commits.
+commits. Replay of a batch id, the verdict on the checked rows and the answer's shared fields are the bulk
+toolkit's (`services.api.bulk.batches`).
 """
 
 import logging
@@ -16,67 +17,29 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.actuals import parsing
 from services.api.actuals import repository as repo
-from services.api.actuals.schemas import (
-    BatchResult,
-    BatchStatus,
-    ExecutedVolumeOut,
-    PlannedVsExecutedOut,
-    RefusedRow,
-    RowError,
-)
+from services.api.actuals.schemas import BatchResult, ExecutedVolumeOut, PlannedVsExecutedOut
+from services.api.bulk import batches, staging
+from services.api.bulk.stream import Digest, body_format, stored_content_type
 from services.api.guarantee import repository as guarantee_repo
 from services.api.guarantee.http import YearMonth
-from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
+from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.models.guarantee import BatchKind, BatchMode, IngestBatch
 
 log = logging.getLogger(__name__)
 
-MAX_REFUSED_LISTED = 10_000
-MAX_ERRORS_IN_PROBLEM = 1_000
 
-
-async def _driver(session: AsyncSession) -> Any:
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
-
-
-def _refused(records: list[Any]) -> list[RefusedRow]:
-    out = []
-    for r in records:
-        errors = []
-        for e in r["errors"]:
-            field, _, reason = e.partition("|")
-            errors.append(RowError(field=field, reason=reason))
-        out.append(RefusedRow(line=r["line_no"], errors=errors))
-    return out
-
-
-async def _replay(session: AsyncSession, existing: IngestBatch, stream: AsyncIterator[bytes]) -> BatchResult:
-    digest = parsing.Digest()
-    async for chunk in stream:
-        digest.update(chunk)
-    if digest.hexdigest() != existing.content_sha256:
-        raise Conflict(f"batch {existing.batch_id} was already taken in with different content; a correction is "
-                       f"sent as a new batch id", [FieldError("batch_id", "already used for other content")])
-    result = BatchResult.model_validate(existing.result)
-    return result.model_copy(update={"duplicate": True})
-
-
-async def _stage(conn: Any, content_type: str | None, stream: AsyncIterator[bytes], digest: parsing.Digest,
+async def _stage(conn: Any, content_type: str | None, stream: AsyncIterator[bytes], digest: Digest,
                  suffix: str) -> tuple[str, list[str]]:
     """Stage the body; returns the source of (line_no, parse_error, fields) rows for check_sql and the temp tables."""
     stage = f"ev_stage_{suffix}"
-    parse = parsing.parser_for(content_type)
-    if parse is parsing.jsonl_rows:
-        await repo.create_fields_stage(conn, stage)
-        async for rows in parse(stream, digest):
-            await repo.copy_rows(conn, stage, rows)
+    if body_format(content_type) == "jsonl":
+        await staging.create_fields_stage(conn, stage, parsing.FIELDS)
+        async for rows in parsing.jsonl_rows(stream, digest):
+            await staging.copy_rows(conn, stage, parsing.FIELDS, rows)
         return stage, [stage]
     body = parsing.CsvBody(stream, digest)
     await body.read_header()
@@ -88,16 +51,17 @@ async def _stage(conn: Any, content_type: str | None, stream: AsyncIterator[byte
 
 async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode: BatchMode,
                                   content_type: str | None, stream: AsyncIterator[bytes]) -> BatchResult:
-    parsing.parser_for(content_type)
+    body_format(content_type)
     existing = await session.get(IngestBatch, batch_id)
     if existing is not None:
-        return await _replay(session, existing, stream)
+        return await batches.replay(BatchResult, stream, batch_id=existing.batch_id,
+                                    content_sha256=existing.content_sha256, result=existing.result)
     suffix = uuid.uuid4().hex[:12]
     checked = f"ev_checked_{suffix}"
-    digest = parsing.Digest()
-    try:
+    digest = Digest()
+    with batches.one_taker(batch_id, "pk_ingest_batch"):
         async with session.begin_nested():
-            conn = await _driver(session)
+            conn = await staging.driver(session)
             await repo.tune(conn)
             t0 = time.perf_counter()
             source, staged = await _stage(conn, content_type, stream, digest, suffix)
@@ -107,31 +71,13 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
             c = await repo.counts(conn, checked)
             total, bad = int(c["total"]), int(c["bad"])
             t2 = time.perf_counter()
-            if total == 0:
-                raise ValidationFailed("the upload holds no data rows; nothing was stored",
-                                       [FieldError("body", "no data rows")])
-            if bad and mode == BatchMode.all_or_nothing:
-                refused = _refused(await repo.refused(conn, checked, MAX_ERRORS_IN_PROBLEM))
-                errors = [FieldError(f"line[{r.line}].{e.field}", e.reason, line=r.line)
-                          for r in refused for e in r.errors]
-                raise ValidationFailed(
-                    f"{bad} of {total} rows refused; in all-or-nothing mode nothing was stored", errors,
-                    rows_total=total, rows_rejected=bad)
-            refused = _refused(await repo.refused(conn, checked, MAX_REFUSED_LISTED)) if bad else []
-            if bad == 0 and c["last"] - c["first"] + 1 == total:
-                kept = [[int(c["first"]), int(c["last"])]]  # every line from the first to the last was kept
-            else:
-                kept = [[r["first"], r["last"]] for r in await repo.kept_lines(conn, checked)] if bad < total else []
+            verdict = await batches.judge(conn, checked, mode, total, bad,
+                                          span=(int(c["first"]), int(c["last"])) if total else None)
             fresh, corrected, unchanged = int(c["fresh"]), int(c["corrected"]), int(c["unchanged"])
-            status = (BatchStatus.accepted if bad == 0 else
-                      BatchStatus.rejected if bad == total else BatchStatus.partially_accepted)
-            result = BatchResult(
-                batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode, status=status, rows_total=total,
-                rows_accepted=total - bad, rows_new=fresh, rows_new_version=corrected, rows_unchanged=unchanged,
-                rows_rejected=bad, kept_lines=kept, refused=refused, refused_truncated=bad > len(refused),
-                bytes=digest.bytes, content_sha256=digest.hexdigest())
+            result = BatchResult(batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode, rows_new=fresh,
+                                 rows_new_version=corrected, rows_unchanged=unchanged, **verdict.fields(digest))
             batch = IngestBatch(batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode,
-                                content_type=(content_type or "").split(";")[0], content_sha256=digest.hexdigest(),
+                                content_type=stored_content_type(content_type), content_sha256=digest.hexdigest(),
                                 rows_total=total, rows_accepted=total - bad, rows_rejected=bad,
                                 rows_new_version=corrected, rows_unchanged=unchanged,
                                 result=orjson.loads(result.model_dump_json()))
@@ -140,21 +86,12 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
             await repo.apply(conn, checked, batch_id, corrected)
             log.info("batch %s: %d rows; stream+stage %.2fs, check %.2fs, apply %.2fs", batch_id, total, t1 - t0,
                      t2 - t1, time.perf_counter() - t2)
-            await repo.drop(conn, *staged, checked)
-    except IntegrityError as exc:
-        if "pk_ingest_batch" in str(exc.orig):
-            raise Conflict(f"batch {batch_id} is being taken in by another request",
-                           [FieldError("batch_id", "taken in concurrently")]) from exc
-        raise
-    await session.refresh(batch, ["received_at"])
-    return result.model_copy(update={"received_at": batch.received_at})
+            await staging.drop(conn, *staged, checked)
+    return await batches.received(session, batch, result)
 
 
 async def batch(session: AsyncSession, batch_id: str) -> BatchResult:
-    existing = await session.get(IngestBatch, batch_id)
-    if existing is None:
-        raise NotFound(f"no batch {batch_id}", [FieldError("batch_id", "unknown batch")])
-    return BatchResult.model_validate(existing.result).model_copy(update={"received_at": existing.received_at})
+    return await batches.stored(session, IngestBatch, BatchResult, batch_id, f"no batch {batch_id}")
 
 
 def _period(period_from: str, period_to: str) -> tuple[YearMonth, YearMonth]:
@@ -190,7 +127,7 @@ async def planned_vs_executed(session: AsyncSession, *, period_from: str, period
     version_id = await guarantee_repo.current_version_id(session, date(first.year, 12, 31))
     if version_id is None:
         raise NotFound(f"no ceiling volumes in force in {first.year}", [FieldError("from", "no programme")])
-    conn = await _driver(session)
+    conn = await staging.driver(session)
     rows = await repo.planned_vs_executed(conn, first.first_day, last.first_day, region, profile, version_id,
                                           over_only, limit, offset)
     out = []
@@ -216,7 +153,7 @@ async def executed(session: AsyncSession, *, region: str | None, profile: str | 
         last = YearMonth.parse(period_to).first_day if period_to else None
     except ValueError as exc:
         raise ValidationFailed(str(exc), [FieldError("from/to", str(exc))]) from exc
-    conn = await _driver(session)
+    conn = await staging.driver(session)
     rows = await repo.executed(conn, region, profile, first, last, history, limit, offset)
     out = [ExecutedVolumeOut(
         region=r["region_code"], profile=r["profile_code"], provider=r["provider_code"],

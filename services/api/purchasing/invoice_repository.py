@@ -1,10 +1,10 @@
-"""Set-based SQL of the bulk invoice upload: staging via COPY, validation in one pass, versioned insert."""
+"""Set-based SQL of the bulk invoice upload: validation in one pass, versioned insert.
 
-from typing import Any
+The staging table, COPY, the refused and kept lines and the clean-up are the bulk toolkit's
+(`services.api.bulk.staging`)."""
+
 
 import asyncpg
-
-from services.api.purchasing.invoice_parsing import STAGE_COLUMNS
 
 _MONTH = r"'^(199[1-9]|20[0-9][0-9]|2100)-(0[1-9]|1[0-2])$'"
 _AMOUNT = r"'^[0-9]{1,18}(\.[0-9]{1,2})?$'"
@@ -27,11 +27,6 @@ def _amount_check(field: str, required: bool) -> str:
         WHEN {v} !~ '^[0-9]+(\\.[0-9]+)?$'
              THEN '{field}|not an amount in tenge (digits, a point and up to two decimals): ' || left({v}, 60)
         WHEN {v} !~ {_AMOUNT} THEN '{field}|too large: ' || left({v}, 60) END"""
-
-
-def stage_sql(stage: str) -> str:
-    cols = ", ".join(f"{c} text" for c in STAGE_COLUMNS[2:])
-    return f"CREATE TEMP TABLE {stage} (line_no int, parse_error text, {cols})"
 
 
 def check_sql(stage: str, checked: str) -> str:
@@ -129,14 +124,6 @@ WHERE o.accepted_after > o.amount_tenge AND k.contract = o.contract AND cardinal
 """
 
 
-async def create_stage(conn: asyncpg.Connection, stage: str) -> None:
-    await conn.execute(stage_sql(stage))
-
-
-async def copy_rows(conn: asyncpg.Connection, stage: str, rows: list[tuple[Any, ...]]) -> None:
-    await conn.copy_records_to_table(stage, records=rows, columns=list(STAGE_COLUMNS))
-
-
 async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int, int]:
     await conn.execute(check_sql(stage, checked))
     await conn.execute(over_contract_sql(checked))
@@ -144,20 +131,6 @@ async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int
         f"SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad FROM {checked}")
     assert row is not None
     return int(row["total"]), int(row["bad"])
-
-
-async def refused(conn: asyncpg.Connection, checked: str, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(f"SELECT line_no, errors FROM {checked} WHERE cardinality(errors) > 0 "
-                            f"ORDER BY line_no LIMIT {int(limit)}")
-
-
-async def kept_lines(conn: asyncpg.Connection, checked: str) -> list[asyncpg.Record]:
-    """The accepted lines as ranges [first, last] of consecutive line numbers (gaps-and-islands)."""
-    return await conn.fetch(f"""
-        SELECT min(line_no) AS first, max(line_no) AS last FROM (
-          SELECT line_no, line_no - row_number() OVER (ORDER BY line_no) AS grp
-          FROM {checked} WHERE cardinality(errors) = 0) x
-        GROUP BY grp ORDER BY first""")
 
 
 async def apply(conn: asyncpg.Connection, checked: str, batch_id: str) -> tuple[int, int, int]:
@@ -178,8 +151,3 @@ async def apply(conn: asyncpg.Connection, checked: str, batch_id: str) -> tuple[
         SELECT contract, month_d, month_d, 'monthly', pr, ac, reason, COALESCE(cur_version, 0) + 1, true, $1, line_no
         FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""", batch_id)
     return int(counts["fresh"]), int(counts["corrected"]), int(counts["unchanged"])
-
-
-async def drop(conn: asyncpg.Connection, *tables: str) -> None:
-    for t in tables:
-        await conn.execute(f"DROP TABLE IF EXISTS {t}")

@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from services.api.bulk.http import ContentType, Mode, upload_body
 from services.api.guarantee.http import ERRORS, WRITE_ERRORS, single
 from services.api.purchasing import invoice_ingest, service
 from services.api.purchasing.schemas import (
@@ -112,15 +113,11 @@ BatchId = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0
 @router.post("/bulk/invoices", tags=["purchasing"], operation_id="upload_invoices",
              response_model=InvoiceBatchResult, responses=WRITE_ERRORS,
              summary="Bulk upload of monthly invoices (streamed CSV or JSON Lines)", description=BULK_INVOICES_DOC,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string"}, "example":
-                              "contract_id,month,presented,accepted,deduction,deduction_reason\n"
-                              "5,2022-11,30000000.00,28500000.00,1500000.00,volume monitoring\n"},
-                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+             openapi_extra=upload_body("contract_id,month,presented,accepted,deduction,deduction_reason\n"
+                                       "5,2022-11,30000000.00,28500000.00,1500000.00,volume monitoring\n"))
 async def upload_invoices(
-    request: Request, session: SessionDep, batch_id: BatchId,
-    mode: Annotated[BatchMode, Query(description="all_or_nothing or per_row")] = BatchMode.all_or_nothing,
-    content_type: Annotated[str | None, Header()] = None,
+    request: Request, session: SessionDep, batch_id: BatchId, mode: Mode = BatchMode.all_or_nothing,
+    content_type: ContentType = None,
 ) -> InvoiceBatchResult:
     return await invoice_ingest.ingest_invoices(session, batch_id=batch_id, mode=mode, content_type=content_type,
                                                 stream=request.stream())

@@ -1,14 +1,13 @@
 """Wire shapes of purchasing: providers, allocations, contracts, invoices, contract status and forecast."""
 
-from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.api.bulk.schemas import BatchResultBase
 from services.api.guarantee.http import YearMonth
-from services.common.models.guarantee import BatchMode, InvoiceGranularity
+from services.common.models.guarantee import InvoiceGranularity
 from services.common.models.registry import AmountUnit
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2, examples=["27332669.20"])]
@@ -84,23 +83,7 @@ class InvoiceOut(BaseModel):
     unit: AmountUnit = AmountUnit.tenge
 
 
-class BatchStatus(StrEnum):
-    accepted = "accepted"  # every row kept
-    partially_accepted = "partially_accepted"  # per-row mode: some rows refused
-    rejected = "rejected"  # per-row mode: every row refused
-
-
-class RowError(BaseModel):
-    field: str
-    reason: str
-
-
-class RefusedRow(BaseModel):
-    line: int = Field(description="Line number in the uploaded file (the CSV header is line 1).")
-    errors: list[RowError]
-
-
-class InvoiceBatchResult(BaseModel):
+class InvoiceBatchResult(BatchResultBase):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "batch_id": "fund-astana-2022-11", "mode": "per_row", "status": "partially_accepted", "duplicate": False,
         "rows_total": 2, "rows_accepted": 1, "rows_new": 1, "rows_new_version": 0, "rows_unchanged": 0,
@@ -108,23 +91,10 @@ class InvoiceBatchResult(BaseModel):
         "refused": [{"line": 3, "errors": [{"field": "contract_id", "reason": "unknown contract 999"}]}],
         "refused_truncated": False, "bytes": 164, "content_sha256": "…"}]})
 
-    batch_id: str
     kind: str = "invoices"
-    mode: BatchMode
-    status: BatchStatus
-    duplicate: bool = Field(False, description="true when this batch id was already taken in: nothing changed")
-    rows_total: int
-    rows_accepted: int
     rows_new: int = Field(description="Accepted rows for a contract and month that had no invoice yet.")
     rows_new_version: int = Field(description="Accepted rows that correct an invoice: a new version, the old kept.")
     rows_unchanged: int = Field(description="Accepted rows equal to the current invoice (no new version).")
-    rows_rejected: int
-    kept_lines: list[list[int]] = Field(description="Accepted lines as [first, last] ranges.")
-    refused: list[RefusedRow]
-    refused_truncated: bool
-    bytes: int
-    content_sha256: str
-    received_at: datetime | None = None
 
 
 class ContractOut(BaseModel):
