@@ -34,8 +34,18 @@ import psutil
 
 from services.common.settings import REPO_ROOT, plain_dsn
 
-HEADER = ["region", "profile", "provider", "month", "treated_cases", "children_cases", "rural_cases", "bed_days",
-          "children_bed_days", "rural_bed_days"]
+HEADER = [
+    "region",
+    "profile",
+    "provider",
+    "month",
+    "treated_cases",
+    "children_cases",
+    "rural_cases",
+    "bed_days",
+    "children_bed_days",
+    "rural_bed_days",
+]
 
 
 # The file's columns with what executed_volume carries: identity primary key, the unique index on the current
@@ -88,8 +98,20 @@ def write_file(path: Path, rows: int, regions: list[str], profiles: list[str], p
                         if n >= rows:
                             return
                         cases = 50 + (n * 7919) % 900
-                        w.writerow([region, profile, provider, f"2026-{month:02d}", cases, cases // 5, cases // 3,
-                                    cases * 7, cases, cases * 2])
+                        w.writerow(
+                            [
+                                region,
+                                profile,
+                                provider,
+                                f"2026-{month:02d}",
+                                cases,
+                                cases // 5,
+                                cases // 3,
+                                cases * 7,
+                                cases,
+                                cases * 2,
+                            ]
+                        )
                         n += 1
 
 
@@ -139,12 +161,26 @@ async def _achunks(path: Path) -> AsyncIterator[bytes]:
 
 def setup(db: str) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": db}
-    subprocess.run([sys.executable, "-m", "alembic", "-x", f"url={db}", "upgrade", "heads"], cwd=REPO_ROOT,
-                   env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-c", "import asyncio; from services.common.db import make_engine, "
-                    "make_sessionmaker; from services.api.guarantee.importer import load_guarantee; "
-                    "asyncio.run(load_guarantee(make_sessionmaker(make_engine())))"],
-                   cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"url={db}", "upgrade", "heads"],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio; from services.common.db import make_engine, "
+            "make_sessionmaker; from services.api.guarantee.importer import load_guarantee; "
+            "asyncio.run(load_guarantee(make_sessionmaker(make_engine())))",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return env
 
 
@@ -154,8 +190,11 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
     profiles = [r["code"] for r in await conn.fetch("SELECT code FROM clinical_profile ORDER BY position")]
     n_providers = -(-max(sizes) // (len(regions) * len(profiles) * 12))
     providers = [f"bench-provider-{i:04d}" for i in range(n_providers)]
-    await conn.executemany("INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
-                           "VALUES ($1::text, $1::text, 'provider', false)", [(p,) for p in providers])
+    await conn.executemany(
+        "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+        "VALUES ($1::text, $1::text, 'provider', false)",
+        [(p,) for p in providers],
+    )
     await conn.execute("""CREATE TABLE bench_copy (region varchar(9), profile varchar(60), provider text,
         month text, treated_cases int, children_cases int, rural_cases int, bed_days int,
         children_bed_days int, rural_bed_days int)""")
@@ -179,9 +218,12 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
                 with PeakRss(pid) as rss:
                     idle = rss.peak
                     t0 = time.perf_counter()
-                    resp = await client.post("/api/v1/bulk/executed-volumes",
-                                             params={"batch_id": f"bench-{rows}", "mode": "all_or_nothing"},
-                                             headers={"content-type": "text/csv"}, content=_achunks(path))
+                    resp = await client.post(
+                        "/api/v1/bulk/executed-volumes",
+                        params={"batch_id": f"bench-{rows}", "mode": "all_or_nothing"},
+                        headers={"content-type": "text/csv"},
+                        content=_achunks(path),
+                    )
                     api_s = time.perf_counter() - t0
                 resp.raise_for_status()
                 accepted = resp.json()["rows_accepted"]
@@ -192,21 +234,26 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
                 copy_s = time.perf_counter() - t0
                 await conn.execute("CHECKPOINT")
                 t0 = time.perf_counter()
-                await conn.copy_to_table("bench_copy_ref", source=str(path), format="csv", header=True,
-                                         columns=HEADER)
+                await conn.copy_to_table("bench_copy_ref", source=str(path), format="csv", header=True, columns=HEADER)
                 ref_s = time.perf_counter() - t0
                 results.append((rows, path.stat().st_size, api_s, copy_s, ref_s, idle, rss.peak))
     await conn.close()
-    print(f"{'rows':>9} {'MB':>6} {'API s':>7} {'API rows/s':>11} {'COPY s':>7} {'COPY rows/s':>12} {'ratio':>6} "
-          f"{'COPY+ix s':>9} {'COPY+ix rows/s':>14} {'ratio':>6} {'RSS idle MB':>11} {'RSS peak MB':>11}")
+    print(
+        f"{'rows':>9} {'MB':>6} {'API s':>7} {'API rows/s':>11} {'COPY s':>7} {'COPY rows/s':>12} {'ratio':>6} "
+        f"{'COPY+ix s':>9} {'COPY+ix rows/s':>14} {'ratio':>6} {'RSS idle MB':>11} {'RSS peak MB':>11}"
+    )
     for rows, size, api_s, copy_s, ref_s, idle, peak in results:
-        print(f"{rows:>9} {size / 1e6:>6.1f} {api_s:>7.2f} {rows / api_s:>11.0f} {copy_s:>7.2f} "
-              f"{rows / copy_s:>12.0f} {copy_s / api_s:>6.2f} {ref_s:>9.2f} {rows / ref_s:>14.0f} "
-              f"{ref_s / api_s:>6.2f} {idle / 2**20:>11.1f} {peak / 2**20:>11.1f}")
-    print("API: streamed CSV -> lines COPYed into staging as they come -> validation in SQL -> versioned INSERT "
-          "...SELECT (one transaction, indexes maintained). COPY: asyncpg copy_to_table of the same file into a plain "
-          "table without indexes or checks. COPY+ix: the same into a table with executed_volume's primary key, "
-          "unique current-version index and checks. ratio = API rows/s / COPY rows/s (resp. COPY+ix rows/s).")
+        print(
+            f"{rows:>9} {size / 1e6:>6.1f} {api_s:>7.2f} {rows / api_s:>11.0f} {copy_s:>7.2f} "
+            f"{rows / copy_s:>12.0f} {copy_s / api_s:>6.2f} {ref_s:>9.2f} {rows / ref_s:>14.0f} "
+            f"{ref_s / api_s:>6.2f} {idle / 2**20:>11.1f} {peak / 2**20:>11.1f}"
+        )
+    print(
+        "API: streamed CSV -> lines COPYed into staging as they come -> validation in SQL -> versioned INSERT "
+        "...SELECT (one transaction, indexes maintained). COPY: asyncpg copy_to_table of the same file into a plain "
+        "table without indexes or checks. COPY+ix: the same into a table with executed_volume's primary key, "
+        "unique current-version index and checks. ratio = API rows/s / COPY rows/s (resp. COPY+ix rows/s)."
+    )
 
 
 def cli() -> None:
@@ -215,14 +262,28 @@ def cli() -> None:
     sizes = parser.parse_args().rows
     server = plain_dsn(os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+    asyncio.run(_admin(server, f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
     db = _with_database(server, name)
     proc: subprocess.Popen[bytes] | None = None
     try:
         env = setup(db)
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "services.api.main:app", "--host", "127.0.0.1",
-                                 "--port", str(port), "--log-level", "warning"], cwd=REPO_ROOT, env=env)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "services.api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+        )
         asyncio.run(run(db, port, proc.pid, sizes))
     finally:
         if proc is not None:

@@ -12,9 +12,13 @@ assessment (its age on the assessment date), or an age given per assessment (its
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import suppress
+from datetime import date
 from decimal import Decimal
 from typing import Any
+
+import asyncpg
 
 from services.common.errors import FieldError, ValidationFailed
 from services.scoring.rules import VersionDef, fmt
@@ -23,7 +27,8 @@ MICRO = Decimal("0.000001")
 SCALE = 10**6
 
 
-def _micro(value: Decimal) -> int:
+def micro(value: Decimal) -> int:
+    """A decimal of at most 6 places as a whole number of millionths."""
     scaled = value * SCALE
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{value} has more than 6 decimal places")
@@ -80,6 +85,7 @@ async def rescore_stored(
     carried_ids = [cid for cid, code in code_of.items() if code in weight_of]
 
     priced: dict[bytes, int] = {}
+    off_scale: list[ValidationFailed] = []
 
     def price(key: bytes) -> int:
         cid_text, _, level_text = key.partition(b"\t")
@@ -88,11 +94,16 @@ async def rescore_stored(
         crit = version.criterion(code)
         assert crit is not None
         if not crit.has_level(level):
-            raise ValidationFailed(
-                f"a stored {code} level {fmt(level)} is not on the scale of version {version.code}",
-                [FieldError(f"levels.{code}", f"{fmt(level)} not on the scale")],
+            # Raised after the COPY: an exception inside its output callback would leave the connection stuck.
+            off_scale.append(
+                ValidationFailed(
+                    f"a stored {code} level {fmt(level)} is not on the scale of version {version.code}",
+                    [FieldError(f"levels.{code}", f"{fmt(level)} not on the scale")],
+                )
             )
-        priced[key] = _micro(weight_of[code] * level)
+            priced[key] = 0
+            return 0
+        priced[key] = micro(weight_of[code] * level)
         return priced[key]
 
     acc: dict[bytes, int] = {}
@@ -123,13 +134,15 @@ async def rescore_stored(
     )
     if sink.rest:
         on_items([sink.rest])
+    if off_scale:
+        raise off_scale[0]
 
     # Derived criteria: the contribution of each age, priced once.
     by_age: dict[bytes, int] = {}
 
     def age_price(age_text: bytes) -> int:
         age = int(age_text)
-        by_age[age_text] = sum(_micro(c.weight * c.level_for_age(age)) for c in derived)
+        by_age[age_text] = sum(micro(c.weight * c.level_for_age(age)) for c in derived)
         return by_age[age_text]
 
     totals: dict[int, Decimal] = {}
@@ -163,3 +176,103 @@ async def rescore_stored(
             [FieldError("criteria_version_id", f"assessments {missing[:5]} lack criteria of this version")],
         )
     return totals
+
+
+# ------------------------------------------------------------------------------------------------ what-if panels
+
+
+def level_prices(version: VersionDef, code_of: Mapping[int, str]) -> dict[int, dict[Decimal, int]]:
+    """For every stored criterion id whose code is an expert criterion of `version`: each level of the version's
+    scale and its weight × level in millionths (exact: 4 + 2 decimals)."""
+    return {
+        cid: {lv.value: micro(crit.weight * lv.value) for lv in crit.levels}
+        for cid, code in code_of.items()
+        if (crit := version.criterion(code)) is not None and not crit.derived
+    }
+
+
+def _price_case(prices: Mapping[int, Mapping[Decimal, int]]) -> str:
+    """A SQL CASE giving weight × level in millionths (int4) for a stored item, NULL for a level off the scale.
+    Only integers and decimals formatted here go into the text."""
+    if not prices:
+        return "NULL::int"
+    arms = []
+    for cid, by_level in sorted(prices.items()):
+        levels = " ".join(f"WHEN {format(level, 'f')} THEN {int(price)}" for level, price in by_level.items())
+        arms.append(f"WHEN {int(cid)} THEN CASE i.level {levels} END")
+    return f"CASE i.criterion_id {' '.join(arms)} END"
+
+
+async def decided_panels(
+    conn: Any, version: VersionDef, as_of: date, chunk: int = 20_000
+) -> AsyncGenerator[list[Any], None]:
+    """The latest include/refuse decision of every technology on `as_of` (as `repository.latest_decision_rows`,
+    ordered by technology code) with, per application, its non-recused experts' stored levels priced under
+    `version`: rows (kind, application_id, panel_score, technology_id, first_used_world_year,
+    first_used_world_on, listed on `as_of`, expert sums, ok), in chunks.
+
+    An expert sum is Σ weight × level over the version's expert criteria, in millionths (an exact integer); the
+    derived criteria (age bands) are left to the caller, who knows the age on `as_of`. `expert sums` is NULL
+    for an application without scores. `ok` is false when a stored assessment lacks one of the version's
+    expert criteria or holds a level off its scale (the caller then reports it through `rescore_stored`).
+    One statement: the sums, the grouping per application and the decisions are set-based in Postgres;
+    only one row per decided application reaches Python, streamed through a cursor.
+    """
+    code_of = {r["id"]: r["code"] for r in await conn.fetch("SELECT id, code FROM htmc_criterion")}
+    prices = level_prices(version, code_of)
+    need = sum(1 for c in version.criteria if not c.derived)
+    sql = f"""
+        WITH latest AS (
+            SELECT DISTINCT ON (d.technology_id) d.technology_id, d.application_id, d.kind
+            FROM htmc_decision d
+            WHERE d.kind IN ('include', 'refuse') AND d.decided_on <= $1 AND d.application_id IS NOT NULL
+            ORDER BY d.technology_id, d.decided_on DESC, d.id DESC
+        ), per_score AS (
+            SELECT x.score_id, sum(x.p) AS micro, count(*) AS n, count(x.p) AS priced
+            FROM (SELECT i.score_id, {_price_case(prices)} AS p
+                  FROM htmc_expert_score_item i WHERE i.criterion_id = ANY($2::int[])) x
+            GROUP BY x.score_id
+        ), per_app AS (
+            SELECT s.application_id, array_agg(coalesce(ps.micro, 0)) AS sums,
+                   bool_and(coalesce(ps.n, 0) = $3 AND coalesce(ps.priced, 0) = coalesce(ps.n, 0)) AS ok
+            FROM htmc_expert_score s LEFT JOIN per_score ps ON ps.score_id = s.id
+            WHERE s.assignment_id NOT IN (SELECT a.id FROM htmc_expert_assignment a WHERE a.recused)
+            GROUP BY s.application_id
+        )
+        SELECT l.kind::text, app.id, app.panel_score, t.id, t.first_used_world_year, t.first_used_world_on,
+               EXISTS (SELECT 1 FROM htmc_list_entry e
+                       WHERE e.technology_id = t.id AND e.valid_from <= $1
+                             AND (e.valid_to IS NULL OR e.valid_to > $1)) AS listed,
+               pa.sums, coalesce(pa.ok, true)
+        FROM latest l
+        JOIN htmc_application app ON app.id = l.application_id
+        JOIN htmc_technology t ON t.id = l.technology_id
+        LEFT JOIN per_app pa ON pa.application_id = app.id
+        ORDER BY t.code
+    """
+    args = (as_of, sorted(prices), need)
+    if not conn.is_in_transaction():  # a cursor needs a transaction (a session's connection is always in one)
+        async with conn.transaction():
+            async for rows in _chunks(conn, sql, args, chunk):
+                yield rows
+        return
+    async for rows in _chunks(conn, sql, args, chunk):
+        yield rows
+
+
+# Planner settings for the what-if statement, set for its transaction and restored after it: the whole result
+# is read (not a fast start), and on a small server the sort/merge plan of one backend beats parallel workers
+# that each recompute the per-score sums; JIT compilation costs more than it saves here.
+_SETTINGS = {"cursor_tuple_fraction": "1", "max_parallel_workers_per_gather": "0", "jit": "off"}
+
+
+async def _chunks(conn: Any, sql: str, args: Sequence[Any], chunk: int) -> AsyncIterator[list[Any]]:
+    saved = {name: await conn.fetchval("SELECT current_setting($1)", name) for name in _SETTINGS}
+    await conn.executemany("SELECT set_config($1, $2, true)", list(_SETTINGS.items()))
+    try:
+        cursor = await conn.cursor(sql, *args)
+        while rows := await cursor.fetch(chunk):
+            yield rows
+    finally:
+        with suppress(asyncpg.PostgresError):  # after a failed statement the transaction is rolled back anyway
+            await conn.executemany("SELECT set_config($1, $2, true)", list(saved.items()))

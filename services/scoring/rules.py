@@ -318,6 +318,41 @@ def combine(totals: Sequence[Decimal], rule: str, trim_fraction: Decimal | None,
     return result.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
+def combine_micro(totals: Sequence[int], rule: str, trim_fraction: Decimal | None, decimals: int) -> Decimal:
+    """`combine` over totals given as whole millionths (Σ weight × level × 10⁶, exact integers): the same rule,
+    the same half-up rounding to `decimals` places, the same `Decimal` (value and exponent), in integer
+    arithmetic. (`combine` divides with 28 significant digits before rounding; a mean of n totals of 6 decimals
+    is never within 10⁻²⁰ of a rounding tie unless it is one, so both round alike.)"""
+    if not totals:
+        raise ValidationFailed("no expert scores to combine", [FieldError("expert_scores", "none submitted")])
+    values = sorted(totals)
+    n = len(values)
+    if rule == "median":
+        mid = n // 2
+        num, den = (values[mid], 1) if n % 2 else (values[mid - 1] + values[mid], 2)
+    elif rule == "trimmed_mean":
+        assert trim_fraction is not None
+        k = int((trim_fraction * n).to_integral_value(rounding=ROUND_FLOOR))
+        kept = values[k : n - k] or values
+        num, den = sum(kept), len(kept)
+    else:
+        num, den = sum(values), n
+    return round_micro(num, den, decimals)
+
+
+def round_micro(num: int, den: int, decimals: int) -> Decimal:
+    """num / (den × 10⁶) rounded half-up (ties away from zero) to `decimals` places, as `Decimal.quantize` gives."""
+    if decimals >= 6:
+        num *= 10 ** (decimals - 6)
+    else:
+        den *= 10 ** (6 - decimals)
+    q, r = divmod(abs(num), den)
+    if 2 * r >= den:
+        q += 1
+    out = Decimal(q).scaleb(-decimals)
+    return out.copy_negate() if num < 0 else out
+
+
 def classify(score: Decimal, threshold: Decimal) -> bool:
     """HTMC when the score reaches the threshold (score ≥ threshold)."""
     return score >= threshold
