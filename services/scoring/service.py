@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import driver_connection
 from services.common.errors import (
     Conflict,
     FieldError,
@@ -961,7 +962,7 @@ async def what_if(session: AsyncSession, data: WhatIfIn) -> WhatIfOut:
         if errors:
             raise ValidationFailed("; ".join(e["reason"] for e in errors), errors)
         version = replace(version, threshold=data.threshold, _by_code={})
-    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    raw = await driver_connection(session)
     items = await _what_if_items(raw, version, data.as_of)
     if items is None:  # the version cannot rescore a stored assessment: the reference path names why (422)
         items = await _what_if_items_reference(session, version, data.as_of)
@@ -989,7 +990,7 @@ async def _what_if_items_reference(session: AsyncSession, version: VersionDef, a
     age_of_app = {
         app_id: rules.whole_years(rules.first_use_date(year, on), as_of) for _, app_id, _, _, year, on in decided
     }
-    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    raw = await driver_connection(session)
     for score_id, app_id in await bulk.scored_ids(raw, list(age_of_app)):
         by_app.setdefault(app_id, []).append(score_id)
         ages[score_id] = age_of_app[app_id]

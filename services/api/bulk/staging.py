@@ -8,14 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import driver_connection
 
-async def driver(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session (COPY and the set-based SQL go straight to it)."""
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
+# The asyncpg connection under the session: COPY and the set-based SQL go straight to it.
+driver = driver_connection
 
 
 def stage_columns(fields: Sequence[str]) -> list[str]:
@@ -29,8 +26,9 @@ def fields_stage_sql(stage: str, fields: Sequence[str], line_type: str = "bigint
     return f"CREATE TEMP TABLE {stage} (line_no {line_type}, parse_error text, {cols})"
 
 
-async def create_fields_stage(conn: asyncpg.Connection, stage: str, fields: Sequence[str],
-                              line_type: str = "bigint") -> None:
+async def create_fields_stage(
+    conn: asyncpg.Connection, stage: str, fields: Sequence[str], line_type: str = "bigint"
+) -> None:
     await conn.execute(fields_stage_sql(stage, fields, line_type))
 
 
@@ -39,8 +37,9 @@ async def copy_rows(conn: asyncpg.Connection, stage: str, fields: Sequence[str],
 
 
 async def refused(conn: asyncpg.Connection, checked: str, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(f"SELECT line_no, errors FROM {checked} WHERE cardinality(errors) > 0 "
-                            f"ORDER BY line_no LIMIT {int(limit)}")
+    return await conn.fetch(
+        f"SELECT line_no, errors FROM {checked} WHERE cardinality(errors) > 0 ORDER BY line_no LIMIT {int(limit)}"
+    )
 
 
 async def kept_lines(conn: asyncpg.Connection, checked: str) -> list[asyncpg.Record]:

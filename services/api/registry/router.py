@@ -25,7 +25,7 @@ from services.api.registry.schemas import (
     OrganisationOut,
 )
 from services.common.concurrency import not_modified
-from services.common.db import ReadPoolDep, SessionDep
+from services.common.db import ReadPoolDep, SessionDep, driver_connection
 from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.models.reference import OrganisationKind
 from services.common.models.registry import DesiredDirection, FundingNote, FundingSource
@@ -313,7 +313,9 @@ async def create_measure(
 ) -> Response:
     measure_id, etag = await service.create_measure(session, slug, body, user, _today())
     await session.flush()
-    out = await repository.get_measure_json(await _raw(session), measure_id, body.effective_from or _today())
+    out = await repository.get_measure_json(
+        await driver_connection(session), measure_id, body.effective_from or _today()
+    )
     return Response(
         (out or "{}").encode(),
         status_code=201,
@@ -338,16 +340,10 @@ async def update_measure(
     user: User = "anonymous",
 ) -> Response:
     _, etag = await service.update_measure(session, measure_id, body, if_match, user, _today())
-    out = await repository.get_measure_json(await _raw(session), measure_id, body.effective_from or _today())
+    out = await repository.get_measure_json(
+        await driver_connection(session), measure_id, body.effective_from or _today()
+    )
     return Response((out or "{}").encode(), media_type="application/json", headers={"ETag": etag})
-
-
-async def _raw(session: SessionDep) -> repository.Queryable:
-    """The asyncpg connection of the request's transaction, so a write can be read back before commit."""
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    driver: repository.Queryable = raw.driver_connection  # type: ignore[assignment]
-    return driver
 
 
 # --- indicators ---------------------------------------------------------------------------------------
