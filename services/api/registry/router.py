@@ -4,6 +4,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
@@ -278,8 +279,6 @@ async def get_measure(
 
 
 def _measure_etag_from(body: str) -> str:
-    import orjson
-
     data = orjson.loads(body)
     return service.measure_etag(data["id"], data["version"])
 
