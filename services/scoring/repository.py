@@ -260,8 +260,8 @@ async def decisions(
     return list(rows), total
 
 
-async def latest_decisions(session: AsyncSession, on: date) -> list[tuple[Decision, Application, Technology]]:
-    """Per technology, its latest include/refuse decision taken on or before `on`."""
+def _latest_decision_ids(on: date) -> Any:
+    """Ids of each technology's latest include/refuse decision taken on or before `on`."""
     ranked = (
         select(
             Decision.id,
@@ -276,7 +276,12 @@ async def latest_decisions(session: AsyncSession, on: date) -> list[tuple[Decisi
         )
         .subquery()
     )
-    sub = select(ranked.c.id).where(ranked.c.rank == 1)
+    return select(ranked.c.id).where(ranked.c.rank == 1)
+
+
+async def latest_decisions(session: AsyncSession, on: date) -> list[tuple[Decision, Application, Technology]]:
+    """Per technology, its latest include/refuse decision taken on or before `on`."""
+    sub = _latest_decision_ids(on)
     rows = (
         await session.execute(
             select(Decision, Application, Technology)
@@ -292,21 +297,7 @@ async def latest_decisions(session: AsyncSession, on: date) -> list[tuple[Decisi
 async def latest_decision_rows(session: AsyncSession, on: date) -> list[Any]:
     """Like `latest_decisions`, as plain rows (kind, application_id, panel_score, technology_id,
     first_used_world_year, first_used_world_on) for bulk use (no ORM objects)."""
-    ranked = (
-        select(
-            Decision.id,
-            func.row_number()
-            .over(partition_by=Decision.technology_id, order_by=(Decision.decided_on.desc(), Decision.id.desc()))
-            .label("rank"),
-        )
-        .where(
-            Decision.kind.in_([DecisionKind.include, DecisionKind.refuse]),
-            Decision.decided_on <= on,
-            Decision.application_id.is_not(None),
-        )
-        .subquery()
-    )
-    sub = select(ranked.c.id).where(ranked.c.rank == 1)
+    sub = _latest_decision_ids(on)
     rows = await session.execute(
         select(
             Decision.kind,
