@@ -68,6 +68,13 @@ def _model(model: BaseModel, etag: str, status_code: int = 200, **headers: str) 
     )
 
 
+def _conditional(request: Request, model: BaseModel, etag: str) -> Response:
+    """304 when the client already holds this ETag, else the resource with its ETag."""
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return _model(model, etag)
+
+
 def _json(body: str, etag: str | None = None, status_code: int = 200) -> Response:
     headers = {"ETag": etag} if etag else None
     return Response(body.encode(), media_type="application/json", headers=headers, status_code=status_code)
@@ -127,9 +134,7 @@ async def list_documents(
 )
 async def get_document(request: Request, session: SessionDep, slug: DocumentSlug, as_of: AsOf = None) -> Response:
     detail, etag = await service.get_document(session, slug, as_of or _today())
-    if not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return _model(detail, etag)
+    return _conditional(request, detail, etag)
 
 
 @router.get(
@@ -390,9 +395,7 @@ async def get_indicator(
 ) -> Response:
     detail = await service.get_indicator(session, indicator_id, as_of or _today())
     etag = f'"i{detail.id}"'
-    if not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return _model(detail, etag)
+    return _conditional(request, detail, etag)
 
 
 # --- vocabularies, organisations, data quality --------------------------------------------------------
