@@ -55,6 +55,7 @@ async def test_large_stream_with_a_bad_encoding_row_in_the_middle(gapi: AsyncCli
     assert res["kept_lines"] == [[2, middle], [middle + 2, middle + 5], [middle + 7, rows + 2]]
     # Line numbers survive the COPY: each stored row carries its line in the file.
     stored = await raw_connection.fetch("SELECT line_no, region_code, profile_code, treated_cases FROM executed_volume "
+                                        "JOIN ingest_batch USING (batch_no) "
                                         "WHERE batch_id = 's-large'")
     assert len(stored) == rows - 1
     numbered = {ln: i for i, ln in enumerate(range(2, middle + 6))} | {
@@ -130,26 +131,37 @@ async def test_all_or_nothing_large_stream_leaves_nothing(gapi: AsyncClient, raw
     r = await _post(gapi, b"\n".join(lines), "s-aon", size=1000, mode="all_or_nothing")
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == f"line[{len(lines) - 2}].row"
-    assert await raw_connection.fetchval("SELECT count(*) FROM executed_volume WHERE batch_id = 's-aon'") == 0
+    assert await raw_connection.fetchval("SELECT count(*) FROM executed_volume JOIN ingest_batch USING (batch_no) "
+                                         "WHERE batch_id = 's-aon'") == 0
     assert await raw_connection.fetchval("SELECT count(*) FROM ingest_batch WHERE batch_id = 's-aon'") == 0
 
 
 async def test_referenced_rows_cannot_be_deleted(gapi: AsyncClient, session: AsyncSession) -> None:
-    body = (b"region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
-            b"790000000,urology,2027-01,5,0,0,9\n")
+    """A region, profile, provider or batch an executed volume names cannot go away (nor change its key): the
+    upload's references (executed_volume_cell, executed_volume_provider) hold foreign keys to them."""
+    for sql in ("INSERT INTO region (kato_code, name_kk, kind, position) VALUES ('999999999', 'Сынақ', 'oblast', 99)",
+                "INSERT INTO clinical_profile (code, name_kk, position) VALUES ('zz-test', 'Сынақ', 99)",
+                "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+                "VALUES ('«Сынақ» ЖШС', '«Сынақ» ЖШС', 'provider', false)"):
+        await session.execute(text(sql))
+    body = ("region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days\n"
+            "999999999,zz-test,«Сынақ» ЖШС,2027-01,5,0,0,9\n").encode()
     r = await _post(gapi, body, "s-guard", size=64)
     assert r.status_code == 200 and r.json()["rows_accepted"] == 1
-    for sql in ("DELETE FROM clinical_profile WHERE code = 'urology'",
-                "UPDATE region SET kato_code = '790000001' WHERE kato_code = '790000000'",
-                "DELETE FROM ingest_batch WHERE batch_id = 's-guard'"):
-        with pytest.raises(DBAPIError, match="still referred to by executed_volume"):
+    for sql, table in (("DELETE FROM clinical_profile WHERE code = 'zz-test'", "executed_volume_cell"),
+                       ("UPDATE region SET kato_code = '999999998' WHERE kato_code = '999999999'",
+                        "executed_volume_cell"),
+                       ("DELETE FROM region WHERE kato_code = '999999999'", "executed_volume_cell"),
+                       ("DELETE FROM ingest_batch WHERE batch_id = 's-guard'", "executed_volume_cell"),
+                       ("DELETE FROM organisation WHERE code = '«Сынақ» ЖШС'", "executed_volume_provider")):
+        with pytest.raises(DBAPIError, match=f'violates foreign key constraint .* on table "{table}"'):
             async with session.begin_nested():
                 await session.execute(text(sql))
-    with pytest.raises(DBAPIError, match="executed_volume refers to it"):
+    with pytest.raises(DBAPIError, match="cannot truncate a table referenced in a foreign key constraint"):
         async with session.begin_nested():
-            await session.execute(text("TRUNCATE clinical_profile CASCADE"))
+            await session.execute(text("TRUNCATE clinical_profile"))
     async with session.begin_nested():  # a change that keeps the key is allowed
-        await session.execute(text("UPDATE region SET kato_code = kato_code WHERE kato_code = '790000000'"))
+        await session.execute(text("UPDATE region SET kato_code = kato_code WHERE kato_code = '999999999'"))
 
 
 def test_whitespace_tables() -> None:
@@ -167,6 +179,7 @@ async def test_crlf_body_in_one_piece_and_in_small_chunks(gapi: AsyncClient, raw
         res = r.json()
         assert res["rows_accepted"] == 50 and res["kept_lines"] == [[2, 51]], res
     stored = await raw_connection.fetch("SELECT line_no, treated_cases, bed_days, rural_bed_days FROM executed_volume "
+                                        "JOIN ingest_batch USING (batch_no) "
                                         "WHERE batch_id = 's-crlf-1' ORDER BY line_no")
     assert [(s["line_no"], s["treated_cases"], s["bed_days"], s["rural_bed_days"]) for s in stored] == [
         (i + 2, i + 1, i + 2, i) for i in range(50)]

@@ -1,17 +1,37 @@
-"""Set-based SQL of the executed-volume ingestion: staging via COPY, validation and versioned insert in SQL.
+"""SQL of the executed-volume ingestion and reads.
+
+Every upload's rows are one partition of executed_volume (see the table in services.common.models.guarantee): a
+table of its own in schema executed_volume_batch, filled, indexed on the key of a row, and attached when the upload
+is done. Two ways fill it:
+* the direct way: the CSV lines COPYed straight into the upload's table, typed by COPY itself, then checked as a
+  set (`direct_*`); it takes only an upload of clean lines with no key held before;
+* the checked way: the lines staged as text, validated set-based in SQL with an error for every field that fails
+  (`check_sql`), then inserted (`apply`), closing the versions they correct.
 
 The staging of parsed rows, the refused and kept lines and the clean-up are the bulk toolkit's
 (`services.api.bulk.staging`)."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 
 import asyncpg
 
 from services.api.actuals.parsing import FIELDS
+from services.common.executed_volume import partition
+
+# Uploads of executed volumes take this transaction-level advisory lock in turn: a key has one current row across
+# the partitions because no two uploads look for current rows at once.
+UPLOAD_LOCK = 0x45_56_4F_4C  # "EVOL"
+
+# The key of a row (region, profile, provider, month) hashed, leading the partition's unique key index so that the
+# index is built by sorting integers; `{t}` is the table alias with its dot, or nothing.
+KEY_HASH = ("hashtextextended({t}region_code || ',' || {t}profile_code || ',' || coalesce({t}provider_code, ''), "
+            "{t}month - date '2000-01-01')")
+
+# The CSV header's names of the columns of executed_volume.
+COLUMN_OF = {"region": "region_code", "profile": "profile_code", "provider": "provider_code"}
 
 # One error per failed check, as "field|reason"; the first failing check of a field wins.
-_NUM = r"'^[0-9]{1,9}$'"
 
 
 TYPED = {"treated_cases": "tc", "children_cases": "cc", "rural_cases": "rc", "bed_days": "bd",
@@ -26,12 +46,18 @@ def _number_check(field: str, required: bool) -> str:
         {missing}
         WHEN {v} ~ '^-[0-9]+$' THEN '{field}|negative volume ' || {v}
         WHEN {v} !~ '^-?[0-9]+$' THEN '{field}|not a whole number: ' || left({v}, 60)
-        WHEN {v} !~ {_NUM} THEN '{field}|too large: ' || left({v}, 60) END"""
+        WHEN NOT {_fits(v)} THEN '{field}|too large (above 2147483647): ' || left({v}, 60) END"""
+
+
+def _fits(v: str) -> str:
+    """A string of digits whose value fits a Postgres integer (leading zeros allowed), as COPY reads it."""
+    return (f"(length({v}) <= 9 OR length(ltrim({v}, '0')) < 10"
+            f" OR (length(ltrim({v}, '0')) = 10 AND ltrim({v}, '0') <= '2147483647'))")
 
 
 def _int(field: str) -> str:
     # '^[0-9]+$' and a length test cost a third of '^[0-9]{1,9}$' (bounded repetition is slow in Postgres regexes).
-    return f"CASE WHEN s.{field} ~ '^[0-9]+$' AND length(s.{field}) <= 9 THEN s.{field}::int END"
+    return f"CASE WHEN s.{field} ~ '^[0-9]+$' AND {_fits(f's.{field}')} THEN s.{field}::int END"
 
 
 def lines_stage_sql(stage: str, first_line: int, width: int) -> str:
@@ -69,7 +95,7 @@ def check_sql(source: str, checked: str) -> str:
     return f"""
 CREATE TEMP TABLE {checked} AS
 WITH typed AS (
-  SELECT s.*, r.kato_code AS region_ok, p.code AS profile_ok, o.id AS provider_id,
+  SELECT s.*, r.kato_code AS region_ok, p.code AS profile_ok, o.code AS provider_code,
     CASE WHEN s.month ~ '^[0-9][0-9][0-9][0-9]-[0-9][0-9]$' AND s.month BETWEEN '1991-01' AND '2100-12'
          AND right(s.month, 2) BETWEEN '01' AND '12' THEN (s.month || '-01')::date END AS month_d,
     {_int('treated_cases')} AS tc, {_int('children_cases')} AS cc, {_int('rural_cases')} AS rc,
@@ -80,11 +106,11 @@ WITH typed AS (
   LEFT JOIN organisation o ON o.code = s.provider AND o.kind = 'provider'
   OFFSET 0
 )
-SELECT k.line_no, k.region, k.profile, k.provider, k.provider_id, k.month_d, k.tc, k.cc, k.rc, k.bd, k.cbd, k.rbd,
+SELECT k.line_no, k.region, k.profile, k.provider, k.provider_code, k.month_d, k.tc, k.cc, k.rc, k.bd, k.cbd, k.rbd,
   k.parse_error IS NULL AND k.region_ok IS NOT NULL AND k.profile_ok IS NOT NULL AND k.month_d IS NOT NULL AS keyed,
-  NULL::bigint AS cur_id, NULL::int AS cur_version, false AS same,
+  NULL::int AS cur_batch, NULL::bigint AS cur_line, NULL::int AS cur_version, false AS same,
   CASE WHEN k.parse_error IS NULL AND k.region_ok IS NOT NULL AND k.profile_ok IS NOT NULL
-        AND (k.provider IS NULL OR k.provider = '' OR k.provider_id IS NOT NULL) AND k.month_d IS NOT NULL
+        AND (k.provider IS NULL OR k.provider = '' OR k.provider_code IS NOT NULL) AND k.month_d IS NOT NULL
         AND k.tc IS NOT NULL AND k.cc IS NOT NULL AND k.rc IS NOT NULL AND k.bd IS NOT NULL
         AND (k.cbd IS NOT NULL OR k.children_bed_days IS NULL OR k.children_bed_days = '')
         AND (k.rbd IS NOT NULL OR k.rural_bed_days IS NULL OR k.rural_bed_days = '')
@@ -96,7 +122,7 @@ SELECT k.line_no, k.region, k.profile, k.provider, k.provider_id, k.month_d, k.t
     CASE WHEN k.parse_error IS NULL AND (k.profile IS NULL OR k.profile = '') THEN 'profile|required'
          WHEN k.parse_error IS NULL AND k.profile_ok IS NULL
          THEN 'profile|unknown clinical profile ' || left(k.profile, 60) END,
-    CASE WHEN k.parse_error IS NULL AND k.provider IS NOT NULL AND k.provider <> '' AND k.provider_id IS NULL
+    CASE WHEN k.parse_error IS NULL AND k.provider IS NOT NULL AND k.provider <> '' AND k.provider_code IS NULL
          THEN 'provider|unknown provider ' || left(k.provider, 120) END,
     CASE WHEN k.parse_error IS NULL AND (k.month IS NULL OR k.month = '') THEN 'month|required'
          WHEN k.parse_error IS NULL AND k.month_d IS NULL
@@ -118,23 +144,26 @@ FROM typed k
 
 
 async def find_current(conn: asyncpg.Connection, checked: str) -> None:
-    """Fill in the current version of each key that has one. A cheap probe first: the distinct region × profile ×
-    month of the upload (a few thousand at most) against the current-version index; an upload of new months
-    (the usual one) stops there."""
+    """Fill in the current version of each key that has one. A cheap probe first: the region × profile × month of
+    the upload against those earlier uploads hold (executed_volume_cell); an upload of new months (the usual one)
+    stops there. The rest finds each key through the partitions' key indexes."""
     known = await conn.fetchval(f"""
         SELECT EXISTS (
           SELECT 1 FROM (SELECT DISTINCT region, profile, month_d FROM {checked} WHERE keyed) k
-          JOIN executed_volume e ON e.is_current AND e.region_code = k.region AND e.profile_code = k.profile
-               AND e.month = k.month_d)""")
+          JOIN executed_volume_cell x ON x.region_code = k.region AND x.profile_code = k.profile
+               AND x.month = k.month_d)""")
     if not known:
         return
     await conn.execute(f"""
-        UPDATE {checked} c SET cur_id = e.id, cur_version = e.version,
+        UPDATE {checked} c SET cur_batch = e.batch_no, cur_line = e.line_no, cur_version = e.version,
           same = (e.treated_cases, e.children_cases, e.rural_cases, e.bed_days) = (c.tc, c.cc, c.rc, c.bd)
                  AND e.children_bed_days IS NOT DISTINCT FROM c.cbd AND e.rural_bed_days IS NOT DISTINCT FROM c.rbd
         FROM executed_volume e
-        WHERE c.keyed AND e.is_current AND e.region_code = c.region AND e.profile_code = c.profile
-          AND e.month = c.month_d AND COALESCE(e.provider_id, -1) = COALESCE(c.provider_id, -1)""")
+        WHERE c.keyed AND e.is_current
+          AND {KEY_HASH.format(t='e.')} = hashtextextended(c.region || ',' || c.profile || ','
+                || coalesce(c.provider_code, ''), c.month_d - date '2000-01-01')
+          AND e.region_code = c.region AND e.profile_code = c.profile AND e.month = c.month_d
+          AND e.provider_code IS NOT DISTINCT FROM c.provider_code""")
 
 
 async def lock_references(conn: asyncpg.Connection) -> None:
@@ -151,6 +180,8 @@ async def tune(conn: asyncpg.Connection) -> None:
     await conn.execute("SET LOCAL work_mem = '128MB'")
     # JIT compilation takes about a second per statement here and gains nothing on these simple expressions.
     await conn.execute("SET LOCAL jit = off")
+    # The unique key index of an upload's partition is built by sorting its rows once.
+    await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
 
 
 async def copy_lines(conn: asyncpg.Connection, stage: str, first_line: int, width: int,
@@ -186,8 +217,8 @@ async def mark_repeats(conn: asyncpg.Connection, checked: str) -> None:
 async def counts(conn: asyncpg.Connection, checked: str) -> asyncpg.Record:
     row = await conn.fetchrow(f"""
         SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad,
-               count(*) FILTER (WHERE cardinality(errors) = 0 AND cur_id IS NULL) AS fresh,
-               count(*) FILTER (WHERE cardinality(errors) = 0 AND cur_id IS NOT NULL AND NOT same) AS corrected,
+               count(*) FILTER (WHERE cardinality(errors) = 0 AND cur_batch IS NULL) AS fresh,
+               count(*) FILTER (WHERE cardinality(errors) = 0 AND cur_batch IS NOT NULL AND NOT same) AS corrected,
                count(*) FILTER (WHERE cardinality(errors) = 0 AND same) AS unchanged,
                min(line_no) AS first, max(line_no) AS last
         FROM {checked}""")
@@ -195,22 +226,127 @@ async def counts(conn: asyncpg.Connection, checked: str) -> asyncpg.Record:
     return row
 
 
-async def apply(conn: asyncpg.Connection, checked: str, batch_id: str, corrected: int) -> None:
-    """Close the versions being corrected (only when there are any) and insert the new ones."""
+async def create_partition(conn: asyncpg.Connection, batch_no: int, first_line: int | None = None) -> None:
+    """The upload's own table, shaped as executed_volume (its checks included) and bound to the upload's number, so
+    that attaching it needs no scan. With `first_line`, the lines COPYed in are numbered from it in input order."""
+    table, n = partition(batch_no), int(batch_no)
+    await conn.execute(f"""
+        CREATE TABLE {table} (LIKE executed_volume INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+                              CONSTRAINT b{n}_batch CHECK (batch_no = {n}));
+        ALTER TABLE {table} ALTER batch_no SET DEFAULT {n}""")
+    if first_line is not None:
+        await conn.execute(f"""
+            CREATE SEQUENCE {table}_line START {int(first_line)} CACHE 100000;
+            ALTER TABLE {table} ALTER line_no SET DEFAULT nextval('{table}_line')""")
+
+
+async def finish_partition(conn: asyncpg.Connection, batch_no: int, direct: bool) -> None:
+    """Build the index on the hashed key of a row, drop what numbered the lines of the direct way, and attach the
+    table as the upload's partition of executed_volume.
+
+    For the direct way the index is unique: a key repeated within the upload (or, once in about 10^11 uploads of a
+    million rows, two keys with one hash) is a unique violation, and the checked way, which compares the keys
+    themselves, takes the upload instead."""
+    table, n = partition(batch_no), int(batch_no)
+    if direct:
+        await conn.execute(f"ALTER TABLE {table} ALTER line_no DROP DEFAULT; DROP SEQUENCE {table}_line")
+    await conn.execute(f"CREATE {'UNIQUE ' if direct else ''}INDEX b{n}_key ON {table} ({KEY_HASH.format(t='')})")
+    await conn.execute(f"ALTER TABLE executed_volume ATTACH PARTITION {table} FOR VALUES IN ({n})")
+
+
+async def record_references(conn: asyncpg.Connection, batch_no: int, refs: str | None = None) -> None:
+    """The region × profile × month and the providers of the upload's rows, with their foreign keys; from the
+    upload's `refs` table (see `direct_refs`) when there is one, else from its partition."""
+    n = int(batch_no)
+    source = refs or f"({_REFS.format(table=partition(batch_no))})"
+    await conn.execute(f"""
+        INSERT INTO executed_volume_cell (region_code, profile_code, month, batch_no, rows)
+        SELECT region_code, profile_code, month, {n}, rows FROM {source} r WHERE is_cell;
+        INSERT INTO executed_volume_provider (batch_no, provider_code)
+        SELECT {n}, provider_code FROM {source} r WHERE NOT is_cell AND provider_code IS NOT NULL""")
+
+
+# A partition's region × profile × month with their number of rows (is_cell), and its providers: two aggregates,
+# each of which Postgres runs in parallel (one pass with GROUPING SETS cannot be, and takes longer).
+_REFS = """SELECT region_code, profile_code, month, NULL::text AS provider_code, count(*) AS rows, true AS is_cell
+FROM {table} GROUP BY region_code, profile_code, month
+UNION ALL
+SELECT NULL, NULL, NULL, provider_code, count(*), false FROM {table} GROUP BY provider_code"""
+
+
+# The direct way.
+
+async def direct_copy(conn: asyncpg.Connection, batch_no: int, columns: Sequence[str],
+                      data: AsyncIterator[bytes]) -> None:
+    """COPY the lines (COPY text data, comma-delimited, an empty field null) into the upload's table. A value COPY
+    cannot take as its column's type, or a row breaking a check, fails the COPY."""
+    await conn.copy_to_table(partition(batch_no).split(".")[1], schema_name="executed_volume_batch", source=data,
+                             columns=[COLUMN_OF.get(c, c) for c in columns], format="text", delimiter=",", null="")
+
+
+async def direct_refs(conn: asyncpg.Connection, batch_no: int, refs: str) -> None:
+    """The region × profile × month and the providers of the COPYed rows, in a temporary table `refs`."""
+    await conn.execute(f"CREATE TEMP TABLE {refs} ON COMMIT DROP AS {_REFS.format(table=partition(batch_no))}")
+
+
+async def direct_refusal(conn: asyncpg.Connection, refs: str) -> str | None:
+    """Why the COPYed rows cannot be taken in as they are (then the checked way says exactly which rows and why), or
+    None: every region, profile and provider is known, every month lies between 1991-01 and 2100-12, and no
+    region × profile × month of the upload has figures already (a row could be a correction).
+
+    A profile or provider code shaped as a first day of a month is refused too: the direct way writes every field
+    YYYY-MM as YYYY-MM-01 (see parsing.CsvBody._direct), and such a code could have been a month."""
+    return await conn.fetchval(f"""
+        SELECT CASE
+          WHEN EXISTS (SELECT 1 FROM {refs} c LEFT JOIN region r ON r.kato_code = c.region_code
+                       WHERE c.is_cell AND r.kato_code IS NULL) THEN 'an unknown region'
+          WHEN EXISTS (SELECT 1 FROM {refs} c LEFT JOIN clinical_profile p ON p.code = c.profile_code
+                       WHERE c.is_cell AND (p.code IS NULL OR c.profile_code ~ '^[0-9]{{4}}-[0-9]{{2}}-01$'))
+            THEN 'an unknown profile'
+          WHEN EXISTS (SELECT 1 FROM {refs} v LEFT JOIN organisation o
+                         ON o.code = v.provider_code AND o.kind = 'provider'
+                       WHERE NOT v.is_cell AND v.provider_code IS NOT NULL
+                         AND (o.id IS NULL OR v.provider_code ~ '^[0-9]{{4}}-[0-9]{{2}}-01$'))
+            THEN 'an unknown provider'
+          WHEN EXISTS (SELECT 1 FROM {refs} WHERE is_cell AND month NOT BETWEEN '1991-01-01' AND '2100-12-01')
+            THEN 'a month out of range'
+          WHEN EXISTS (SELECT 1 FROM {refs} c JOIN executed_volume_cell x USING (region_code, profile_code, month)
+                       WHERE c.is_cell) THEN 'figures held already for a region, profile and month'
+        END""")
+
+
+async def direct_total(conn: asyncpg.Connection, refs: str) -> int:
+    return int(await conn.fetchval(f"SELECT coalesce(sum(rows), 0) FROM {refs} WHERE is_cell"))
+
+
+async def next_batch_no(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT nextval('ingest_batch_no_seq')"))
+
+
+async def lock_uploads(conn: asyncpg.Connection) -> None:
+    """Wait for any other upload of executed volumes to end (see UPLOAD_LOCK)."""
+    await conn.execute(f"SELECT pg_advisory_xact_lock({UPLOAD_LOCK})")
+
+
+async def apply(conn: asyncpg.Connection, checked: str, batch_no: int, corrected: int, kept: int) -> None:
+    """Close the versions being corrected (only when there are any) and fill the upload's partition with the kept
+    rows that change something."""
     if corrected:
         await conn.execute(f"""
-            UPDATE executed_volume e SET is_current = false, superseded_by_batch = $1
-            FROM {checked} c WHERE e.id = c.cur_id AND cardinality(c.errors) = 0 AND NOT c.same""", batch_id)
-    # In the order of uq_executed_volume_current: its insertions then walk the index (about 10 % faster at 1M rows).
-    # Every inserted row joined region, clinical_profile and (when given) organisation in check_sql, and those
-    # rows are locked FOR KEY SHARE (lock_references): the integrity the foreign keys gave, checked once per set.
+            UPDATE executed_volume e SET is_current = false, superseded_by = {int(batch_no)}
+            FROM {checked} c
+            WHERE e.batch_no = c.cur_batch AND e.line_no = c.cur_line AND cardinality(c.errors) = 0 AND NOT c.same""")
+    if not kept:
+        return
+    await create_partition(conn, batch_no)
     await conn.execute(f"""
-        INSERT INTO executed_volume (region_code, profile_code, provider_id, month, treated_cases, children_cases,
-            rural_cases, bed_days, children_bed_days, rural_bed_days, version, is_current, batch_id, line_no)
-        SELECT region, profile, provider_id, month_d, tc, cc, rc, bd, cbd, rbd, COALESCE(cur_version, 0) + 1, true,
-               $1, line_no
-        FROM {checked} WHERE cardinality(errors) = 0 AND NOT same
-        ORDER BY region, profile, month_d, provider_id""", batch_id)
+        INSERT INTO {partition(batch_no)} (region_code, profile_code, provider_code, month, treated_cases,
+            children_cases, rural_cases, bed_days, children_bed_days, rural_bed_days, version, line_no)
+        SELECT region, profile, provider_code, month_d, tc, cc, rc, bd, cbd, rbd, COALESCE(cur_version, 0) + 1,
+               line_no
+        FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""")
+    await finish_partition(conn, batch_no, direct=False)
+    await record_references(conn, batch_no)
 
 
 PLANNED_VS_EXECUTED = """
@@ -248,10 +384,12 @@ async def planned_vs_executed(conn: asyncpg.Connection, first: date, last: date,
 async def executed(conn: asyncpg.Connection, region: str | None, profile: str | None, first: date | None,
                    last: date | None, history: bool, limit: int, offset: int) -> list[asyncpg.Record]:
     return await conn.fetch("""
-        SELECT e.*, o.code AS provider_code, count(*) OVER () AS full_count FROM executed_volume e
-        LEFT JOIN organisation o ON o.id = e.provider_id
+        SELECT e.*, b.batch_id, b.received_at, s.batch_id AS superseded_by_batch, count(*) OVER () AS full_count
+        FROM executed_volume e
+        JOIN ingest_batch b ON b.batch_no = e.batch_no
+        LEFT JOIN ingest_batch s ON s.batch_no = e.superseded_by
         WHERE ($1::text IS NULL OR e.region_code = $1) AND ($2::text IS NULL OR e.profile_code = $2)
           AND ($3::date IS NULL OR e.month >= $3) AND ($4::date IS NULL OR e.month <= $4)
           AND ($5 OR e.is_current)
-        ORDER BY e.region_code, e.profile_code, e.month, e.provider_id NULLS FIRST, e.version
+        ORDER BY e.region_code, e.profile_code, e.month, e.provider_code NULLS FIRST, e.version
         LIMIT $6 OFFSET $7""", region, profile, first, last, history, limit, offset)

@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +24,8 @@ from services.api.actuals import parsing
 from services.api.actuals import repository as repo
 from services.api.actuals.schemas import BatchResult, ExecutedVolumeOut, PlannedVsExecutedOut
 from services.api.bulk import batches, staging
-from services.api.bulk.stream import Digest, body_format, stored_content_type
+from services.api.bulk.schemas import BatchStatus
+from services.api.bulk.stream import Digest, Spool, body_format, stored_content_type
 from services.api.guarantee import repository as guarantee_repo
 from services.api.guarantee.http import YearMonth
 from services.common.errors import FieldError, NotFound, ValidationFailed
@@ -32,62 +34,148 @@ from services.common.models.guarantee import BatchKind, BatchMode, IngestBatch
 log = logging.getLogger(__name__)
 
 
-async def _stage(conn: Any, content_type: str | None, stream: AsyncIterator[bytes], digest: Digest,
-                 suffix: str) -> tuple[str, list[str]]:
-    """Stage the body; returns the source of (line_no, parse_error, fields) rows for check_sql and the temp tables."""
+async def _stage_jsonl(conn: Any, stream: AsyncIterator[bytes], digest: Digest, suffix: str) -> tuple[str, list[str]]:
+    """Stage a JSON Lines body; returns the source of (line_no, parse_error, fields) rows for check_sql and the temp
+    tables."""
     stage = f"ev_stage_{suffix}"
-    if body_format(content_type) == "jsonl":
-        await staging.create_fields_stage(conn, stage, parsing.FIELDS)
-        async for rows in parsing.jsonl_rows(stream, digest):
-            await staging.copy_rows(conn, stage, parsing.FIELDS, rows)
-        return stage, [stage]
-    body = parsing.CsvBody(stream, digest)
-    await body.read_header()
+    await staging.create_fields_stage(conn, stage, parsing.FIELDS)
+    async for rows in parsing.jsonl_rows(stream, digest):
+        await staging.copy_rows(conn, stage, parsing.FIELDS, rows)
+    return stage, [stage]
+
+
+async def _stage_csv(conn: Any, body: parsing.CsvBody, suffix: str) -> tuple[str, list[str]]:
+    """Stage a CSV body whose header is read; returns the source of rows for check_sql and the temp tables."""
+    stage = f"ev_stage_{suffix}"
     await repo.copy_lines(conn, stage, body.header_line + 1, body.width, body.copy_data())
     positions = {f: i + 1 for i, f in enumerate(body.header)}
     space = "" if not body.spaces else parsing.ASCII_SPACE if body.ascii else parsing.UNICODE_SPACE
     return repo.csv_source_sql(stage, positions, space), [stage]
 
 
+# What makes COPY refuse a line of the direct way: a value its column's type does not take, a check or NOT NULL
+# broken, a key repeated (the unique key index), a line with too many or too few fields.
+_DIRECT_REFUSALS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+
+
+async def _direct(session: AsyncSession, body: parsing.CsvBody, batch_no: int,
+                  suffix: str) -> tuple[int, int] | None:
+    """Take the upload the direct way: the lines COPYed straight into the upload's table, checked as a set, the
+    table attached. Returns the number of rows and the first line, or None (everything undone) when the upload
+    needs the checked way."""
+    try:
+        async with session.begin_nested():
+            conn = await staging.driver(session)  # the session's connection, which emits the SAVEPOINT
+            await repo.create_partition(conn, batch_no, first_line=body.header_line + 1)
+            t0 = time.perf_counter()
+            await repo.direct_copy(conn, batch_no, body.header, body.direct_data())
+            t1 = time.perf_counter()
+            if body.not_direct is not None:
+                raise parsing.NotDirect(body.not_direct)
+            refs = f"ev_refs_{suffix}"
+            await repo.direct_refs(conn, batch_no, refs)
+            t2 = time.perf_counter()
+            why = await repo.direct_refusal(conn, refs)
+            if why is not None:
+                raise parsing.NotDirect(why)
+            total = await repo.direct_total(conn, refs)
+            if not total:
+                raise parsing.NotDirect("no data rows")
+            t3 = time.perf_counter()
+            await repo.finish_partition(conn, batch_no, direct=True)
+            log.info("direct way: copy %.2fs, references %.2fs, checks %.2fs, key index and attach %.2fs",
+                     t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
+            return total, body.header_line + 1
+    except (parsing.NotDirect, *_DIRECT_REFUSALS) as exc:
+        log.info("upload %s takes the checked way: %s", batch_no, exc)
+        return None
+
+
 async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode: BatchMode,
                                   content_type: str | None, stream: AsyncIterator[bytes]) -> BatchResult:
+    """Take in an upload of executed volumes. A CSV body tries the direct way first; the checked way takes the
+    body again (kept in a spool as it passed) when the direct way cannot take it, and JSON Lines always."""
     body_format(content_type)
     existing = await session.get(IngestBatch, batch_id)
     if existing is not None:
         return await batches.replay(BatchResult, stream, batch_id=existing.batch_id,
-                                    content_sha256=existing.content_sha256, result=existing.result)
+                                    content_sha256=existing.content_sha256, result=existing.result,
+                                    received_at=existing.received_at)
     suffix = uuid.uuid4().hex[:12]
     checked = f"ev_checked_{suffix}"
     digest = Digest()
-    with batches.one_taker(batch_id, "pk_ingest_batch"):
-        async with session.begin_nested():
-            conn = await staging.driver(session)
-            await repo.tune(conn)
-            t0 = time.perf_counter()
-            source, staged = await _stage(conn, content_type, stream, digest, suffix)
-            t1 = time.perf_counter()
-            await repo.lock_references(conn)
-            await repo.check(conn, source, checked)
-            c = await repo.counts(conn, checked)
-            total, bad = int(c["total"]), int(c["bad"])
-            t2 = time.perf_counter()
-            verdict = await batches.judge(conn, checked, mode, total, bad,
-                                          span=(int(c["first"]), int(c["last"])) if total else None)
-            fresh, corrected, unchanged = int(c["fresh"]), int(c["corrected"]), int(c["unchanged"])
-            result = BatchResult(batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode, rows_new=fresh,
-                                 rows_new_version=corrected, rows_unchanged=unchanged, **verdict.fields(digest))
-            batch = IngestBatch(batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode,
-                                content_type=stored_content_type(content_type), content_sha256=digest.hexdigest(),
-                                rows_total=total, rows_accepted=total - bad, rows_rejected=bad,
-                                rows_new_version=corrected, rows_unchanged=unchanged,
-                                result=orjson.loads(result.model_dump_json()))
-            session.add(batch)
-            await session.flush()
-            await repo.apply(conn, checked, batch_id, corrected)
-            log.info("batch %s: %d rows; stream+stage %.2fs, check %.2fs, apply %.2fs", batch_id, total, t1 - t0,
-                     t2 - t1, time.perf_counter() - t2)
-            await staging.drop(conn, *staged, checked)
+    spool = Spool(stream)
+    try:
+        with batches.one_taker(batch_id, "pk_ingest_batch"):
+            async with session.begin_nested():
+                conn = await staging.driver(session)
+                await repo.tune(conn)
+                await repo.lock_uploads(conn)
+                batch_no = await repo.next_batch_no(conn)
+                t0 = time.perf_counter()
+                direct = None
+                csv_body = None
+                if body_format(content_type) == "csv":
+                    csv_body = parsing.CsvBody(spool.passing(), digest)
+                    await csv_body.read_header()
+                    direct = await _direct(session, csv_body, batch_no, suffix)
+                if direct is not None:
+                    total, first = direct
+                    result = BatchResult(
+                        batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode, rows_new=total,
+                        rows_new_version=0, rows_unchanged=0, status=BatchStatus.accepted, rows_total=total,
+                        rows_accepted=total, rows_rejected=0, kept_lines=[[first, first + total - 1]], refused=[],
+                        refused_truncated=False, bytes=digest.bytes, content_sha256=digest.hexdigest())
+                    batch = _record(batch_id, batch_no, mode, content_type, result)
+                    session.add(batch)
+                    await session.flush()
+                    await repo.record_references(conn, batch_no, f"ev_refs_{suffix}")
+                    log.info("batch %s: %d rows the direct way in %.2fs", batch_id, total, time.perf_counter() - t0)
+                else:
+                    batch, result = await _checked(session, conn, spool, csv_body, content_type, batch_id,
+                                                   batch_no, mode, suffix, checked)
+                    log.info("batch %s: %d rows the checked way in %.2fs", batch_id, result.rows_total,
+                             time.perf_counter() - t0)
+    finally:
+        spool.close()
     return await batches.received(session, batch, result)
+
+
+def _record(batch_id: str, batch_no: int, mode: BatchMode, content_type: str | None,
+            result: BatchResult) -> IngestBatch:
+    return IngestBatch(batch_id=batch_id, batch_no=batch_no, kind=BatchKind.executed_volumes, mode=mode,
+                       content_type=stored_content_type(content_type), content_sha256=result.content_sha256,
+                       rows_total=result.rows_total, rows_accepted=result.rows_accepted,
+                       rows_rejected=result.rows_rejected, rows_new_version=result.rows_new_version,
+                       rows_unchanged=result.rows_unchanged, result=orjson.loads(result.model_dump_json()))
+
+
+async def _checked(session: AsyncSession, conn: Any, spool: Spool, csv_body: parsing.CsvBody | None,
+                   content_type: str | None, batch_id: str, batch_no: int, mode: BatchMode, suffix: str,
+                   checked: str) -> tuple[IngestBatch, BatchResult]:
+    """The checked way: the body staged as text, every row validated in SQL, the kept rows inserted as versions."""
+    digest = Digest()
+    if csv_body is not None:  # the direct way read part of the body: read it again from the start
+        body = parsing.CsvBody(spool.again(), digest)
+        await body.read_header()
+        source, staged = await _stage_csv(conn, body, suffix)
+    else:
+        source, staged = await _stage_jsonl(conn, spool.passing(), digest, suffix)
+    await repo.lock_references(conn)
+    await repo.check(conn, source, checked)
+    c = await repo.counts(conn, checked)
+    total, bad = int(c["total"]), int(c["bad"])
+    verdict = await batches.judge(conn, checked, mode, total, bad,
+                                  span=(int(c["first"]), int(c["last"])) if total else None)
+    fresh, corrected, unchanged = int(c["fresh"]), int(c["corrected"]), int(c["unchanged"])
+    result = BatchResult(batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode, rows_new=fresh,
+                         rows_new_version=corrected, rows_unchanged=unchanged, **verdict.fields(digest))
+    batch = _record(batch_id, batch_no, mode, content_type, result)
+    session.add(batch)
+    await session.flush()
+    await repo.apply(conn, checked, batch_no, corrected, fresh + corrected)
+    await staging.drop(conn, *staged, checked)
+    return batch, result
 
 
 async def batch(session: AsyncSession, batch_id: str) -> BatchResult:
@@ -161,6 +249,6 @@ async def executed(session: AsyncSession, *, region: str | None, profile: str | 
         rural_cases=r["rural_cases"], bed_days=r["bed_days"], children_bed_days=r["children_bed_days"],
         rural_bed_days=r["rural_bed_days"], version=r["version"], is_current=r["is_current"],
         batch_id=r["batch_id"], line=r["line_no"], superseded_by_batch=r["superseded_by_batch"],
-        recorded_at=r["recorded_at"]) for r in rows]
+        recorded_at=r["received_at"]) for r in rows]
     return out, int(rows[0]["full_count"]) if rows else 0
 

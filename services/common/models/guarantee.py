@@ -5,7 +5,7 @@ Rules of the data:
 * Annex 1 figures are kept exactly as printed: a `*` cell (no bed fund for the profile) is a null value with
   its printed text kept in `printed_cells`; contradictions are reported in `data_quality_issue`, never fixed.
 * Norms are versioned rows (valid_from/valid_to, legal basis); evaluation parameters are data, not code.
-* Executed volumes are never updated in place: a correction writes a new version and closes the current one.
+* Executed volumes are never changed in place: a correction writes a new version and closes the current one.
 * Money is numeric with its unit stated (`amount_unit`): tenge with tiyn for contracts and invoices.
 """
 
@@ -19,13 +19,16 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     Numeric,
+    Sequence,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -294,11 +297,14 @@ class ContractInvoice(CreatedAtMixin, Base):
 
 
 class IngestBatch(Base):
-    """One bulk upload, keyed by the caller's batch id. Sending the same batch again changes nothing."""
+    """One bulk upload, keyed by the caller's batch id. Sending the same batch again changes nothing.
+
+    `batch_no` numbers the executed-volume uploads: it keys the upload's partition of executed_volume."""
 
     __tablename__ = "ingest_batch"
 
     batch_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    batch_no: Mapped[int] = mapped_column(Integer, Sequence("ingest_batch_no_seq"), unique=True)
     kind: Mapped[BatchKind] = mapped_column(pg_enum(BatchKind, "batch_kind"))
     mode: Mapped[BatchMode] = mapped_column(pg_enum(BatchMode, "batch_mode"))
     content_type: Mapped[str] = mapped_column(String(60))
@@ -313,46 +319,70 @@ class IngestBatch(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class ExecutedVolume(Base):
-    """Executed 24-hour inpatient volume: treated cases and bed-days per region × profile × month
-    (× provider when the sender reports per provider). One row per version; `is_current` marks the live one.
+# Executed 24-hour inpatient volume: treated cases and bed-days per region × profile × month (× provider when the
+# sender reports per provider), one row per version of a key; `is_current` marks the live one.
+#
+# Partitioned by upload: every upload's rows are one partition (schema executed_volume_batch, table b<batch_no>),
+# written by COPY straight into a table of its own and attached when the upload commits. A million rows per upload
+# is the expected size, so nothing is maintained row by row while they arrive: the partition's unique index on the
+# key of a row is built once after the COPY (which is also the check that no key repeats within the upload), and
+# the index that serves reads by month, region and profile is built by the report worker after commit.
+# A key has at most one current row across partitions: uploads of executed volumes take one lock in turn
+# (actuals.repository.UPLOAD_LOCK), and an upload that touches a region × profile × month with figures already
+# closes the versions it corrects (see executed_volume_cell).
+#
+# The rows carry no foreign keys (a row-level RI trigger per row and key would cost more than the COPY itself).
+# Their references are kept per upload instead, in executed_volume_cell (region, profile, month) and
+# executed_volume_provider, which do carry foreign keys: every row's region, profile and provider stands in its
+# upload's rows there.
+executed_volume = Table(
+    "executed_volume", Base.metadata,
+    Column("batch_no", Integer, nullable=False),
+    Column("line_no", BigInteger, nullable=False),
+    Column("region_code", String(9), nullable=False),
+    Column("profile_code", String(60), nullable=False),
+    Column("provider_code", String(120)),
+    Column("month", Date, nullable=False),
+    Column("treated_cases", Integer, nullable=False),
+    Column("children_cases", Integer, nullable=False),
+    Column("rural_cases", Integer, nullable=False),
+    Column("bed_days", Integer, nullable=False),
+    Column("children_bed_days", Integer),
+    Column("rural_bed_days", Integer),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("is_current", Boolean, nullable=False, server_default=text("true")),
+    Column("superseded_by", Integer),  # ingest_batch.batch_no of the upload that corrected this row
+    CheckConstraint("EXTRACT(DAY FROM month) = 1", name="month_is_first_day"),
+    CheckConstraint(
+        "treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0"
+        " AND (children_bed_days IS NULL OR children_bed_days >= 0)"
+        " AND (rural_bed_days IS NULL OR rural_bed_days >= 0)",
+        name="not_negative"),
+    CheckConstraint("children_cases <= treated_cases AND rural_cases <= treated_cases"
+                    " AND children_bed_days <= bed_days AND rural_bed_days <= bed_days",
+                    name="parts_within_total"),
+    postgresql_partition_by="LIST (batch_no)",
+)
 
-    Written in bulk (a million rows per upload), so the table carries only what protects the data: the primary key,
-    one unique index on the current version of a key (which also serves every current-figure read) and the checks.
-    region_code, profile_code, provider_id and batch_id have no FOREIGN KEY: the row-level RI triggers cost more
-    than the rest of the insert together. Their integrity is kept set-based instead (see migration 0002,
-    EXECUTED_VOLUME_GUARDS): the bulk insert locks the referenced rows FOR KEY SHARE and inserts only rows joined
-    to them; triggers on region, clinical_profile, organisation and ingest_batch refuse to delete or re-key a
-    referenced row."""
 
-    __tablename__ = "executed_volume"
-    __table_args__ = (
-        Index("uq_executed_volume_current", "region_code", "profile_code", "month", "provider_id", unique=True,
-              postgresql_where=text("is_current"), postgresql_nulls_not_distinct=True),
-        CheckConstraint("EXTRACT(DAY FROM month) = 1", name="month_is_first_day"),
-        CheckConstraint(
-            "treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0"
-            " AND (children_bed_days IS NULL OR children_bed_days >= 0)"
-            " AND (rural_bed_days IS NULL OR rural_bed_days >= 0)",
-            name="not_negative"),
-        CheckConstraint("children_cases <= treated_cases AND rural_cases <= treated_cases",
-                        name="parts_within_total"),
-    )
+class ExecutedVolumeCell(Base):
+    """The region × profile × month an upload holds rows for, with their number: the references of the upload's
+    rows (with foreign keys), and how an upload finds at once whether it touches figures already held."""
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    region_code: Mapped[str] = mapped_column(String(9))  # region.kato_code, see the class docstring
-    profile_code: Mapped[str] = mapped_column(String(60))  # clinical_profile.code
-    provider_id: Mapped[int | None] = mapped_column(Integer)  # organisation.id
-    month: Mapped[date] = mapped_column(Date)
-    treated_cases: Mapped[int] = mapped_column(Integer)
-    children_cases: Mapped[int] = mapped_column(Integer)
-    rural_cases: Mapped[int] = mapped_column(Integer)
-    bed_days: Mapped[int] = mapped_column(Integer)
-    children_bed_days: Mapped[int | None] = mapped_column(Integer)
-    rural_bed_days: Mapped[int | None] = mapped_column(Integer)
-    version: Mapped[int] = mapped_column(Integer)
-    is_current: Mapped[bool] = mapped_column(Boolean)
-    batch_id: Mapped[str] = mapped_column(String(100))  # ingest_batch.batch_id
-    line_no: Mapped[int] = mapped_column(Integer)
-    superseded_by_batch: Mapped[str | None] = mapped_column(String(100))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __tablename__ = "executed_volume_cell"
+    __table_args__ = (Index("ix_executed_volume_cell_batch", "batch_no"),)
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.kato_code"), primary_key=True)
+    profile_code: Mapped[str] = mapped_column(ForeignKey("clinical_profile.code"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    batch_no: Mapped[int] = mapped_column(ForeignKey("ingest_batch.batch_no"), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+
+
+class ExecutedVolumeProvider(Base):
+    """The providers an upload's rows name (foreign keys to organisation)."""
+
+    __tablename__ = "executed_volume_provider"
+
+    batch_no: Mapped[int] = mapped_column(ForeignKey("ingest_batch.batch_no"), primary_key=True)
+    provider_code: Mapped[str] = mapped_column(ForeignKey("organisation.code"), primary_key=True)
