@@ -8,8 +8,9 @@ for the run, samples the service's resident memory (RSS, with its children) ever
 file with asyncpg, in the same database and run, into
 * a plain table of the file's columns, without indexes or checks (the baseline: "COPY"), and
 * a table of the file's columns carrying what an upload's partition of executed_volume carries (the
-  not-negative and parts-within-total checks, a month check), then the same unique index on the key of a row built
-  after the COPY: "COPY+ix", what the database itself costs for the stored rows.
+  not-negative and parts-within-total checks, line numbers from a sequence, the version columns), then the same
+  unique index on the hashed key of a row built after the COPY: "COPY+ix", what the database itself costs for
+  the rows the upload stores, without the checks of references and months the upload makes.
 It prints rows per second of each, the API's ratio to both and the service's idle and peak RSS. The database is
 dropped at the end.
 """
@@ -48,22 +49,24 @@ HEADER = [
 ]
 
 
-# The file's columns with what an upload's partition of executed_volume carries: the same checks (the month, text
-# here, is checked for its shape instead of being the 1st); KEY_INDEX is built after the COPY, as the upload does.
-REFERENCE_TABLE = """CREATE TABLE bench_copy_ref (
-    region varchar(9) NOT NULL, profile varchar(60) NOT NULL, provider varchar(120),
-    month text NOT NULL CHECK (month ~ '^[0-9]{4}-[0-9]{2}$'),
+# The file's columns with what an upload's partition of executed_volume carries: the same checks, line numbers from
+# a sequence, the version columns (the month, text here, stays text: COPY cannot read YYYY-MM as a date);
+# KEY_INDEX, the same unique index on the hashed key of a row, is built after the COPY, as the upload does.
+REFERENCE_TABLE = """CREATE SEQUENCE bench_copy_ref_line CACHE 100000;
+CREATE TABLE bench_copy_ref (
+    batch_no int NOT NULL DEFAULT 1 CHECK (batch_no = 1),
+    line_no bigint NOT NULL DEFAULT nextval('bench_copy_ref_line'),
+    region varchar(9) NOT NULL, profile varchar(60) NOT NULL, provider varchar(120), month text NOT NULL,
     treated_cases int NOT NULL, children_cases int NOT NULL, rural_cases int NOT NULL, bed_days int NOT NULL,
     children_bed_days int, rural_bed_days int,
-    version int NOT NULL DEFAULT 1, is_current boolean NOT NULL DEFAULT true,
+    version int NOT NULL DEFAULT 1, is_current boolean NOT NULL DEFAULT true, superseded_by int,
     CHECK (treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0
            AND (children_bed_days IS NULL OR children_bed_days >= 0)
            AND (rural_bed_days IS NULL OR rural_bed_days >= 0)),
     CHECK (children_cases <= treated_cases AND rural_cases <= treated_cases
            AND children_bed_days <= bed_days AND rural_bed_days <= bed_days))"""
 KEY_INDEX = """CREATE UNIQUE INDEX bench_copy_ref_key ON bench_copy_ref (
-    hashtextextended(region || ',' || profile || ',' || coalesce(provider, ''), length(month)), region, profile, month,
-    provider) NULLS NOT DISTINCT"""
+    hashtextextended(region || ',' || profile || ',' || coalesce(provider, '') || ',' || month, 0))"""
 # Between sizes: the uploads' partitions and references go, so that every size is an upload of new figures.
 CLEAR = """TRUNCATE executed_volume_cell, executed_volume_provider, bench_copy, bench_copy_ref;
 DROP INDEX IF EXISTS bench_copy_ref_key;
@@ -263,7 +266,7 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
         "API: streamed CSV -> lines COPYed as they come straight into the upload's own table (the direct way) -> "
         "references checked as a set -> unique key index built -> table attached as the upload's partition, one "
         "transaction. COPY: asyncpg copy_to_table of the same file into a plain table without indexes or checks. "
-        "COPY+ix: the same into a table with the partition's checks, then the same unique key index built. "
+        "COPY+ix: the same into a table shaped as the upload's partition, then the same unique key index built. "
         "ratio = API rows/s / COPY rows/s (resp. COPY+ix rows/s)."
     )
 

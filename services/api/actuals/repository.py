@@ -286,6 +286,9 @@ async def direct_copy(conn: asyncpg.Connection, batch_no: int, columns: Sequence
 
 async def direct_refs(conn: asyncpg.Connection, batch_no: int, refs: str) -> None:
     """The region × profile × month and the providers of the COPYed rows, in a temporary table `refs`."""
+    # The new table has no statistics: the planner expects few rows per group and would aggregate the cells in one
+    # process; a lower cost of passing rows from parallel workers lets it use them (about a third faster).
+    await conn.execute("SET LOCAL parallel_tuple_cost = 0.001")
     await conn.execute(f"CREATE TEMP TABLE {refs} ON COMMIT DROP AS {_REFS.format(table=partition(batch_no))}")
 
 
