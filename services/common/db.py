@@ -77,7 +77,13 @@ async def unit_of_work(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator
 
 
 async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under a session, inside its transaction (COPY and SQL-built JSON go straight to it)."""
+    """The asyncpg connection under a session, inside its transaction (COPY and SQL-built JSON go straight to it).
+
+    SQLAlchemy's asyncpg adapter sends BEGIN only with its first statement: until then the driver connection is in
+    autocommit, where a transaction-level lock or SET LOCAL would end with its own statement. A first statement
+    goes through SQLAlchemy when none has."""
     conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
+    raw = (await conn.get_raw_connection()).driver_connection
+    if not raw.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return raw

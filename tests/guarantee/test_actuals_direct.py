@@ -2,11 +2,12 @@
 partition) for clean uploads of new figures, the checked way for everything else. Both store the same figures; what
 the direct way cannot take, the checked way answers row by row, and nothing of the attempt is left behind."""
 
+import asyncio
 import logging
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 
 from services.common import executed_volume
 from services.common.db import make_sessionmaker
@@ -189,3 +190,33 @@ async def test_the_worker_indexes_committed_uploads(engine: Any) -> None:
             await raw.execute(f"DROP TABLE {executed_volume.partition(n)}; "
                               "DELETE FROM ingest_batch WHERE batch_id = 'w-worker'")
             await conn.commit()
+
+
+async def test_one_batch_sent_twice_at_once(guarantee_loaded: None, engine: Any) -> None:
+    """Two requests with one batch id at once, each in its own transaction: the second waits for the first and is
+    answered as the batch sent again; the figures are stored once."""
+    from services.api.main import create_app
+
+    body = "\n".join([HEADER, "710000000,cardiology,,2019-11,5,0,0,9,", "750000000,urology,,2019-11,6,0,0,9,"]) + "\n"
+    app = create_app()
+    try:
+        async with app.router.lifespan_context(app), AsyncClient(
+                transport=ASGITransport(app=app), base_url="http://api.test") as client:
+            answers = await asyncio.gather(*(_post(client, body, "w-twice-at-once") for _ in range(2)))
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        assert sorted(a.json()["duplicate"] for a in answers) == [False, True]
+        assert len({a.json()["received_at"] for a in answers}) == 1
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert len(await _stored(raw, "w-twice-at-once")) == 2
+    finally:
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            n = await raw.fetchval("SELECT batch_no FROM ingest_batch WHERE batch_id = 'w-twice-at-once'")
+            if n is not None:
+                await raw.execute(f"""
+                    DROP TABLE IF EXISTS {executed_volume.partition(n)};
+                    DELETE FROM executed_volume_cell WHERE batch_no = {n};
+                    DELETE FROM executed_volume_provider WHERE batch_no = {n};
+                    DELETE FROM ingest_batch WHERE batch_no = {n}""")
+                await conn.commit()

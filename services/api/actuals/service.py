@@ -96,6 +96,9 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
     """Take in an upload of executed volumes. A CSV body tries the direct way first; the checked way takes the
     body again (kept in a spool as it passed) when the direct way cannot take it, and JSON Lines always."""
     body_format(content_type)
+    # In turn with other uploads of executed volumes (see repository.UPLOAD_LOCK): a batch id sent twice at once is
+    # answered, the second time, as a batch sent again.
+    await repo.lock_uploads(await staging.driver(session))
     existing = await session.get(IngestBatch, batch_id)
     if existing is not None:
         return await batches.replay(BatchResult, stream, batch_id=existing.batch_id,
@@ -110,7 +113,6 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
             async with session.begin_nested():
                 conn = await staging.driver(session)
                 await repo.tune(conn)
-                await repo.lock_uploads(conn)
                 batch_no = await repo.next_batch_no(conn)
                 t0 = time.perf_counter()
                 direct = None
