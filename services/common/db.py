@@ -83,7 +83,7 @@ async def driver_connection(session: AsyncSession) -> Any:
     autocommit, where a transaction-level lock or SET LOCAL would end with its own statement. A first statement
     goes through SQLAlchemy when none has."""
     conn = await session.connection()
-    raw = (await conn.get_raw_connection()).driver_connection
+    raw: Any = (await conn.get_raw_connection()).driver_connection
     if not raw.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")
     return raw
