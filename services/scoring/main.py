@@ -22,8 +22,10 @@ uniqueness in Kazakhstan 0.1, complexity 0.5, each scored 10, 7.5, 5 or 2.5; tot
   trimmed mean, median of an even count) is rounded half-up to the version's `score_decimals`.
 * Innovativeness is derived, not chosen: {AGE_BOUNDARY_NOTE}
 * Errors are RFC 9457 problem details (`application/problem+json`) naming the field and the reason.
-* Single resources carry an `ETag`; updates require `If-Match` and answer 412 on a stale one.
-* Batch jobs are sent to the worker only once recorded and committed; a lost one is re-sent by the worker.
+* Single resources carry an `ETag` and answer 304 to an `If-None-Match` naming it; updates require `If-Match`
+  and answer 412 on a stale one.
+* Batch jobs are sent to the worker only once recorded and committed; a lost one is re-sent by the worker, a
+  running one the worker gave up on (no progress for longer than its job timeout) is marked failed.
 """
 
 TAGS = [

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from services.common.concurrency import not_modified
 from services.common.db import SessionDep
 from services.common.errors import DomainError, FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import BatchJob
@@ -60,6 +61,19 @@ NDJSON = "application/x-ndjson"
 PROBLEM = {"model": dict[str, Any], "description": "Problem details (application/problem+json)"}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
 UPDATE_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 412: PROBLEM, 428: PROBLEM}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    304: {"description": "Not Modified: If-None-Match names the current ETag (or is `*`); empty body, same ETag"},
+}
+
+
+def _unchanged(request: Request, etag: str) -> Response | None:
+    """The 304 answer when the client already holds this ETag, else None (build the resource).
+
+    Checked before the body is built, so a revalidation costs one lookup."""
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ criteria
@@ -85,15 +99,18 @@ async def list_criteria_versions(session: SessionDep, page: Pagination) -> Pagin
     operation_id="criteria_version_in_force",
     summary="The criteria version in force on a date",
     response_model=CriteriaVersionOut,
-    responses=ERRORS,
+    responses=READ_ERRORS,
 )
 async def criteria_version_in_force(
-    session: SessionDep, response: Response, on: Annotated[date, Query(description="The date.")]
-) -> CriteriaVersionOut:
+    session: SessionDep, request: Request, response: Response, on: Annotated[date, Query(description="The date.")]
+) -> CriteriaVersionOut | Response:
     version = await repo.version_in_force(session, on)
     if version is None:
         raise NotFound(f"no criteria version is in force on {on}", [FieldError("on", "none in force")])
-    response.headers["ETag"] = service.etag("criteria-version", version.id, version.row_version)
+    etag = service.etag("criteria-version", version.id, version.row_version)
+    if unchanged := _unchanged(request, etag):
+        return unchanged
+    response.headers["ETag"] = etag
     return await service.version_out(session, version)
 
 
@@ -103,11 +120,16 @@ async def criteria_version_in_force(
     operation_id="get_criteria_version",
     summary="One criteria version: criteria, weights, scales, age bands, threshold",
     response_model=CriteriaVersionOut,
-    responses=ERRORS,
+    responses=READ_ERRORS,
 )
-async def get_criteria_version(session: SessionDep, version_id: VersionId, response: Response) -> CriteriaVersionOut:
+async def get_criteria_version(
+    session: SessionDep, version_id: VersionId, request: Request, response: Response
+) -> CriteriaVersionOut | Response:
     version = await repo.get_version(session, version_id)
-    response.headers["ETag"] = service.etag("criteria-version", version.id, version.row_version)
+    etag = service.etag("criteria-version", version.id, version.row_version)
+    if unchanged := _unchanged(request, etag):
+        return unchanged
+    response.headers["ETag"] = etag
     return await service.version_out(session, version)
 
 
@@ -212,11 +234,16 @@ async def list_technologies(session: SessionDep, page: Pagination) -> Paginated[
     operation_id="get_technology",
     summary="One technology",
     response_model=TechnologyOut,
-    responses=ERRORS,
+    responses=READ_ERRORS,
 )
-async def get_technology(session: SessionDep, technology_id: TechnologyId, response: Response) -> TechnologyOut:
+async def get_technology(
+    session: SessionDep, technology_id: TechnologyId, request: Request, response: Response
+) -> TechnologyOut | Response:
     tech = await repo.get_technology(session, technology_id)
-    response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
+    etag = service.etag("technology", tech.id, tech.row_version)
+    if unchanged := _unchanged(request, etag):
+        return unchanged
+    response.headers["ETag"] = etag
     return TechnologyOut.model_validate(tech)
 
 
@@ -283,11 +310,16 @@ async def list_applications(
     operation_id="get_application",
     summary="One application with its status and panel score",
     response_model=ApplicationOut,
-    responses=ERRORS,
+    responses=READ_ERRORS,
 )
-async def get_application(session: SessionDep, application_id: ApplicationId, response: Response) -> ApplicationOut:
+async def get_application(
+    session: SessionDep, application_id: ApplicationId, request: Request, response: Response
+) -> ApplicationOut | Response:
     app = await repo.get_application(session, application_id)
-    response.headers["ETag"] = service.etag("application", app.id, app.row_version)
+    etag = service.etag("application", app.id, app.row_version)
+    if unchanged := _unchanged(request, etag):
+        return unchanged
+    response.headers["ETag"] = etag
     return ApplicationOut.model_validate(app)
 
 
@@ -569,11 +601,16 @@ async def save_scenario(session: SessionDep, body: ScenarioIn) -> ScenarioOut:
     operation_id="get_scenario",
     summary="A saved scenario",
     response_model=ScenarioOut,
-    responses=ERRORS,
+    responses=READ_ERRORS,
 )
-async def get_scenario(session: SessionDep, scenario_id: ScenarioId, response: Response) -> ScenarioOut:
+async def get_scenario(
+    session: SessionDep, scenario_id: ScenarioId, request: Request, response: Response
+) -> ScenarioOut | Response:
     scenario = await service.get_scenario(session, scenario_id)
-    response.headers["ETag"] = service.etag("scenario", scenario.id, 1)
+    etag = service.etag("scenario", scenario.id, 1)  # a saved scenario is never changed
+    if unchanged := _unchanged(request, etag):
+        return unchanged
+    response.headers["ETag"] = etag
     return ScenarioOut(
         id=scenario.id,
         name=scenario.name,
@@ -710,12 +747,20 @@ async def get_batch_job(session: SessionDep, job_id: JobId) -> JobOut:
     "/batch/jobs/{job_id}/results",
     tags=["batch"],
     operation_id="get_batch_results",
-    summary="A finished job's results as JSON Lines",
-    responses={200: {"content": {NDJSON: {}}}, **ERRORS},
+    summary="A job's results as JSON Lines (streamed)",
+    description="One result or error object per scored line, in input-line order, streamed as it is read from "
+    "the database (a chunk of lines at a time). While the job runs, the lines scored so far.",
+    responses={200: {"content": {NDJSON: {}}, "description": "One result or error object per line"}, **ERRORS},
 )
 async def get_batch_results(session: SessionDep, job_id: JobId) -> Response:
     job = await session.get(BatchJob, job_id)
     if job is None:
         raise NotFound(f"batch job {job_id} does not exist")
-    rows = await tasks.results(session, job_id)
-    return Response(b"".join(orjson.dumps(r) + b"\n" for r in rows), media_type=NDJSON)
+
+    async def body() -> AsyncIterator[bytes]:
+        async for outputs in tasks.result_chunks(session, job_id):
+            if outputs:
+                yield b"".join(orjson.dumps(output) + b"\n" for output in outputs)
+
+    # The session stays open until the response is sent (the dependency's exit runs after it).
+    return StreamingResponse(body(), media_type=NDJSON)

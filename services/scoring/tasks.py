@@ -5,7 +5,8 @@ Redis only once the request's transaction has committed (and never after a rollb
 only the id, scores the lines in chunks, and records progress after each chunk (resumable: a retried run
 carries on from the first line without a result). A job Redis lost (still `queued` after `LOST_AFTER`) is
 sent again by the worker's cron `sweep_lost_jobs`; the arq job id is derived from the job's id, so a second
-send of a job arq still holds is a no-op.
+send of a job arq still holds is a no-op. The same cron marks `failed` a job left `running` that arq no longer
+holds and that made no progress for longer than the worker's job timeout (`fail_stalled_jobs`).
 """
 
 import logging
@@ -16,6 +17,8 @@ from typing import Any
 
 from arq import Retry
 from arq.connections import ArqRedis
+from arq.jobs import Job
+from arq.jobs import JobStatus as ArqJobStatus
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,8 +31,12 @@ log = logging.getLogger(__name__)
 
 SCORE_BATCH_JOB = "score_batch_job"
 CHUNK = 1000
+# Results read per query when a job's results are streamed out.
+RESULTS_CHUNK = 1000
 MAX_JOB_LINES = 1_000_000
 MAX_TRIES = 5
+# The worker's `job_timeout` (one try of a job); also how long a running job may go without progress.
+JOB_TIMEOUT = timedelta(hours=1)
 # A recorded job still queued after this long is taken for lost by Redis and sent again.
 LOST_AFTER = timedelta(seconds=60)
 # A line longer than this is answered with an error line (and not buffered further).
@@ -120,7 +127,8 @@ def enqueue(session: AsyncSession, redis: ArqRedis | None, job_id: int) -> None:
 
 
 async def sweep_lost_jobs(ctx: dict[str, Any]) -> int:
-    """Re-enqueue recorded jobs still queued long after they were created (Redis lost them)."""
+    """Re-enqueue recorded jobs still queued long after they were created (Redis lost them), then fail the
+    running jobs the worker gave up on (`fail_stalled_jobs`). How many jobs it re-sent or failed."""
     cutoff = datetime.now(UTC) - LOST_AFTER
     async with unit_of_work(ctx["sessionmaker"]) as session:
         ids = (
@@ -130,7 +138,53 @@ async def sweep_lost_jobs(ctx: dict[str, Any]) -> int:
         ).all()
     for job_id in ids:
         await ctx["redis"].enqueue_job(SCORE_BATCH_JOB, job_id, _job_id=arq_job_id(job_id), _queue_name=queue_name())
-    return len(ids)
+    return len(ids) + len(await fail_stalled_jobs(ctx))
+
+
+async def fail_stalled_jobs(ctx: dict[str, Any]) -> list[int]:
+    """Mark `failed` the jobs still `running` without progress for longer than JOB_TIMEOUT that arq no longer
+    holds (it timed the try out, or gave up after a crash and MAX_TRIES); the ids failed.
+
+    A try refreshes `updated_at` when it starts and after each chunk, and arq cancels a try JOB_TIMEOUT after it
+    started: older than that, no try is at work. A job arq still holds (queued, deferred for a retry, or in
+    progress until a crashed worker's lock expires) is left to it. Failed rather than sent again: arq does not
+    retry a timed-out try, and a re-send would start a new arq job with its tries counted from 1, so a job that
+    cannot finish in time would run for ever. The lines scored are kept and readable in the results."""
+    stalled_before = datetime.now(UTC) - JOB_TIMEOUT
+    async with unit_of_work(ctx["sessionmaker"]) as session:
+        stalled = (
+            await session.execute(
+                select(BatchJob.id, BatchJob.error).where(
+                    BatchJob.status == JobStatus.running, BatchJob.updated_at < stalled_before
+                )
+            )
+        ).all()
+    failed: list[int] = []
+    for job_id, last_error in stalled:
+        held = await Job(arq_job_id(job_id), ctx["redis"], _queue_name=queue_name()).status()
+        if held not in (ArqJobStatus.complete, ArqJobStatus.not_found):
+            continue
+        error = (
+            f"the worker gave up on this job: no progress for more than {int(JOB_TIMEOUT.total_seconds())} s "
+            "(the worker's job timeout); the lines scored are kept"
+        )
+        if last_error:
+            error += f"; last error: {last_error}"
+        now = datetime.now(UTC)
+        async with unit_of_work(ctx["sessionmaker"]) as session:
+            done = await session.execute(
+                update(BatchJob)
+                .where(
+                    BatchJob.id == job_id,
+                    BatchJob.status == JobStatus.running,
+                    BatchJob.updated_at < stalled_before,  # unless a try took it up meanwhile
+                )
+                .values(status=JobStatus.failed, error=error, finished_at=now, updated_at=now)
+            )
+        if done.rowcount:  # type: ignore[attr-defined]
+            log.warning("batch job %s failed by the sweeper: %s", job_id, error)
+            failed.append(job_id)
+    return failed
 
 
 def _score_stored(cache: Any, line_no: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -217,10 +271,23 @@ async def score_batch_job(ctx: dict[str, Any], job_id: int) -> dict[str, Any]:
     return {"job_id": job_id, "status": "done"}
 
 
-async def results(session: AsyncSession, job_id: int) -> list[dict[str, Any]]:
-    rows = await session.scalars(
-        select(BatchItem.output)
-        .where(BatchItem.job_id == job_id, BatchItem.output.is_not(None))
-        .order_by(BatchItem.line_no)
-    )
-    return [r for r in rows if r is not None]
+async def result_chunks(session: AsyncSession, job_id: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """The job's results in line order, RESULTS_CHUNK rows per query (keyset on the primary key), so a large job
+    is never held in memory. Each query sees the latest commit: lines a running job scores meanwhile may be
+    included, still in line order and never twice."""
+    last = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(BatchItem.line_no, BatchItem.output)
+                .where(BatchItem.job_id == job_id, BatchItem.line_no > last, BatchItem.output.is_not(None))
+                .order_by(BatchItem.line_no)
+                .limit(RESULTS_CHUNK)
+            )
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [output for _, output in rows if output is not None]  # a JSON null is no result
+        if len(rows) < RESULTS_CHUNK:
+            return
