@@ -28,5 +28,6 @@ def check_if_match(if_match: str | None, current: str) -> None:
 
 
 def not_modified(request: Request, etag: str) -> bool:
-    """True when the client's If-None-Match already names this ETag."""
-    return etag in _tags(request.headers.get("if-none-match", ""))
+    """True when the client's If-None-Match already names this ETag, or is `*` (the resource exists)."""
+    header = request.headers.get("if-none-match", "")
+    return header.strip() == "*" or etag in _tags(header)

@@ -66,6 +66,9 @@ async def test_single_resources_carry_etags(api: AsyncClient) -> None:
     resp = await api.get(f"/api/v1/documents/{CANCER}")
     etag = resp.headers["etag"]
     assert (await api.get(f"/api/v1/documents/{CANCER}", headers={"If-None-Match": etag})).status_code == 304
+    assert (await api.get(f"/api/v1/documents/{CANCER}", headers={"If-None-Match": "*"})).status_code == 304
+    assert (await api.get(f"/api/v1/documents/{CANCER}", headers={"If-None-Match": '"other"'})).status_code == 200
+    assert (await api.get("/api/v1/documents/no-such-plan", headers={"If-None-Match": "*"})).status_code == 404
     measures = (await api.get("/api/v1/measures", params={"document": CANCER, "limit": 1})).json()["items"]
     resp = await api.get(f"/api/v1/measures/{measures[0]['id']}")
     assert resp.headers["etag"] == f'"m{measures[0]["id"]}v1"'
