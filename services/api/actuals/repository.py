@@ -19,10 +19,6 @@ import asyncpg
 from services.api.actuals.parsing import FIELDS
 from services.common.executed_volume import partition
 
-# Uploads of executed volumes take this transaction-level advisory lock in turn: a key has one current row across
-# the partitions because no two uploads look for current rows at once.
-UPLOAD_LOCK = 0x45_56_4F_4C  # "EVOL"
-
 # The key of a row (region, profile, provider, month) hashed, leading the partition's unique key index so that the
 # index is built by sorting integers; `{t}` is the table alias with its dot, or nothing.
 KEY_HASH = ("hashtextextended({t}region_code || ',' || {t}profile_code || ',' || coalesce({t}provider_code, ''), "
@@ -324,11 +320,6 @@ async def direct_total(conn: asyncpg.Connection, refs: str) -> int:
 
 async def next_batch_no(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT nextval('ingest_batch_no_seq')"))
-
-
-async def lock_uploads(conn: asyncpg.Connection) -> None:
-    """Wait for any other upload of executed volumes to end (see UPLOAD_LOCK)."""
-    await conn.execute(f"SELECT pg_advisory_xact_lock({UPLOAD_LOCK})")
 
 
 async def apply(conn: asyncpg.Connection, checked: str, batch_no: int, corrected: int, kept: int) -> None:

@@ -96,9 +96,7 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
     """Take in an upload of executed volumes. A CSV body tries the direct way first; the checked way takes the
     body again (kept in a spool as it passed) when the direct way cannot take it, and JSON Lines always."""
     body_format(content_type)
-    # In turn with other uploads of executed volumes (see repository.UPLOAD_LOCK): a batch id sent twice at once is
-    # answered, the second time, as a batch sent again.
-    await repo.lock_uploads(await staging.driver(session))
+    await batches.take_turn(session, BatchKind.executed_volumes)
     existing = await session.get(IngestBatch, batch_id)
     if existing is not None:
         return await batches.replay(BatchResult, stream, batch_id=existing.batch_id,

@@ -15,7 +15,7 @@ from services.api.bulk import staging
 from services.api.bulk.schemas import BatchResultBase, BatchStatus, RefusedRow, RowError
 from services.api.bulk.stream import Digest
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
-from services.common.models.guarantee import BatchMode
+from services.common.models.guarantee import BatchKind, BatchMode
 
 MAX_REFUSED_LISTED = 10_000
 MAX_ERRORS_IN_PROBLEM = 1_000
@@ -104,6 +104,14 @@ async def judge(conn: asyncpg.Connection, checked: str, mode: BatchMode, total: 
     status = (BatchStatus.accepted if bad == 0 else
               BatchStatus.rejected if bad == total else BatchStatus.partially_accepted)
     return Verdict(total=total, bad=bad, status=status, kept=kept, refused=refused)
+
+
+async def take_turn(session: AsyncSession, kind: BatchKind | str) -> None:
+    """Uploads of one kind run one at a time: a transaction-level advisory lock keyed by the kind, taken before the
+    upload looks for its batch id. So a key has one current row (no two uploads look for current rows at once),
+    and a batch id sent twice at once is answered, the second time, as a batch sent again."""
+    conn = await staging.driver(session)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"bulk upload: {kind}")
 
 
 @contextmanager

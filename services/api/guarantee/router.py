@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from services.api.guarantee import service
+from services.api.bulk.http import ContentType, Mode, upload_body
+from services.api.guarantee import service, statistic_ingest
 from services.api.guarantee.http import ERRORS, PROBLEM, WRITE_ERRORS, single
 from services.api.guarantee.schemas import (
     AccessNormOut,
@@ -17,12 +18,14 @@ from services.api.guarantee.schemas import (
     PaymentMethodOut,
     ProfileOut,
     RegionOut,
+    StatisticBatchResult,
     StatisticCode,
     StatisticOut,
     StatisticsUpload,
     StatisticsUploadResult,
 )
 from services.common.db import SessionDep
+from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
 
 router = APIRouter(prefix="/api/v1")
@@ -189,3 +192,52 @@ async def list_statistics(session: SessionDep, page: Pagination, region: RegionQ
     items, total = await service.statistics(session, region, year, code.value if code else None, page.limit,
                                             page.offset)
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+# --- bulk reference statistics ------------------------------------------------------------------------
+
+BULK_STATISTICS_DOC = """Stream a CSV (`text/csv`, header line `region,year,code,value` required) or JSON Lines
+(`application/x-ndjson`) body of reference statistics, one row per region, year and statistic:
+
+* `region`, the region's КАТО code; `year`, 1991–2100; `code`, a statistic code (as in `/reference-statistics`),
+* `value`, a decimal not below zero with up to four decimals: a string such as `"1354556"` or `"8.25"` (a JSON
+  number is taken by its printed digits, never through a float).
+
+`source` (required) and `synthetic` are stored on every row the upload adds.
+
+* `mode=all_or_nothing`: any refused row refuses the upload (422 listing each row's errors) and nothing is stored.
+* `mode=per_row`: valid rows are kept; the answer lists kept lines and every refused line with field and reason.
+* The same `batch_id` sent again changes nothing and answers `duplicate: true`; other content under a used id
+  is a 409. A correction is a new batch: a value that differs from the current one becomes a new version, the old
+  one stays in the database (not current, naming the batch that superseded it); an equal value is unchanged.
+"""
+
+BatchId = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$",
+                               description="The sender's id of this upload: sending it again changes nothing.",
+                               examples=["stat-bureau-2026-q4"])]
+Source = Annotated[str, Query(min_length=1, max_length=200, description="Where the values come from.",
+                              examples=["Бюро национальной статистики, 2026"])]
+Synthetic = Annotated[bool, Query(description="true for made-up values (demonstration, tests).")]
+
+
+@router.post("/bulk/reference-statistics", tags=["reference-statistics"],
+             operation_id="upload_reference_statistics_bulk", response_model=StatisticBatchResult,
+             responses=WRITE_ERRORS, summary="Bulk upload of reference statistics (streamed CSV or JSON Lines)",
+             description=BULK_STATISTICS_DOC,
+             openapi_extra=upload_body("region,year,code,value\n710000000,2026,population,1354556\n"
+                                       "710000000,2026,palliative_beds,110\n"))
+async def upload_statistics_bulk(
+    request: Request, session: SessionDep, batch_id: BatchId, source: Source, mode: Mode = BatchMode.all_or_nothing,
+    synthetic: Synthetic = False, content_type: ContentType = None,
+) -> StatisticBatchResult:
+    return await statistic_ingest.ingest_statistics(session, batch_id=batch_id, mode=mode, source=source,
+                                                    synthetic=synthetic, content_type=content_type,
+                                                    stream=request.stream())
+
+
+@router.get("/reference-statistics/batches/{batch_id}", tags=["reference-statistics"],
+            operation_id="get_reference_statistics_batch", response_model=StatisticBatchResult, responses=ERRORS,
+            summary="The outcome of a bulk upload of reference statistics")
+async def get_statistics_batch(session: SessionDep,
+                               batch_id: Annotated[str, Path(min_length=1, max_length=100)]) -> StatisticBatchResult:
+    return await statistic_ingest.batch(session, batch_id)

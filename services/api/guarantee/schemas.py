@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.api.bulk.schemas import BatchResultBase
 from services.common.models.guarantee import Comparator, NormFormula
 from services.common.models.reference import RegionKind
 
@@ -241,6 +242,21 @@ class StatisticsUploadResult(BaseModel):
     received: int
     new_versions: int
     unchanged: int
+
+
+class StatisticBatchResult(BatchResultBase):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "batch_id": "stat-bureau-2026-q4", "mode": "per_row", "status": "partially_accepted", "duplicate": False,
+        "rows_total": 2, "rows_accepted": 1, "rows_new": 0, "rows_new_version": 1, "rows_unchanged": 0,
+        "rows_rejected": 1, "kept_lines": [[2, 2]],
+        "refused": [{"line": 3, "errors": [{"field": "code", "reason": "unknown statistic code beds"}]}],
+        "refused_truncated": False, "bytes": 81, "content_sha256": "…"}]})
+
+    kind: str = "reference_statistics"
+    rows_new: int = Field(description="Accepted rows for a region, year and statistic that had no value yet.")
+    rows_new_version: int = Field(description="Accepted rows whose value differs from the current one: a new "
+                                              "version, the old one kept (not current).")
+    rows_unchanged: int = Field(description="Accepted rows equal to the current value (no new version).")
 
 
 class StatisticOut(BaseModel):

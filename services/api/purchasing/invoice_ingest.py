@@ -28,6 +28,7 @@ from services.common.models.purchasing import InvoiceBatch
 async def ingest_invoices(session: AsyncSession, *, batch_id: str, mode: BatchMode, content_type: str | None,
                           stream: AsyncIterator[bytes]) -> InvoiceBatchResult:
     parse = parsing.parser_for(content_type)
+    await batches.take_turn(session, "invoices")
     existing = await session.get(InvoiceBatch, batch_id)
     if existing is not None:
         return await batches.replay(InvoiceBatchResult, stream, batch_id=existing.batch_id,

@@ -1,5 +1,6 @@
 """The Guarantee Programme (Annex 1 ceiling volumes, Annex 2 payment methods, item 79 access norms),
-reference statistics, purchasing (allocations, contracts, invoices) and the executed volumes ingested in bulk.
+reference statistics (and their bulk uploads), purchasing (allocations, contracts, invoices) and the executed
+volumes ingested in bulk.
 
 Rules of the data:
 * Annex 1 figures are kept exactly as printed: a `*` cell (no bed fund for the profile) is a null value with
@@ -188,6 +189,26 @@ class AccessNorm(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class StatisticBatch(Base):
+    """One bulk upload of reference statistics, keyed by the sender's batch id. Sending the same batch again
+    changes nothing; the first answer is replayed."""
+
+    __tablename__ = "statistic_batch"
+
+    batch_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mode: Mapped[BatchMode] = mapped_column(pg_enum(BatchMode, "batch_mode"))
+    content_type: Mapped[str] = mapped_column(String(60))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    rows_total: Mapped[int] = mapped_column()
+    rows_accepted: Mapped[int] = mapped_column()
+    rows_rejected: Mapped[int] = mapped_column()
+    rows_new: Mapped[int] = mapped_column()
+    rows_new_version: Mapped[int] = mapped_column()
+    rows_unchanged: Mapped[int] = mapped_column()
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class ReferenceStatistic(Base):
     """A statistic of a region for a year (population, brigades, beds, …). Corrections add a version."""
 
@@ -196,6 +217,7 @@ class ReferenceStatistic(Base):
         UniqueConstraint("region_code", "year", "code", "version"),
         Index("uq_reference_statistic_current", "region_code", "year", "code", unique=True,
               postgresql_where=text("is_current")),
+        Index("ix_reference_statistic_batch", "batch_id"),
         CheckConstraint("value >= 0", name="value_not_negative"),
     )
 
@@ -209,6 +231,11 @@ class ReferenceStatistic(Base):
     version: Mapped[int] = mapped_column()
     is_current: Mapped[bool] = mapped_column(Boolean)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The bulk upload (and its line) a row came from, and the one whose new version closed it; null for the rows
+    # taken in otherwise (the JSON upload, the demo set).
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("statistic_batch.batch_id"))
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    superseded_by_batch: Mapped[str | None] = mapped_column(String(100))
 
 
 class PurchasingAllocation(CreatedAtMixin, Base):
@@ -328,7 +355,7 @@ class IngestBatch(Base):
 # key of a row is built once after the COPY (which is also the check that no key repeats within the upload), and
 # the index that serves reads by month, region and profile is built by the report worker after commit.
 # A key has at most one current row across partitions: uploads of executed volumes take one lock in turn
-# (actuals.repository.UPLOAD_LOCK), and an upload that touches a region × profile × month with figures already
+# (services.api.bulk.batches.take_turn), and an upload that touches a region × profile × month with figures already
 # closes the versions it corrects (see executed_volume_cell).
 #
 # The rows carry no foreign keys (a row-level RI trigger per row and key would cost more than the COPY itself).
