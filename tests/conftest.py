@@ -104,6 +104,9 @@ async def loaded(engine: AsyncEngine) -> None:
 async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     async with engine.connect() as conn:
         trans = await conn.begin()
+        # The asyncpg adapter sends BEGIN with its first statement: send one now, so that statements sent straight to
+        # the driver connection (raw_connection) are inside the test's transaction too, and rolled back with it.
+        await conn.exec_driver_sql("SELECT 1")
         yield conn
         if trans.is_active:
             await trans.rollback()
