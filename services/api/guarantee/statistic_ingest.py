@@ -1,65 +1,38 @@
 """Bulk upload of reference statistics (CSV or JSON Lines, streamed): the values per region and year that the
 access norms are evaluated against.
 
-As the bulk invoice upload, with the bulk toolkit (`services.api.bulk`): the body is parsed line by line, copied in
-bounded batches into a temporary staging table with asyncpg COPY, validated set-based in SQL and applied with one
-UPDATE and one INSERT…SELECT, all inside a savepoint, so a refused all-or-nothing upload (or any failure) leaves
-nothing behind. The request dependency owns the transaction and commits.
+The flow is the bulk toolkit's (`services.api.bulk.staged`), as for invoices: rows staged by COPY, validated
+set-based in SQL, applied with one UPDATE and one INSERT…SELECT inside a savepoint.
 
 Versions as the JSON upload (`POST /reference-statistics`) keeps them: a region, year and statistic whose current
 value differs gets a new version and the old row stays (not current, `superseded_by_batch`); an equal value is
 unchanged. Every new row carries the upload's `source` and whether it is synthetic.
 """
 
-import uuid
 from collections.abc import AsyncIterator
 
-import orjson
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.bulk import batches, staging
-from services.api.bulk.stream import Digest, stored_content_type
+from services.api.bulk.staged import StagedUpload
 from services.api.guarantee import statistic_parsing as parsing
 from services.api.guarantee import statistic_repository as repo
 from services.api.guarantee.schemas import StatisticBatchResult
 from services.common.models.guarantee import BatchMode, StatisticBatch
 
+STATISTICS = StagedUpload("reference_statistics", StatisticBatch, StatisticBatchResult, parsing.FIELDS, repo.check)
+
 
 async def ingest_statistics(session: AsyncSession, *, batch_id: str, mode: BatchMode, source: str, synthetic: bool,
                             content_type: str | None, stream: AsyncIterator[bytes]) -> StatisticBatchResult:
     parse = parsing.parser_for(content_type)
-    await batches.take_turn(session, "reference_statistics")
-    existing = await session.get(StatisticBatch, batch_id)
-    if existing is not None:
-        return await batches.replay(StatisticBatchResult, stream, batch_id=existing.batch_id,
-                                    content_sha256=existing.content_sha256, result=existing.result,
-                                    received_at=existing.received_at)
-    suffix = uuid.uuid4().hex[:12]
-    stage, checked = f"stat_stage_{suffix}", f"stat_checked_{suffix}"
-    digest = Digest()
-    with batches.one_taker(batch_id, "pk_statistic_batch"):
-        async with session.begin_nested():
-            conn = await staging.driver(session)
-            await staging.create_fields_stage(conn, stage, parsing.FIELDS, line_type="int")
-            async for rows in parse(stream, digest):
-                await staging.copy_rows(conn, stage, parsing.FIELDS, rows)
-            total, bad = await repo.check(conn, stage, checked)
-            verdict = await batches.judge(conn, checked, mode, total, bad)
-            batch = StatisticBatch(batch_id=batch_id, mode=mode, content_type=stored_content_type(content_type),
-                                   content_sha256=digest.hexdigest(), rows_total=total, rows_accepted=total - bad,
-                                   rows_rejected=bad, rows_new=0, rows_new_version=0, rows_unchanged=0, result={})
-            session.add(batch)
-            await session.flush()
-            fresh, corrected, unchanged = await repo.apply(conn, checked, batch_id, source, synthetic)
-            result = StatisticBatchResult(batch_id=batch_id, mode=mode, rows_new=fresh, rows_new_version=corrected,
-                                          rows_unchanged=unchanged, **verdict.fields(digest))
-            batch.rows_new, batch.rows_new_version, batch.rows_unchanged = fresh, corrected, unchanged
-            batch.result = orjson.loads(result.model_dump_json())
-            await session.flush()
-            await staging.drop(conn, stage, checked)
-    return await batches.received(session, batch, result)
+
+    async def apply(conn: asyncpg.Connection, checked: str) -> tuple[int, int, int]:
+        return await repo.apply(conn, checked, batch_id, source, synthetic)
+
+    return await STATISTICS.take_in(session, batch_id=batch_id, mode=mode, content_type=content_type, stream=stream,
+                                    parse=parse, apply=apply)
 
 
 async def batch(session: AsyncSession, batch_id: str) -> StatisticBatchResult:
-    return await batches.stored(session, StatisticBatch, StatisticBatchResult, batch_id,
-                                f"no reference statistics batch {batch_id}")
+    return await STATISTICS.stored(session, batch_id, f"no reference statistics batch {batch_id}")

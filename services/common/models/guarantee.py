@@ -189,11 +189,9 @@ class AccessNorm(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class StatisticBatch(Base):
-    """One bulk upload of reference statistics, keyed by the sender's batch id. Sending the same batch again
-    changes nothing; the first answer is replayed."""
-
-    __tablename__ = "statistic_batch"
+class StagedBatchColumns:
+    """The columns of a batch of an upload that services.api.bulk.staged takes in (invoices, reference statistics):
+    keyed by the sender's batch id; the first answer is kept and replayed when the same batch comes again."""
 
     batch_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     mode: Mapped[BatchMode] = mapped_column(pg_enum(BatchMode, "batch_mode"))
@@ -207,6 +205,12 @@ class StatisticBatch(Base):
     rows_unchanged: Mapped[int] = mapped_column()
     result: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StatisticBatch(StagedBatchColumns, Base):
+    """One bulk upload of reference statistics."""
+
+    __tablename__ = "statistic_batch"
 
 
 class ReferenceStatistic(Base):
