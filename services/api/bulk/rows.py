@@ -5,6 +5,7 @@ What the fields mean, and so what a valid row is, is the upload's own business (
 """
 
 import csv
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from services.api.bulk.stream import Digest, Row, decode, error_row, header_not_utf8, lines, no_header
@@ -65,3 +66,25 @@ async def jsonl_rows(stream: AsyncIterator[bytes], digest: Digest, *, width: int
             batch = []
     if batch:
         yield batch
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number")
+
+
+def json_text_row(line_no: int, text: str, fields: Sequence[str]) -> Row:
+    """One JSON Lines line as a staging row of `fields`, every value as text (trimmed), or its error row. Numbers
+    keep their printed text: an amount is never rounded through a float (nor NaN or Infinity taken)."""
+    try:
+        obj = json.loads(text, parse_float=str, parse_int=str, parse_constant=_no_constant)
+    except ValueError as exc:
+        return error_row(line_no, f"row|malformed JSON: {exc}", len(fields))
+    if not isinstance(obj, dict):
+        return error_row(line_no, "row|each line must be a JSON object", len(fields))
+    for key, value in obj.items():
+        if key not in fields:
+            return error_row(line_no, f"{key}|unknown field", len(fields))
+        if value is not None and not isinstance(value, str):
+            return error_row(line_no, f"{key}|expected a string or a number", len(fields))
+    values: list[str | None] = [obj.get(f) for f in fields]
+    return (line_no, None, *[v.strip() if v is not None else None for v in values])

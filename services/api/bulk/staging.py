@@ -53,3 +53,22 @@ async def kept_lines(conn: asyncpg.Connection, checked: str) -> list[asyncpg.Rec
 
 async def drop(conn: asyncpg.Connection, *tables: str) -> None:
     await conn.execute(f"DROP TABLE IF EXISTS {', '.join(tables)}")
+
+
+async def version_counts(conn: asyncpg.Connection, checked: str) -> tuple[int, int, int]:
+    """Of the kept rows of a checked table with `cur_id` (the current row of their key, if any) and `same` (equal to
+    it): how many are new, new versions, unchanged."""
+    row = await conn.fetchrow(f"""
+        SELECT count(*) FILTER (WHERE cur_id IS NULL) AS fresh,
+               count(*) FILTER (WHERE cur_id IS NOT NULL AND NOT same) AS corrected,
+               count(*) FILTER (WHERE same) AS unchanged
+        FROM {checked} WHERE cardinality(errors) = 0""")
+    assert row is not None
+    return int(row["fresh"]), int(row["corrected"]), int(row["unchanged"])
+
+
+async def close_corrected(conn: asyncpg.Connection, checked: str, table: str, batch_id: str) -> None:
+    """Close the current rows of `table` that kept rows of the checked table correct, naming the batch."""
+    await conn.execute(f"""
+        UPDATE {table} e SET is_current = false, superseded_by_batch = $1
+        FROM {checked} c WHERE e.id = c.cur_id AND cardinality(c.errors) = 0 AND NOT c.same""", batch_id)

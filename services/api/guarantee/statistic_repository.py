@@ -5,6 +5,7 @@ The staging table, COPY, the refused and kept lines and the clean-up are the bul
 
 import asyncpg
 
+from services.api.bulk import staging
 from services.api.guarantee.schemas import StatisticCode
 
 # numeric(20, 4): up to 16 digits before the point (leading zeros aside) and 4 after it.
@@ -71,19 +72,12 @@ async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int
 async def apply(conn: asyncpg.Connection, checked: str, batch_id: str, source: str,
                 synthetic: bool) -> tuple[int, int, int]:
     """Close the values being corrected and insert the new versions. Returns (new, new versions, unchanged)."""
-    counts = await conn.fetchrow(f"""
-        SELECT count(*) FILTER (WHERE cur_id IS NULL) AS fresh,
-               count(*) FILTER (WHERE cur_id IS NOT NULL AND NOT same) AS corrected,
-               count(*) FILTER (WHERE same) AS unchanged
-        FROM {checked} WHERE cardinality(errors) = 0""")
-    assert counts is not None
-    if counts["corrected"]:
-        await conn.execute(f"""
-            UPDATE reference_statistic e SET is_current = false, superseded_by_batch = $1
-            FROM {checked} c WHERE e.id = c.cur_id AND cardinality(c.errors) = 0 AND NOT c.same""", batch_id)
+    fresh, corrected, unchanged = await staging.version_counts(conn, checked)
+    if corrected:
+        await staging.close_corrected(conn, checked, "reference_statistic", batch_id)
     await conn.execute(f"""
         INSERT INTO reference_statistic (region_code, year, code, value, source, is_synthetic, version, is_current,
             batch_id, line_no)
         SELECT region, year, code, value, $2, $3, COALESCE(cur_version, 0) + 1, true, $1, line_no
         FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""", batch_id, source, synthetic)
-    return int(counts["fresh"]), int(counts["corrected"]), int(counts["unchanged"])
+    return fresh, corrected, unchanged

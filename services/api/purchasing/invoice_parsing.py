@@ -6,11 +6,10 @@ the database validates them set-based. A row that cannot even be split into fiel
 malformed JSON, unknown field) carries a `parse_error` "field|reason".
 """
 
-import json
 from collections.abc import AsyncIterator, Callable
 
 from services.api.bulk import rows
-from services.api.bulk.stream import Digest, Row, body_format, csv_header, error_row
+from services.api.bulk.stream import Digest, Row, body_format, csv_header
 from services.common.errors import FieldError
 
 FIELDS = ("contract_id", "contract_number", "month", "presented", "accepted", "deduction", "deduction_reason")
@@ -36,20 +35,7 @@ def csv_rows(stream: AsyncIterator[bytes], digest: Digest) -> AsyncIterator[list
 
 
 def _json_row(line_no: int, text: str) -> Row:
-    try:
-        # Numbers keep their printed text: an amount is never rounded through a float.
-        obj = json.loads(text, parse_float=str, parse_int=str)
-    except ValueError as exc:
-        return error_row(line_no, f"row|malformed JSON: {exc}", len(FIELDS))
-    if not isinstance(obj, dict):
-        return error_row(line_no, "row|each line must be a JSON object", len(FIELDS))
-    for key, value in obj.items():
-        if key not in FIELDS:
-            return error_row(line_no, f"{key}|unknown field", len(FIELDS))
-        if value is not None and not isinstance(value, str):
-            return error_row(line_no, f"{key}|expected a string or a number", len(FIELDS))
-    values: list[str | None] = [obj.get(f) for f in FIELDS]
-    return (line_no, None, *[v.strip() if v is not None else None for v in values])
+    return rows.json_text_row(line_no, text, FIELDS)
 
 
 def jsonl_rows(stream: AsyncIterator[bytes], digest: Digest) -> AsyncIterator[list[Row]]:

@@ -3,8 +3,9 @@
 The staging table, COPY, the refused and kept lines and the clean-up are the bulk toolkit's
 (`services.api.bulk.staging`)."""
 
-
 import asyncpg
+
+from services.api.bulk import staging
 
 _MONTH = r"'^(199[1-9]|20[0-9][0-9]|2100)-(0[1-9]|1[0-2])$'"
 _AMOUNT = r"'^[0-9]{1,18}(\.[0-9]{1,2})?$'"
@@ -135,19 +136,12 @@ async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int
 
 async def apply(conn: asyncpg.Connection, checked: str, batch_id: str) -> tuple[int, int, int]:
     """Close the invoices being corrected and insert the new versions. Returns (new, new versions, unchanged)."""
-    counts = await conn.fetchrow(f"""
-        SELECT count(*) FILTER (WHERE cur_id IS NULL) AS fresh,
-               count(*) FILTER (WHERE cur_id IS NOT NULL AND NOT same) AS corrected,
-               count(*) FILTER (WHERE same) AS unchanged
-        FROM {checked} WHERE cardinality(errors) = 0""")
-    assert counts is not None
-    if counts["corrected"]:
-        await conn.execute(f"""
-            UPDATE contract_invoice e SET is_current = false, superseded_by_batch = $1
-            FROM {checked} c WHERE e.id = c.cur_id AND cardinality(c.errors) = 0 AND NOT c.same""", batch_id)
+    fresh, corrected, unchanged = await staging.version_counts(conn, checked)
+    if corrected:
+        await staging.close_corrected(conn, checked, "contract_invoice", batch_id)
     await conn.execute(f"""
         INSERT INTO contract_invoice (contract_id, period_start, period_end, granularity, presented, accepted,
             deduction_reason, version, is_current, batch_id, line_no)
         SELECT contract, month_d, month_d, 'monthly', pr, ac, reason, COALESCE(cur_version, 0) + 1, true, $1, line_no
         FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""", batch_id)
-    return int(counts["fresh"]), int(counts["corrected"]), int(counts["unchanged"])
+    return fresh, corrected, unchanged
