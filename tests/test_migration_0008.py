@@ -56,9 +56,10 @@ def test_rows_move_into_partitions_and_back() -> None:
             SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             WHERE i.inhparent = 'executed_volume'::regclass ORDER BY 1""", fetch=True))
         assert len(partitions) == 2
-        cells = asyncio.run(_run(url, "SELECT b.batch_id, c.rows FROM executed_volume_cell c "
-                                      "JOIN ingest_batch b USING (batch_no) ORDER BY 1", fetch=True))
-        assert cells == [("old-1", 2), ("old-2", 1)]
+        cells = asyncio.run(_run(url, "SELECT b.batch_id, c.rows, c.current_rows, c.treated_cases "
+                                      "FROM executed_volume_cell c JOIN ingest_batch b USING (batch_no) ORDER BY 1",
+                                 fetch=True))
+        assert cells == [("old-1", 2, 1, 5), ("old-2", 1, 1, 12)]
         command.downgrade(cfg, "0007")
         assert asyncio.run(_run(url, OLD_SHAPE, fetch=True)) == before
         recorded = asyncio.run(_run(url, "SELECT batch_id, recorded_at::date FROM executed_volume ORDER BY id",

@@ -8,8 +8,8 @@ executed_volume becomes a table partitioned by upload (LIST on ingest_batch.batc
 batch); each upload's rows are one partition in schema executed_volume_batch. The rows name their provider by its
 code (organisation.code) and their batch by its number; the time a row was recorded is its batch's received_at.
 Row-level foreign keys stay off the rows: executed_volume_cell and executed_volume_provider keep, per upload, the
-region × profile × month and the providers its rows name, with foreign keys, which replaces the guard triggers of
-0002. Existing rows move into partitions of their batches; the downgrade moves them back.
+region × profile × month (with the current totals) and the providers its rows name, with foreign keys, which
+replaces the guard triggers of 0002. Existing rows move into partitions of their batches; the downgrade moves them back.
 """
 
 import importlib.util
@@ -87,6 +87,13 @@ def upgrade() -> None:
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("batch_no", sa.Integer(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("current_rows", sa.Integer(), nullable=False),
+        sa.Column("treated_cases", sa.BigInteger(), nullable=False),
+        sa.Column("children_cases", sa.BigInteger(), nullable=False),
+        sa.Column("rural_cases", sa.BigInteger(), nullable=False),
+        sa.Column("bed_days", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("current_rows BETWEEN 0 AND rows",
+                           name=op.f("ck_executed_volume_cell_current_within_rows")),
         sa.ForeignKeyConstraint(["batch_no"], ["ingest_batch.batch_no"],
                                 name=op.f("fk_executed_volume_cell_batch_no_ingest_batch")),
         sa.ForeignKeyConstraint(["profile_code"], ["clinical_profile.code"],
@@ -97,6 +104,8 @@ def upgrade() -> None:
                                 name=op.f("pk_executed_volume_cell")),
     )
     op.create_index("ix_executed_volume_cell_batch", "executed_volume_cell", ["batch_no"], unique=False)
+    op.create_index("ix_executed_volume_cell_month", "executed_volume_cell", ["month", "region_code", "profile_code"],
+                    unique=False)
     op.create_table(
         "executed_volume_provider",
         sa.Column("batch_no", sa.Integer(), nullable=False),
@@ -127,8 +136,14 @@ def upgrade() -> None:
     for n in batches:
         op.execute(KEY_INDEX.format(n=n))
     op.execute("""
-        INSERT INTO executed_volume_cell (region_code, profile_code, month, batch_no, rows)
-        SELECT region_code, profile_code, month, batch_no, count(*) FROM executed_volume GROUP BY 1, 2, 3, 4""")
+        INSERT INTO executed_volume_cell (region_code, profile_code, month, batch_no, rows, current_rows, treated_cases,
+            children_cases, rural_cases, bed_days)
+        SELECT region_code, profile_code, month, batch_no, count(*), count(*) FILTER (WHERE is_current),
+               coalesce(sum(treated_cases) FILTER (WHERE is_current), 0),
+               coalesce(sum(children_cases) FILTER (WHERE is_current), 0),
+               coalesce(sum(rural_cases) FILTER (WHERE is_current), 0),
+               coalesce(sum(bed_days) FILTER (WHERE is_current), 0)
+        FROM executed_volume GROUP BY 1, 2, 3, 4""")
     op.execute("""
         INSERT INTO executed_volume_provider (batch_no, provider_code)
         SELECT DISTINCT batch_no, provider_code FROM executed_volume WHERE provider_code IS NOT NULL""")
@@ -182,6 +197,7 @@ def downgrade() -> None:
                     ["region_code", "profile_code", "month", "provider_id"], unique=True,
                     postgresql_where=sa.text("is_current"), postgresql_nulls_not_distinct=True)
     op.drop_table("executed_volume_provider")
+    op.drop_index("ix_executed_volume_cell_month", table_name="executed_volume_cell")
     op.drop_index("ix_executed_volume_cell_batch", table_name="executed_volume_cell")
     op.drop_table("executed_volume_cell")
     op.execute("DROP TABLE executed_volume_0008")  # with its partitions

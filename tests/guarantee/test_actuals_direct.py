@@ -220,3 +220,50 @@ async def test_one_batch_sent_twice_at_once(guarantee_loaded: None, engine: Any)
                     DELETE FROM executed_volume_provider WHERE batch_no = {n};
                     DELETE FROM ingest_batch WHERE batch_no = {n}""")
                 await conn.commit()
+
+
+async def test_cell_totals_follow_uploads_and_corrections(gapi: AsyncClient, raw_connection: Any,
+                                                          ways: pytest.LogCaptureFixture) -> None:
+    """executed_volume_cell keeps, per upload and region × profile × month, the number of rows and the sums of
+    those still current: always what the rows themselves add up to, through direct uploads, corrections, refusals
+    and unchanged rows."""
+    head = "region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days"
+    uploads = [
+        ["710000000,cardiology,,2028-01,10,1,2,70", "710000000,cardiology,ҚазМед-12,2028-01,4,0,0,20",
+         "750000000,urology,,2028-02,7,0,1,30"],                                            # direct
+        ["710000000,cardiology,,2028-01,11,1,2,75", "710000000,cardiology,ҚазМед-12,2028-01,4,0,0,20",
+         "750000000,urology,,2028-03,3,0,0,9", "999999999,urology,,2028-03,3,0,0,9"],  # fix, same, new, refused
+        ["710000000,cardiology,,2028-01,12,2,2,80"],                                         # a second correction
+    ]
+    await raw_connection.execute("INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+                                 "VALUES ('ҚазМед-12', '«ҚазМед» ЖШС', 'provider', false)")
+    for i, lines in enumerate(uploads):
+        r = await _post(gapi, "\n".join([head, *lines]) + "\n", f"w-cells-{i}")
+        assert r.status_code == 200, r.text
+    held = await raw_connection.fetch("""
+        SELECT batch_no, region_code, profile_code, month, rows, current_rows, treated_cases, children_cases,
+               rural_cases, bed_days
+        FROM executed_volume_cell WHERE month BETWEEN '2028-01-01' AND '2028-12-01' ORDER BY 1, 2, 3, 4""")
+    counted = await raw_connection.fetch("""
+        SELECT batch_no, region_code, profile_code, month, count(*), count(*) FILTER (WHERE is_current),
+               coalesce(sum(treated_cases) FILTER (WHERE is_current), 0),
+               coalesce(sum(children_cases) FILTER (WHERE is_current), 0),
+               coalesce(sum(rural_cases) FILTER (WHERE is_current), 0),
+               coalesce(sum(bed_days) FILTER (WHERE is_current), 0)
+        FROM executed_volume WHERE month BETWEEN '2028-01-01' AND '2028-12-01'
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""")
+    assert [tuple(r) for r in held] == [tuple(r) for r in counted]
+    assert len(held) == 5, [tuple(r) for r in held]
+    answer = await gapi.get("/api/v1/planned-vs-executed", params={
+        "from": "2028-01", "to": "2028-12", "region": "710000000", "profile": "cardiology"})
+    assert answer.status_code == 200, answer.text
+    pve = answer.json()["items"][0]
+    assert (pve["executed_cases"], pve["executed_children_cases"], pve["executed_bed_days"], pve["months_reported"]) \
+        == (12 + 4, 2, 80 + 20, 1)
+    listed = (await gapi.get("/api/v1/executed-volumes", params={
+        "region": "710000000", "from": "2028-01", "to": "2028-01", "history": "true", "limit": 2})).json()
+    assert listed["total"] == 4 and len(listed["items"]) == 2  # three versions without provider, one with
+    assert [(i["provider"], i["version"]) for i in listed["items"]] == [(None, 1), (None, 2)]
+    current = (await gapi.get("/api/v1/executed-volumes", params={"region": "710000000", "from": "2028-01",
+                                                                   "to": "2028-01"})).json()
+    assert current["total"] == 2 and [i["treated_cases"] for i in current["items"]] == [12, 4]

@@ -251,23 +251,28 @@ async def finish_partition(conn: asyncpg.Connection, batch_no: int, direct: bool
 
 
 async def record_references(conn: asyncpg.Connection, batch_no: int, refs: str | None = None) -> None:
-    """The region × profile × month and the providers of the upload's rows, with their foreign keys; from the
-    upload's `refs` table (see `direct_refs`) when there is one, else from its partition."""
+    """The region × profile × month (with the rows' number and sums, all current) and the providers of the upload's
+    rows, with their foreign keys; from the upload's `refs` table (see `direct_refs`) when there is one, else from
+    its partition."""
     n = int(batch_no)
     source = refs or f"({_REFS.format(table=partition(batch_no))})"
     await conn.execute(f"""
-        INSERT INTO executed_volume_cell (region_code, profile_code, month, batch_no, rows)
-        SELECT region_code, profile_code, month, {n}, rows FROM {source} r WHERE is_cell;
+        INSERT INTO executed_volume_cell (region_code, profile_code, month, batch_no, rows, current_rows,
+            treated_cases, children_cases, rural_cases, bed_days)
+        SELECT region_code, profile_code, month, {n}, rows, rows, treated_cases, children_cases, rural_cases, bed_days
+        FROM {source} r WHERE is_cell;
         INSERT INTO executed_volume_provider (batch_no, provider_code)
         SELECT {n}, provider_code FROM {source} r WHERE NOT is_cell AND provider_code IS NOT NULL""")
 
 
-# A partition's region × profile × month with their number of rows (is_cell), and its providers: two aggregates,
-# each of which Postgres runs in parallel (one pass with GROUPING SETS cannot be, and takes longer).
-_REFS = """SELECT region_code, profile_code, month, NULL::text AS provider_code, count(*) AS rows, true AS is_cell
+# A partition's region × profile × month with their number of rows and sums (is_cell), and its providers: two
+# aggregates, each of which Postgres runs in parallel (one pass with GROUPING SETS cannot be, and takes longer).
+_REFS = """SELECT region_code, profile_code, month, NULL::text AS provider_code, count(*) AS rows,
+       sum(treated_cases) AS treated_cases, sum(children_cases) AS children_cases, sum(rural_cases) AS rural_cases,
+       sum(bed_days) AS bed_days, true AS is_cell
 FROM {table} GROUP BY region_code, profile_code, month
 UNION ALL
-SELECT NULL, NULL, NULL, provider_code, count(*), false FROM {table} GROUP BY provider_code"""
+SELECT NULL, NULL, NULL, provider_code, count(*), NULL, NULL, NULL, NULL, false FROM {table} GROUP BY provider_code"""
 
 
 # The direct way.
@@ -326,10 +331,26 @@ async def apply(conn: asyncpg.Connection, checked: str, batch_no: int, corrected
     """Close the versions being corrected (only when there are any) and fill the upload's partition with the kept
     rows that change something."""
     if corrected:
+        # The closed rows come off the current totals of their uploads' cells.
         await conn.execute(f"""
-            UPDATE executed_volume e SET is_current = false, superseded_by = {int(batch_no)}
-            FROM {checked} c
-            WHERE e.batch_no = c.cur_batch AND e.line_no = c.cur_line AND cardinality(c.errors) = 0 AND NOT c.same""")
+            WITH closed AS (
+              UPDATE executed_volume e SET is_current = false, superseded_by = {int(batch_no)}
+              FROM {checked} c
+              WHERE e.batch_no = c.cur_batch AND e.line_no = c.cur_line AND cardinality(c.errors) = 0 AND NOT c.same
+              RETURNING e.batch_no, e.region_code, e.profile_code, e.month, e.treated_cases, e.children_cases,
+                        e.rural_cases, e.bed_days
+            ), per_cell AS (
+              SELECT batch_no, region_code, profile_code, month, count(*) AS n, sum(treated_cases) AS tc,
+                     sum(children_cases) AS cc, sum(rural_cases) AS rc, sum(bed_days) AS bd
+              FROM closed GROUP BY 1, 2, 3, 4
+            )
+            UPDATE executed_volume_cell x
+            SET current_rows = x.current_rows - p.n, treated_cases = x.treated_cases - p.tc,
+                children_cases = x.children_cases - p.cc, rural_cases = x.rural_cases - p.rc,
+                bed_days = x.bed_days - p.bd
+            FROM per_cell p
+            WHERE x.batch_no = p.batch_no AND x.region_code = p.region_code AND x.profile_code = p.profile_code
+              AND x.month = p.month""")
     if not kept:
         return
     await create_partition(conn, batch_no)
@@ -343,12 +364,16 @@ async def apply(conn: asyncpg.Connection, checked: str, batch_no: int, corrected
     await record_references(conn, batch_no)
 
 
+# The current totals per region × profile over the period come from executed_volume_cell: a year of a million rows
+# is read as a few thousand cells. MATERIALIZED: aggregated once, whatever the statistics of a table an upload has
+# just grown (estimated at a few rows, the cells were aggregated again for every ceiling row).
 PLANNED_VS_EXECUTED = """
-WITH executed AS (
+WITH executed AS MATERIALIZED (
   SELECT region_code, profile_code, sum(treated_cases) AS cases, sum(children_cases) AS children,
-         sum(rural_cases) AS rural, sum(bed_days) AS bed_days, count(DISTINCT month) AS months
-  FROM executed_volume
-  WHERE is_current AND month BETWEEN $1 AND $2
+         sum(rural_cases) AS rural, sum(bed_days) AS bed_days,
+         count(DISTINCT month) FILTER (WHERE current_rows > 0) AS months
+  FROM executed_volume_cell
+  WHERE month BETWEEN $1 AND $2
     AND ($3::text IS NULL OR region_code = $3) AND ($4::text IS NULL OR profile_code = $4)
   GROUP BY region_code, profile_code
 )
@@ -375,15 +400,23 @@ async def planned_vs_executed(conn: asyncpg.Connection, first: date, last: date,
     return await conn.fetch(PLANNED_VS_EXECUTED, first, last, region, profile, version_id, over_only, limit, offset)
 
 
+_FILTER = """($1::text IS NULL OR {t}region_code = $1) AND ($2::text IS NULL OR {t}profile_code = $2)
+  AND ($3::date IS NULL OR {t}month >= $3) AND ($4::date IS NULL OR {t}month <= $4)"""
+
+
 async def executed(conn: asyncpg.Connection, region: str | None, profile: str | None, first: date | None,
-                   last: date | None, history: bool, limit: int, offset: int) -> list[asyncpg.Record]:
-    return await conn.fetch("""
-        SELECT e.*, b.batch_id, b.received_at, s.batch_id AS superseded_by_batch, count(*) OVER () AS full_count
+                   last: date | None, history: bool, limit: int, offset: int) -> tuple[list[asyncpg.Record], int]:
+    """A page of rows in the order of the partitions' read index (merged, not sorted), and how many rows match:
+    counted from executed_volume_cell, not from the rows."""
+    total = await conn.fetchval(f"""
+        SELECT coalesce(sum(CASE WHEN $5 THEN rows ELSE current_rows END), 0) FROM executed_volume_cell
+        WHERE {_FILTER.format(t='')}""", region, profile, first, last, history)
+    rows = await conn.fetch(f"""
+        SELECT e.*, b.batch_id, b.received_at, s.batch_id AS superseded_by_batch
         FROM executed_volume e
         JOIN ingest_batch b ON b.batch_no = e.batch_no
         LEFT JOIN ingest_batch s ON s.batch_no = e.superseded_by
-        WHERE ($1::text IS NULL OR e.region_code = $1) AND ($2::text IS NULL OR e.profile_code = $2)
-          AND ($3::date IS NULL OR e.month >= $3) AND ($4::date IS NULL OR e.month <= $4)
-          AND ($5 OR e.is_current)
+        WHERE {_FILTER.format(t='e.')} AND ($5 OR e.is_current)
         ORDER BY e.region_code, e.profile_code, e.month, e.provider_code NULLS FIRST, e.version
         LIMIT $6 OFFSET $7""", region, profile, first, last, history, limit, offset)
+    return rows, int(total)

@@ -242,7 +242,7 @@ async def executed(session: AsyncSession, *, region: str | None, profile: str | 
     except ValueError as exc:
         raise ValidationFailed(str(exc), [FieldError("from/to", str(exc))]) from exc
     conn = await staging.driver(session)
-    rows = await repo.executed(conn, region, profile, first, last, history, limit, offset)
+    rows, total = await repo.executed(conn, region, profile, first, last, history, limit, offset)
     out = [ExecutedVolumeOut(
         region=r["region_code"], profile=r["profile_code"], provider=r["provider_code"],
         month=YearMonth.of(r["month"]), treated_cases=r["treated_cases"], children_cases=r["children_cases"],
@@ -250,5 +250,5 @@ async def executed(session: AsyncSession, *, region: str | None, profile: str | 
         rural_bed_days=r["rural_bed_days"], version=r["version"], is_current=r["is_current"],
         batch_id=r["batch_id"], line=r["line_no"], superseded_by_batch=r["superseded_by_batch"],
         recorded_at=r["received_at"]) for r in rows]
-    return out, int(rows[0]["full_count"]) if rows else 0
+    return out, total
 

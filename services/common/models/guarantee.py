@@ -357,7 +357,7 @@ class IngestBatch(Base):
 # written by COPY straight into a table of its own and attached when the upload commits. A million rows per upload
 # is the expected size, so nothing is maintained row by row while they arrive: the partition's unique index on the
 # key of a row is built once after the COPY (which is also the check that no key repeats within the upload), and
-# the index that serves reads by month, region and profile is built by the report worker after commit.
+# the index that serves reads of rows by region, profile and month is built by the report worker after commit.
 # A key has at most one current row across partitions: uploads of executed volumes take one lock in turn
 # (services.api.bulk.batches.take_turn), and an upload that touches a region × profile × month with figures already
 # closes the versions it corrects (see executed_volume_cell).
@@ -397,17 +397,30 @@ executed_volume = Table(
 
 
 class ExecutedVolumeCell(Base):
-    """The region × profile × month an upload holds rows for, with their number: the references of the upload's
-    rows (with foreign keys), and how an upload finds at once whether it touches figures already held."""
+    """An upload's rows in one region × profile × month: how many, and the sums of those still current.
+
+    The references of the upload's rows (with foreign keys); how an upload finds at once whether it touches figures
+    already held; and the current totals per region, profile and month, read by planned-against-executed and the
+    reports without reading the rows: an upload adds its cells, a correction takes the rows it closes off the cells
+    of their uploads."""
 
     __tablename__ = "executed_volume_cell"
-    __table_args__ = (Index("ix_executed_volume_cell_batch", "batch_no"),)
+    __table_args__ = (
+        Index("ix_executed_volume_cell_batch", "batch_no"),
+        Index("ix_executed_volume_cell_month", "month", "region_code", "profile_code"),
+        CheckConstraint("current_rows BETWEEN 0 AND rows", name="current_within_rows"),
+    )
 
     region_code: Mapped[str] = mapped_column(ForeignKey("region.kato_code"), primary_key=True)
     profile_code: Mapped[str] = mapped_column(ForeignKey("clinical_profile.code"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     batch_no: Mapped[int] = mapped_column(ForeignKey("ingest_batch.batch_no"), primary_key=True)
     rows: Mapped[int] = mapped_column(Integer)
+    current_rows: Mapped[int] = mapped_column(Integer)
+    treated_cases: Mapped[int] = mapped_column(BigInteger)
+    children_cases: Mapped[int] = mapped_column(BigInteger)
+    rural_cases: Mapped[int] = mapped_column(BigInteger)
+    bed_days: Mapped[int] = mapped_column(BigInteger)
 
 
 class ExecutedVolumeProvider(Base):
