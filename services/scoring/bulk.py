@@ -209,7 +209,7 @@ async def decided_panels(
     """The latest include/refuse decision of every technology on `as_of` (as `repository.latest_decision_rows`,
     ordered by technology code) with, per application, its non-recused experts' stored levels priced under
     `version`: rows (kind, application_id, panel_score, technology_id, first_used_world_year,
-    first_used_world_on, listed on `as_of`, expert sums, ok), in chunks.
+    first_used_world_on (the first use in force on `as_of`), listed on `as_of`, expert sums, ok), in chunks.
 
     An expert sum is Σ weight × level over the version's expert criteria, in millionths (an exact integer); the
     derived criteria (age bands) are left to the caller, who knows the age on `as_of`. `expert sums` is NULL
@@ -238,8 +238,19 @@ async def decided_panels(
             FROM htmc_expert_score s LEFT JOIN per_score ps ON ps.score_id = s.id
             WHERE s.assignment_id NOT IN (SELECT a.id FROM htmc_expert_assignment a WHERE a.recused)
             GROUP BY s.application_id
+        ), first_use AS (
+            -- A technology with a correction taking effect after the as-of date: its value in force that day
+            -- (the others' columns hold it, a copy of the latest value).
+            SELECT DISTINCT ON (f.technology_id) f.technology_id, f.first_used_world_year, f.first_used_world_on
+            FROM htmc_technology_first_use f
+            WHERE f.technology_id IN (SELECT c.technology_id FROM htmc_technology_first_use c
+                                      WHERE c.effective_from > $1)
+                  AND (f.effective_from IS NULL OR f.effective_from <= $1)
+            ORDER BY f.technology_id, f.effective_from DESC NULLS LAST, f.id DESC
         )
-        SELECT l.kind::text, app.id, app.panel_score, t.id, t.first_used_world_year, t.first_used_world_on,
+        SELECT l.kind::text, app.id, app.panel_score, t.id,
+               CASE WHEN fu.technology_id IS NULL THEN t.first_used_world_year ELSE fu.first_used_world_year END,
+               CASE WHEN fu.technology_id IS NULL THEN t.first_used_world_on ELSE fu.first_used_world_on END,
                EXISTS (SELECT 1 FROM htmc_list_entry e
                        WHERE e.technology_id = t.id AND e.valid_from <= $1
                              AND (e.valid_to IS NULL OR e.valid_to > $1)) AS listed,
@@ -248,6 +259,7 @@ async def decided_panels(
         JOIN htmc_application app ON app.id = l.application_id
         JOIN htmc_technology t ON t.id = l.technology_id
         LEFT JOIN per_app pa ON pa.application_id = app.id
+        LEFT JOIN first_use fu ON fu.technology_id = t.id
         ORDER BY t.code
     """
     args = (as_of, sorted(prices), need)

@@ -5,7 +5,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
@@ -22,6 +23,7 @@ from services.common.models.scoring import (
     ListEntry,
     ScaleLevel,
     Technology,
+    TechnologyFirstUse,
 )
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef, VersionDef
 
@@ -155,6 +157,27 @@ def to_def(
     )
 
 
+async def rule_as_scored(session: AsyncSession, app: Application) -> DecisionRule | None:
+    """The decision-rule setting the application's panel score was made with: the one it names, else (a score
+    made before revision 0010, or with no rule in force) the rule in force on `assessed_on` among the settings
+    recorded by `scored_at`, so that a later setting never changes what the stored score used."""
+    if app.decision_rule_id is not None:
+        return await session.get(DecisionRule, app.decision_rule_id)
+    stmt = select(DecisionRule).where(
+        DecisionRule.version_id == app.criteria_version_id, DecisionRule.effective_from <= app.assessed_on
+    )
+    if app.scored_at is not None:
+        stmt = stmt.where(DecisionRule.set_at <= app.scored_at)
+    stmt = stmt.order_by(DecisionRule.effective_from.desc(), DecisionRule.id.desc()).limit(1)
+    return (await session.scalars(stmt)).first()
+
+
+async def load_def_with_rule(session: AsyncSession, version_id: int, rule: DecisionRule | None, on: date) -> VersionDef:
+    """The version with the given decision-rule setting (None: no rule in force on `on`)."""
+    version = await get_version(session, version_id)
+    return to_def(version, await criteria_of(session, version_id), rule, on)
+
+
 async def load_def(session: AsyncSession, version_id: int, on: date | None = None) -> VersionDef:
     """The version with the decision rule in force on `on` (None: the one with the latest effective date)."""
     version = await get_version(session, version_id)
@@ -164,11 +187,72 @@ async def load_def(session: AsyncSession, version_id: int, on: date | None = Non
     return to_def(version, crits, await rule_in_force(session, version_id, on), on)
 
 
-async def get_technology(session: AsyncSession, technology_id: int) -> Technology:
-    tech = await session.get(Technology, technology_id)
+async def get_technology(session: AsyncSession, technology_id: int, *, lock: bool = False) -> Technology:
+    tech = await session.get(Technology, technology_id, with_for_update=True if lock else None)
     if tech is None:
         raise NotFound(f"technology {technology_id} does not exist")
     return tech
+
+
+async def first_uses(session: AsyncSession, technology_ids: Sequence[int]) -> dict[int, list[TechnologyFirstUse]]:
+    """Every value of these technologies' first use, each in the order they take effect (the registered value,
+    then the corrections by effective date and id)."""
+    by: dict[int, list[TechnologyFirstUse]] = {i: [] for i in technology_ids}
+    if not technology_ids:
+        return by
+    rows = await session.scalars(
+        select(TechnologyFirstUse)
+        .where(TechnologyFirstUse.technology_id.in_(list(technology_ids)))
+        .order_by(
+            TechnologyFirstUse.technology_id,
+            TechnologyFirstUse.effective_from.asc().nulls_first(),
+            TechnologyFirstUse.id,
+        )
+    )
+    for row in rows:
+        by[row.technology_id].append(row)
+    return by
+
+
+async def first_use_in_force(session: AsyncSession, technology_id: int, on: date) -> TechnologyFirstUse | None:
+    """The technology's first-use value in force on `on`: the latest one in effect (the registered value, with
+    no effective date, before any correction). None when no history is recorded (a row written outside the
+    service): its columns are then the only value."""
+    return (
+        await session.scalars(
+            select(TechnologyFirstUse)
+            .where(
+                TechnologyFirstUse.technology_id == technology_id,
+                or_(TechnologyFirstUse.effective_from.is_(None), TechnologyFirstUse.effective_from <= on),
+            )
+            .order_by(TechnologyFirstUse.effective_from.desc().nulls_last(), TechnologyFirstUse.id.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+def _first_use_on(on: date) -> Any:
+    """Per technology with a correction taking effect after `on`, its first-use value in force on `on` (the others'
+    columns hold it: they copy the latest value)."""
+    later = select(TechnologyFirstUse.technology_id).where(TechnologyFirstUse.effective_from > on)
+    return (
+        select(
+            TechnologyFirstUse.technology_id,
+            TechnologyFirstUse.first_used_world_year,
+            TechnologyFirstUse.first_used_world_on,
+        )
+        .ext(distinct_on(TechnologyFirstUse.technology_id))
+        .where(
+            TechnologyFirstUse.technology_id.in_(later),
+            or_(TechnologyFirstUse.effective_from.is_(None), TechnologyFirstUse.effective_from <= on),
+        )
+        .order_by(
+            TechnologyFirstUse.technology_id,
+            TechnologyFirstUse.effective_from.desc().nulls_last(),
+            TechnologyFirstUse.id.desc(),
+        )
+        .subquery()
+    )
 
 
 async def get_application(session: AsyncSession, application_id: int, *, lock: bool = False) -> Application:
@@ -296,19 +380,22 @@ async def latest_decisions(session: AsyncSession, on: date) -> list[tuple[Decisi
 
 async def latest_decision_rows(session: AsyncSession, on: date) -> list[Any]:
     """Like `latest_decisions`, as plain rows (kind, application_id, panel_score, technology_id,
-    first_used_world_year, first_used_world_on) for bulk use (no ORM objects)."""
+    first_used_world_year, first_used_world_on: the first use in force on `on`) for bulk use (no ORM objects)."""
     sub = _latest_decision_ids(on)
+    fu = _first_use_on(on)
+    corrected = fu.c.technology_id.is_not(None)
     rows = await session.execute(
         select(
             Decision.kind,
             Application.id,
             Application.panel_score,
             Technology.id,
-            Technology.first_used_world_year,
-            Technology.first_used_world_on,
+            case((corrected, fu.c.first_used_world_year), else_=Technology.first_used_world_year),
+            case((corrected, fu.c.first_used_world_on), else_=Technology.first_used_world_on),
         )
         .join(Application, Application.id == Decision.application_id)
         .join(Technology, Technology.id == Decision.technology_id)
+        .outerjoin(fu, fu.c.technology_id == Technology.id)
         .where(Decision.id.in_(sub))
         .order_by(Technology.code)
     )

@@ -32,6 +32,8 @@ from services.scoring.schemas import (
     ExpertScoreIn,
     ExpertScoreOut,
     ExplanationOut,
+    FirstUseIn,
+    FirstUseOut,
     JobOut,
     ListEntryOut,
     MoveIn,
@@ -211,7 +213,7 @@ async def decision_rule_in_force(
 async def create_technology(session: SessionDep, body: TechnologyIn, response: Response) -> TechnologyOut:
     tech = await service.create_technology(session, body)
     response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
-    return TechnologyOut.model_validate(tech)
+    return await service.technology_out(session, tech)
 
 
 @router.get(
@@ -224,7 +226,7 @@ async def create_technology(session: SessionDep, body: TechnologyIn, response: R
 async def list_technologies(session: SessionDep, page: Pagination) -> Paginated[TechnologyOut]:
     rows, total = await repo.list_technologies(session, page.limit, page.offset)
     return Paginated(
-        items=[TechnologyOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+        items=await service.technology_outs(session, rows), total=total, limit=page.limit, offset=page.offset
     )
 
 
@@ -244,7 +246,7 @@ async def get_technology(
     if unchanged := _unchanged(request, etag):
         return unchanged
     response.headers["ETag"] = etag
-    return TechnologyOut.model_validate(tech)
+    return await service.technology_out(session, tech)
 
 
 @router.patch(
@@ -252,6 +254,8 @@ async def get_technology(
     tags=["technologies"],
     operation_id="update_technology",
     summary="Correct a technology's facts (If-Match required)",
+    description="The first use in the world is not changed here (422 naming the field): it is history, corrected "
+    "through `PUT /technologies/{technology_id}/first-use`.",
     response_model=TechnologyOut,
     responses=UPDATE_ERRORS,
 )
@@ -264,7 +268,53 @@ async def update_technology(
 ) -> TechnologyOut:
     tech = await service.patch_technology(session, technology_id, body, if_match)
     response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
-    return TechnologyOut.model_validate(tech)
+    return await service.technology_out(session, tech)
+
+
+@router.put(
+    "/technologies/{technology_id}/first-use",
+    tags=["technologies"],
+    operation_id="correct_first_use",
+    summary="Correct the technology's first use in the world (a new entry of its history)",
+    description="Records the corrected first use with its basis and who made it, in force from the day it is "
+    "recorded (UTC). Nothing is overwritten: every value stays in "
+    "`GET /technologies/{technology_id}/first-uses`, and scoring as of an earlier date still counts the age from "
+    "the value in force that day. If-Match (the technology's ETag) is required.",
+    response_model=TechnologyOut,
+    responses=UPDATE_ERRORS,
+)
+async def correct_first_use(
+    session: SessionDep, technology_id: TechnologyId, body: FirstUseIn, response: Response, if_match: IfMatch = None
+) -> TechnologyOut:
+    tech = await service.set_first_use(session, technology_id, body, if_match)
+    response.headers["ETag"] = service.etag("technology", tech.id, tech.row_version)
+    return await service.technology_out(session, tech)
+
+
+@router.get(
+    "/technologies/{technology_id}/first-uses",
+    tags=["technologies"],
+    operation_id="list_first_uses",
+    summary="Every value of the technology's first use: as registered, then each correction with its basis",
+    response_model=list[FirstUseOut],
+    responses=ERRORS,
+)
+async def list_first_uses(session: SessionDep, technology_id: TechnologyId) -> list[FirstUseOut]:
+    return [FirstUseOut.model_validate(r) for r in await service.first_use_history(session, technology_id)]
+
+
+@router.get(
+    "/technologies/{technology_id}/first-use",
+    tags=["technologies"],
+    operation_id="first_use_in_force",
+    summary="The technology's first use in force on a date (the one its age on that date is counted from)",
+    response_model=FirstUseOut,
+    responses=ERRORS,
+)
+async def first_use_in_force(
+    session: SessionDep, technology_id: TechnologyId, on: Annotated[date, Query(description="The date.")]
+) -> FirstUseOut:
+    return FirstUseOut.model_validate(await service.first_use_row_on(session, technology_id, on))
 
 
 # ------------------------------------------------------------------------------------------------ applications

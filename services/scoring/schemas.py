@@ -289,11 +289,58 @@ class TechnologyPatch(_In):
     name_ru: str | None = None
     clinical_profile: str | None = Field(default=None, min_length=1)
     codes: list[str] | None = None
-    first_used_world_year: int | None = Field(default=None, ge=1800, le=2100)
-    first_used_world_on: date | None = None
+    first_used_world_year: int | None = Field(
+        default=None,
+        ge=1800,
+        le=2100,
+        description="Only the current value: a correction goes through PUT /technologies/{technology_id}/first-use, "
+        "which keeps the earlier value.",
+    )
+    first_used_world_on: date | None = Field(default=None, description="Only the current value (as above).")
     introduced_kz_year: int | None = Field(default=None, ge=1800, le=2100)
     performing_organisations: int | None = Field(default=None, ge=0, le=MAX_ID)
     description: str | None = None
+
+
+class FirstUseIn(_In):
+    """A correction of the technology's first use in the world (the date its age is counted from)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_used_world_year": 2002,
+                    "first_used_world_on": "2002-04-16",
+                    "basis": "Cribier et al., Circulation 2002",
+                    "set_by": "registry@moh",
+                }
+            ]
+        },
+    )
+
+    first_used_world_year: int = Field(ge=1800, le=2100)
+    first_used_world_on: date | None = Field(
+        default=None, description="Exact first use in the world; when null, 1 January of the year is used."
+    )
+    basis: str = Field(min_length=1, description="The source that establishes the corrected first use.")
+    set_by: str = Field(min_length=1)
+
+
+class FirstUseOut(_Out):
+    """One value of a technology's first use; kept for ever, superseded by later corrections."""
+
+    id: int
+    technology_id: int
+    effective_from: date | None = Field(
+        description="Scoring as of this date and later uses this value (until a later correction's date); null: "
+        "the value the technology was registered with, in force for every date before the first correction."
+    )
+    first_used_world_year: int
+    first_used_world_on: date | None
+    basis: str
+    set_by: str | None
+    set_at: datetime
 
 
 class TechnologyOut(_Out):
@@ -308,6 +355,12 @@ class TechnologyOut(_Out):
     introduced_kz_year: int | None
     performing_organisations: int | None
     description: str | None
+    first_uses: list[FirstUseOut] = Field(
+        default_factory=list,
+        description="Every value of the first use in the world, in the order they take effect (the registered "
+        "value, then corrections by effective_from and id). The first use above is the latest; scoring as of a "
+        "date uses the value in force that day.",
+    )
     row_version: int
 
 
@@ -355,6 +408,10 @@ class ApplicationOut(_Out):
     panel_score: Dec | None
     panel_min: Dec | None
     panel_max: Dec | None
+    decision_rule_id: int | None = Field(
+        description="The decision-rule setting the panel score was made with (null: none in force, or scored "
+        "before the rule was recorded with the score)."
+    )
     scored_at: datetime | None
     row_version: int
 
@@ -436,6 +493,15 @@ class PanelOut(BaseModel):
     classification: Literal["htmc", "not_htmc"] | None
     why_not_classified: str | None
     experts_disagree: bool = Field(description="The experts' totals lie on both sides of the threshold.")
+    decision_rule_id: int | None = Field(
+        description="The decision-rule setting (threshold, combination rule, trim share) the score was combined "
+        "and classified with, as stored with the score: a later setting does not change it. Null when no rule "
+        "was in force on the assessment date, or for a score made before the rule was stored with scores."
+    )
+    decision_rule: DecisionRuleOut | None = Field(
+        description="The setting used: the one named by decision_rule_id; for a score made before it was stored, "
+        "the one in force on the assessment date among the settings recorded by the time of scoring."
+    )
 
 
 class DecisionIn(_In):

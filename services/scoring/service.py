@@ -40,6 +40,7 @@ from services.common.models.scoring import (
     ScaleLevel,
     Scenario,
     Technology,
+    TechnologyFirstUse,
 )
 from services.scoring import bulk, rules
 from services.scoring import repository as repo
@@ -57,6 +58,8 @@ from services.scoring.schemas import (
     ExpertScoreIn,
     ExpertScoreOut,
     ExplanationOut,
+    FirstUseIn,
+    FirstUseOut,
     LevelOut,
     MoveIn,
     PanelOut,
@@ -64,6 +67,7 @@ from services.scoring.schemas import (
     ScoreCardIn,
     ScoreItemOut,
     TechnologyIn,
+    TechnologyOut,
     TechnologyPatch,
     WhatIfIn,
     WhatIfItem,
@@ -333,19 +337,43 @@ async def create_technology(session: AsyncSession, data: TechnologyIn) -> Techno
     tech = Technology(**data.model_dump(), row_version=1)
     session.add(tech)
     await session.flush()
+    _add_registered_first_use(session, tech)
+    await session.flush()
     return tech
 
 
-def _check_first_use(year: int, on: date | None, kz_year: int | None) -> None:
+REGISTERED = "as registered"
+
+
+def _add_registered_first_use(session: AsyncSession, tech: Technology) -> None:
+    """The first entry of the technology's first-use history: its value as registered, in force for every date
+    before a correction (no effective date)."""
+    session.add(
+        TechnologyFirstUse(
+            technology_id=tech.id,
+            effective_from=None,
+            first_used_world_year=tech.first_used_world_year,
+            first_used_world_on=tech.first_used_world_on,
+            basis=REGISTERED,
+            set_by=None,
+        )
+    )
+
+
+def _check_first_use(year: int, on: date | None, kz_year: int | None, correcting: bool = False) -> None:
+    """A first-use date in its year, not after the year of introduction in Kazakhstan (blamed on the first use
+    when that is what is being corrected)."""
     if on is not None and on.year != year:
         raise ValidationFailed(
             "first_used_world_on is not in first_used_world_year", [FieldError("first_used_world_on", f"not in {year}")]
         )
     if kz_year is not None and kz_year < year:
-        raise ValidationFailed(
-            "introduced in Kazakhstan before its first use in the world",
-            [FieldError("introduced_kz_year", f"before first_used_world_year {year}")],
+        error = (
+            FieldError("first_used_world_year", f"after introduced_kz_year {kz_year}")
+            if correcting
+            else FieldError("introduced_kz_year", f"before first_used_world_year {year}")
         )
+        raise ValidationFailed("introduced in Kazakhstan before its first use in the world", [error])
 
 
 async def patch_technology(
@@ -357,6 +385,19 @@ async def patch_technology(
     for key in ("name_kk", "clinical_profile", "first_used_world_year", "codes"):
         if key in changes and changes[key] is None:
             raise ValidationFailed(f"{key} may not be null", [FieldError(key, "may not be null")])
+    # The first use is history (scoring as of a date uses the value of that date): it is not overwritten here.
+    moved = [
+        k for k in ("first_used_world_year", "first_used_world_on") if k in changes and changes[k] != getattr(tech, k)
+    ]
+    if moved:
+        raise ValidationFailed(
+            "the first use in the world is corrected through PUT /technologies/{id}/first-use, which keeps the "
+            "earlier value",
+            [
+                FieldError(k, "a correction goes through PUT /technologies/{id}/first-use (with its basis)")
+                for k in moved
+            ],
+        )
     year = changes.get("first_used_world_year", tech.first_used_world_year)
     on = changes.get("first_used_world_on", tech.first_used_world_on)
     _check_first_use(year, on, changes.get("introduced_kz_year", tech.introduced_kz_year))
@@ -368,7 +409,77 @@ async def patch_technology(
 
 
 def first_use(tech: Technology) -> date:
+    """The technology's first use in the world as it stands now (the latest value)."""
     return rules.first_use_date(tech.first_used_world_year, tech.first_used_world_on)
+
+
+async def first_use_on(session: AsyncSession, tech: Technology, on: date) -> date:
+    """The technology's first use in the world in force on `on` (what its age on `on` is counted from): a
+    correction applies from the day it was recorded; before it, the earlier value."""
+    row = await repo.first_use_in_force(session, tech.id, on)
+    if row is None:  # no history recorded (written outside the service): the columns are the only value
+        return first_use(tech)
+    return rules.first_use_date(row.first_used_world_year, row.first_used_world_on)
+
+
+async def set_first_use(
+    session: AsyncSession, technology_id: int, data: FirstUseIn, if_match: str | None
+) -> Technology:
+    """Record a correction of the technology's first use. Nothing is overwritten: the correction is a new row of
+    the technology's history, in force from the day it is recorded (UTC), so scoring as of an earlier date
+    still uses the earlier value. The technology's columns are refreshed to the new (latest) value."""
+    tech = await repo.get_technology(session, technology_id, lock=True)
+    check_if_match(if_match, etag("technology", tech.id, tech.row_version))
+    _check_first_use(data.first_used_world_year, data.first_used_world_on, tech.introduced_kz_year, correcting=True)
+    if not (await repo.first_uses(session, [tech.id]))[tech.id]:
+        _add_registered_first_use(session, tech)  # a row written outside the service: keep what it held
+    set_at = datetime.now(UTC)
+    session.add(
+        TechnologyFirstUse(
+            technology_id=tech.id,
+            effective_from=set_at.date(),
+            first_used_world_year=data.first_used_world_year,
+            first_used_world_on=data.first_used_world_on,
+            basis=data.basis,
+            set_by=data.set_by,
+            set_at=set_at,
+        )
+    )
+    tech.first_used_world_year = data.first_used_world_year
+    tech.first_used_world_on = data.first_used_world_on
+    tech.row_version += 1
+    await session.flush()
+    return tech
+
+
+async def first_use_history(session: AsyncSession, technology_id: int) -> list[TechnologyFirstUse]:
+    await repo.get_technology(session, technology_id)
+    return (await repo.first_uses(session, [technology_id]))[technology_id]
+
+
+async def first_use_row_on(session: AsyncSession, technology_id: int, on: date) -> TechnologyFirstUse:
+    tech = await repo.get_technology(session, technology_id)
+    row = await repo.first_use_in_force(session, tech.id, on)
+    if row is None:
+        raise NotFound(
+            f"technology {tech.code} has no recorded first-use history", [FieldError("on", "no value recorded")]
+        )
+    return row
+
+
+async def technology_outs(session: AsyncSession, techs: Sequence[Technology]) -> list[TechnologyOut]:
+    """Technologies with their first-use histories (one query for all)."""
+    history = await repo.first_uses(session, [t.id for t in techs])
+    return [
+        TechnologyOut.model_validate(t).model_copy(
+            update={"first_uses": [FirstUseOut.model_validate(r) for r in history[t.id]]}
+        )
+        for t in techs
+    ]
+
+
+async def technology_out(session: AsyncSession, tech: Technology) -> TechnologyOut:
+    return (await technology_outs(session, [tech]))[0]
 
 
 # ------------------------------------------------------------------------------------------------ applications
@@ -379,8 +490,12 @@ async def create_application(session: AsyncSession, data: ApplicationIn) -> Appl
     assessed_on = data.assessed_on or data.submitted_on
     if assessed_on < data.submitted_on:
         raise ValidationFailed("assessed_on is before submitted_on", [FieldError("assessed_on", "before submitted_on")])
-    # refuses an assessment before the first use
-    rules.whole_years(first_use(tech), assessed_on, "assessed_on" if data.assessed_on else "submitted_on")
+    # refuses an assessment before the first use (in force on that date)
+    rules.whole_years(
+        await first_use_on(session, tech, assessed_on),
+        assessed_on,
+        "assessed_on" if data.assessed_on else "submitted_on",
+    )
     version = await version_for(session, data.criteria_version_id, assessed_on)
     app = Application(
         technology_id=tech.id,
@@ -486,7 +601,8 @@ async def submit_expert_score(session: AsyncSession, application_id: int, data: 
         )
     version = await repo.load_def(session, app.criteria_version_id)
     tech = await repo.get_technology(session, app.technology_id)
-    age = rules.whole_years(first_use(tech), app.assessed_on)
+    used_from = await first_use_on(session, tech, app.assessed_on)
+    age = rules.whole_years(used_from, app.assessed_on)
 
     errors: list[FieldError] = []
     chosen: dict[str, Decimal] = {}
@@ -531,7 +647,7 @@ async def submit_expert_score(session: AsyncSession, application_id: int, data: 
         reason = reasons.get(c.code) or ""
         if c.derived:
             reason = (
-                f"derived: {age} whole years from first use in the world ({first_use(tech)}) to "
+                f"derived: {age} whole years from first use in the world ({used_from}) to "
                 f"{app.assessed_on} → {fmt(levels[c.code])}"
             ) + (f"; expert: {reason}" if reason else "")
         assert c.id is not None
@@ -604,16 +720,20 @@ async def score_panel(session: AsyncSession, application_id: int, if_match: str 
             "every assigned, non-recused expert must score first",
             [FieldError("expert_scores", f"missing from: {', '.join(missing) or 'no expert'}")],
         )
-    version = await repo.load_def(session, app.criteria_version_id, app.assessed_on)
+    rule = await repo.rule_in_force(session, app.criteria_version_id, app.assessed_on)
+    version = await repo.load_def_with_rule(session, app.criteria_version_id, rule, app.assessed_on)
     score = _combined(version, panel.totals)
     app.panel_score, app.panel_min, app.panel_max = score, min(panel.totals), max(panel.totals)
+    app.decision_rule_id = None if rule is None else rule.id  # what the score used, kept whatever is set later
     app.scored_at = datetime.now(UTC)
     _bump(app, ApplicationStatus.scored)
     await session.flush()
-    return _panel_out(app, version, panel, [a.expert_code for a in assigned if a.recused])
+    return _panel_out(app, version, rule, panel, [a.expert_code for a in assigned if a.recused])
 
 
-def _panel_out(app: Application, version: VersionDef, panel: Panel, recused: list[str]) -> PanelOut:
+def _panel_out(
+    app: Application, version: VersionDef, rule: DecisionRule | None, panel: Panel, recused: list[str]
+) -> PanelOut:
     assert app.panel_score is not None
     why = rules.why_unclassified(version)
     spread = rules.disagreement(panel.totals, version.threshold)
@@ -635,6 +755,8 @@ def _panel_out(app: Application, version: VersionDef, panel: Panel, recused: lis
         classification=cls,
         why_not_classified=why,
         experts_disagree=spread["crosses_threshold"],
+        decision_rule_id=app.decision_rule_id,
+        decision_rule=None if rule is None else DecisionRuleOut.model_validate(rule),
     )
 
 
@@ -642,9 +764,11 @@ async def panel_of(session: AsyncSession, application_id: int) -> PanelOut:
     app = await repo.get_application(session, application_id)
     if app.panel_score is None:
         raise NotFound(f"application {app.id} has no panel score yet")
-    version = await repo.load_def(session, app.criteria_version_id, app.assessed_on)
+    # The rule the score was made with, not the one in force on its date now: a later setting changes neither.
+    rule = await repo.rule_as_scored(session, app)
+    version = await repo.load_def_with_rule(session, app.criteria_version_id, rule, app.assessed_on)
     recused = [a.expert_code for a in await repo.assignments(session, app.id) if a.recused]
-    return _panel_out(app, version, await _panel(session, app), recused)
+    return _panel_out(app, version, rule, await _panel(session, app), recused)
 
 
 async def list_expert_scores(session: AsyncSession, application_id: int) -> list[ExpertScoreOut]:
@@ -778,7 +902,8 @@ async def list_candidates(session: AsyncSession, on: date) -> list[CandidateOut]
         panel = await _panel(session, app)
         if not panel.cards:
             continue
-        age = rules.whole_years(first_use(tech), on)
+        used_from = await first_use_on(session, tech, on)
+        age = rules.whole_years(used_from, on)
         cards, _, score = rescore(version, panel.cards, age)
         if rules.classify(score, version.threshold):
             continue
@@ -789,7 +914,7 @@ async def list_candidates(session: AsyncSession, on: date) -> list[CandidateOut]
                 if before is not None and now != before:
                     drops.append(
                         f"{c.code} fell from {fmt(before)} to {fmt(now)} as the technology reached "
-                        f"{age} whole years since its first use in the world ({first_use(tech)})"
+                        f"{age} whole years since its first use in the world ({used_from})"
                     )
         reason = "; ".join(drops) or "the criteria in force score it lower"
         out.append(
@@ -826,7 +951,9 @@ async def move_to_specialised(session: AsyncSession, technology_id: int, data: M
         panel = await _panel(session, await repo.get_application(session, entry.application_id))
         if panel.cards:
             _, _, score = rescore(
-                version, panel.cards, rules.whole_years(first_use(tech), data.decided_on, "decided_on")
+                version,
+                panel.cards,
+                rules.whole_years(await first_use_on(session, tech, data.decided_on), data.decided_on, "decided_on"),
             )
             threshold = version.threshold
     decision = Decision(
@@ -920,7 +1047,7 @@ async def explain_application(session: AsyncSession, application_id: int, as_of:
             version, panel.cards, as_of=app.assessed_on, age_years=panel.age_years, experts=panel.experts
         )
     version = await repo.load_def(session, (await version_for(session, None, as_of, field="as_of")).id, as_of)
-    age = rules.whole_years(first_use(tech), as_of)
+    age = rules.whole_years(await first_use_on(session, tech, as_of), as_of)
     cards, _, _ = rescore(version, panel.cards, age)
     return explain_cards(version, cards, as_of=as_of, age_years=age, experts=panel.experts)
 

@@ -185,6 +185,8 @@ class Technology(CreatedAtMixin, Base):
     name_ru: Mapped[str | None] = mapped_column(Text)
     clinical_profile: Mapped[str] = mapped_column(Text)
     codes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # The first use in force now: a copy of the last row of `htmc_technology_first_use` (by effective_from, then
+    # id). Every value and correction is kept there; scoring as of a date uses the value in force that day.
     first_used_world_year: Mapped[int] = mapped_column(SmallInteger)
     # Exact first-use date when known; otherwise 1 January of first_used_world_year is used.
     first_used_world_on: Mapped[date | None] = mapped_column(Date)
@@ -192,6 +194,34 @@ class Technology(CreatedAtMixin, Base):
     performing_organisations: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class TechnologyFirstUse(Base):
+    """One value of a technology's first use in the world (from which its age is counted): the value it was
+    registered with (`effective_from` null: in force for every date before the first correction) or a
+    correction, in force from the day it was recorded, with its basis and who made it. Never edited nor deleted.
+
+    The value in force on a date d is the technology's row with the latest `effective_from` ≤ d (null counts as
+    the earliest; on a tie, the later correction).
+    """
+
+    __tablename__ = "htmc_technology_first_use"
+    __table_args__ = (
+        CheckConstraint(
+            "first_used_world_on IS NULL OR extract(year FROM first_used_world_on) = first_used_world_year",
+            name="first_use_date_in_year",
+        ),
+        Index("ix_htmc_technology_first_use_technology_effective", "technology_id", "effective_from", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    technology_id: Mapped[int] = mapped_column(ForeignKey("htmc_technology.id"))
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    first_used_world_year: Mapped[int] = mapped_column(SmallInteger)
+    first_used_world_on: Mapped[date | None] = mapped_column(Date)
+    basis: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str | None] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Application(CreatedAtMixin, Base):
@@ -214,6 +244,9 @@ class Application(CreatedAtMixin, Base):
     panel_score: Mapped[Decimal | None] = mapped_column(SCORE)
     panel_min: Mapped[Decimal | None] = mapped_column(SCORE)
     panel_max: Mapped[Decimal | None] = mapped_column(SCORE)
+    # The decision-rule setting the panel score was combined and classified with (the one in force on
+    # `assessed_on` when it was scored); null when none was in force, and for scores made before revision 0010.
+    decision_rule_id: Mapped[int | None] = mapped_column(ForeignKey("htmc_decision_rule.id"))
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
