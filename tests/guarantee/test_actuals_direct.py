@@ -192,34 +192,62 @@ async def test_the_worker_indexes_committed_uploads(engine: Any) -> None:
             await conn.commit()
 
 
-async def test_one_batch_sent_twice_at_once(guarantee_loaded: None, engine: Any) -> None:
-    """Two requests with one batch id at once, each in its own transaction: the second waits for the first and is
-    answered as the batch sent again; the figures are stored once."""
+async def _cleanup(engine: Any, *batch_ids: str) -> None:
+    """Drop what committed uploads stored (tests that need separate transactions commit for real)."""
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        for n in await raw.fetch("SELECT batch_no FROM ingest_batch WHERE batch_id = ANY($1)", list(batch_ids)):
+            await raw.execute(f"""
+                DROP TABLE IF EXISTS {executed_volume.partition(n[0])};
+                DELETE FROM executed_volume_cell WHERE batch_no = {n[0]};
+                DELETE FROM executed_volume_provider WHERE batch_no = {n[0]};
+                DELETE FROM ingest_batch WHERE batch_no = {n[0]}""")
+        await conn.commit()
+
+
+async def _at_once(*uploads: tuple[str, str]) -> list[Any]:
+    """The uploads (body, batch id) sent at once to an app with its own sessions, each in its own transaction."""
     from services.api.main import create_app
 
-    body = "\n".join([HEADER, "710000000,cardiology,,2019-11,5,0,0,9,", "750000000,urology,,2019-11,6,0,0,9,"]) + "\n"
     app = create_app()
+    async with app.router.lifespan_context(app), AsyncClient(
+            transport=ASGITransport(app=app), base_url="http://api.test") as client:
+        return list(await asyncio.gather(*(_post(client, body, batch) for body, batch in uploads)))
+
+
+async def test_one_batch_sent_twice_at_once(guarantee_loaded: None, engine: Any) -> None:
+    """Two requests with one batch id at once: both stream their body; the second to be done waits for the first
+    and is answered as the batch sent again; the figures are stored once."""
+    body = "\n".join([HEADER, "710000000,cardiology,,2019-11,5,0,0,9,", "750000000,urology,,2019-11,6,0,0,9,"]) + "\n"
     try:
-        async with app.router.lifespan_context(app), AsyncClient(
-                transport=ASGITransport(app=app), base_url="http://api.test") as client:
-            answers = await asyncio.gather(*(_post(client, body, "w-twice-at-once") for _ in range(2)))
+        answers = await _at_once((body, "w-twice-at-once"), (body, "w-twice-at-once"))
         assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
         assert sorted(a.json()["duplicate"] for a in answers) == [False, True]
         assert len({a.json()["received_at"] for a in answers}) == 1
         async with engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
             assert len(await _stored(raw, "w-twice-at-once")) == 2
+            assert await _leftovers(raw) == []
     finally:
+        await _cleanup(engine, "w-twice-at-once")
+
+
+async def test_two_batches_of_the_same_figures_at_once(guarantee_loaded: None, engine: Any) -> None:
+    """Two batches with the same keys at once: whichever is second sees the first's figures, so each key has one
+    current row and the second batch's rows are unchanged."""
+    body = "\n".join([HEADER, "710000000,cardiology,,2019-10,5,0,0,9,", "750000000,urology,,2019-10,6,0,0,9,"]) + "\n"
+    try:
+        answers = await _at_once((body, "w-same-1"), (body, "w-same-2"))
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        assert sorted((a.json()["rows_new"], a.json()["rows_unchanged"]) for a in answers) == [(0, 2), (2, 0)]
         async with engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
-            n = await raw.fetchval("SELECT batch_no FROM ingest_batch WHERE batch_id = 'w-twice-at-once'")
-            if n is not None:
-                await raw.execute(f"""
-                    DROP TABLE IF EXISTS {executed_volume.partition(n)};
-                    DELETE FROM executed_volume_cell WHERE batch_no = {n};
-                    DELETE FROM executed_volume_provider WHERE batch_no = {n};
-                    DELETE FROM ingest_batch WHERE batch_no = {n}""")
-                await conn.commit()
+            current = await raw.fetch("SELECT region_code, count(*) FROM executed_volume "
+                                      "WHERE month = '2019-10-01' AND is_current GROUP BY 1 ORDER BY 1")
+            assert [tuple(r) for r in current] == [("710000000", 1), ("750000000", 1)]
+            assert await _leftovers(raw) == []
+    finally:
+        await _cleanup(engine, "w-same-1", "w-same-2")
 
 
 async def test_cell_totals_follow_uploads_and_corrections(gapi: AsyncClient, raw_connection: Any,

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.actuals import parsing
@@ -53,12 +54,25 @@ async def _stage_csv(conn: Any, body: parsing.CsvBody, suffix: str) -> tuple[str
     return repo.csv_source_sql(stage, positions, space), [stage]
 
 
+class _TakenMeanwhile(Exception):
+    """Another request stored this batch id while this one was streaming its body."""
+
+
+async def _take_turn(session: AsyncSession, batch_id: str) -> None:
+    """Wait for the other uploads of executed volumes (see batches.take_turn), once the body is in: from here on
+    the upload reads and writes what the others may touch (current rows, cells). Raises _TakenMeanwhile when another
+    request stored the same batch id meanwhile."""
+    await batches.take_turn(session, BatchKind.executed_volumes)
+    if await session.scalar(select(IngestBatch.batch_no).where(IngestBatch.batch_id == batch_id)) is not None:
+        raise _TakenMeanwhile(batch_id)
+
+
 # What makes COPY refuse a line of the direct way: a value its column's type does not take, a check or NOT NULL
 # broken, a key repeated (the unique key index), a line with too many or too few fields.
 _DIRECT_REFUSALS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
-async def _direct(session: AsyncSession, body: parsing.CsvBody, batch_no: int,
+async def _direct(session: AsyncSession, body: parsing.CsvBody, batch_id: str, batch_no: int,
                   suffix: str) -> tuple[int, int] | None:
     """Take the upload the direct way: the lines COPYed straight into the upload's table, checked as a set, the
     table attached. Returns the number of rows and the first line, or None (everything undone) when the upload
@@ -72,6 +86,7 @@ async def _direct(session: AsyncSession, body: parsing.CsvBody, batch_no: int,
             t1 = time.perf_counter()
             if body.not_direct is not None:
                 raise parsing.NotDirect(body.not_direct)
+            await _take_turn(session, batch_id)
             refs = f"ev_refs_{suffix}"
             await repo.direct_refs(conn, batch_no, refs)
             t2 = time.perf_counter()
@@ -96,12 +111,9 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
     """Take in an upload of executed volumes. A CSV body tries the direct way first; the checked way takes the
     body again (kept in a spool as it passed) when the direct way cannot take it, and JSON Lines always."""
     body_format(content_type)
-    await batches.take_turn(session, BatchKind.executed_volumes)
     existing = await session.get(IngestBatch, batch_id)
     if existing is not None:
-        return await batches.replay(BatchResult, stream, batch_id=existing.batch_id,
-                                    content_sha256=existing.content_sha256, result=existing.result,
-                                    received_at=existing.received_at)
+        return await _replay(existing, stream)
     suffix = uuid.uuid4().hex[:12]
     checked = f"ev_checked_{suffix}"
     digest = Digest()
@@ -118,7 +130,7 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
                 if body_format(content_type) == "csv":
                     csv_body = parsing.CsvBody(spool.passing(), digest)
                     await csv_body.read_header()
-                    direct = await _direct(session, csv_body, batch_no, suffix)
+                    direct = await _direct(session, csv_body, batch_id, batch_no, suffix)
                 if direct is not None:
                     total, first = direct
                     result = BatchResult(
@@ -136,9 +148,18 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
                                                    batch_no, mode, suffix, checked)
                     log.info("batch %s: %d rows the checked way in %.2fs", batch_id, result.rows_total,
                              time.perf_counter() - t0)
+    except _TakenMeanwhile:  # everything of this request is undone: answer as the batch sent again
+        stored = await session.get(IngestBatch, batch_id)
+        assert stored is not None
+        return await _replay(stored, spool.again())
     finally:
         spool.close()
     return await batches.received(session, batch, result)
+
+
+async def _replay(existing: IngestBatch, stream: AsyncIterator[bytes]) -> BatchResult:
+    return await batches.replay(BatchResult, stream, batch_id=existing.batch_id, content_sha256=existing.content_sha256,
+                                result=existing.result, received_at=existing.received_at)
 
 
 def _record(batch_id: str, batch_no: int, mode: BatchMode, content_type: str | None,
@@ -161,6 +182,7 @@ async def _checked(session: AsyncSession, conn: Any, spool: Spool, csv_body: par
         source, staged = await _stage_csv(conn, body, suffix)
     else:
         source, staged = await _stage_jsonl(conn, spool.passing(), digest, suffix)
+    await _take_turn(session, batch_id)
     await repo.lock_references(conn)
     await repo.check(conn, source, checked)
     c = await repo.counts(conn, checked)

@@ -108,8 +108,9 @@ async def judge(conn: asyncpg.Connection, checked: str, mode: BatchMode, total: 
 
 async def take_turn(session: AsyncSession, kind: BatchKind | str) -> None:
     """Uploads of one kind run one at a time: a transaction-level advisory lock keyed by the kind, taken before the
-    upload looks for its batch id. So a key has one current row (no two uploads look for current rows at once),
-    and a batch id sent twice at once is answered, the second time, as a batch sent again."""
+    upload looks for its batch id (executed volumes: once their body is in). So a key has one current row (no two
+    uploads look for current rows at once), and a batch id sent twice at once is answered, the second time, as a
+    batch sent again."""
     conn = await staging.driver(session)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"bulk upload: {kind}")
 

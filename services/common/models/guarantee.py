@@ -358,9 +358,9 @@ class IngestBatch(Base):
 # is the expected size, so nothing is maintained row by row while they arrive: the partition's unique index on the
 # key of a row is built once after the COPY (which is also the check that no key repeats within the upload), and
 # the index that serves reads of rows by region, profile and month is built by the report worker after commit.
-# A key has at most one current row across partitions: uploads of executed volumes take one lock in turn
-# (services.api.bulk.batches.take_turn), and an upload that touches a region × profile × month with figures already
-# closes the versions it corrects (see executed_volume_cell).
+# A key has at most one current row across partitions: uploads of executed volumes take one lock in turn once
+# their body is in (services.api.bulk.batches.take_turn), and an upload that touches a region × profile × month
+# with figures already closes the versions it corrects (see executed_volume_cell).
 #
 # The rows carry no foreign keys (a row-level RI trigger per row and key would cost more than the COPY itself).
 # Their references are kept per upload instead, in executed_volume_cell (region, profile, month) and
