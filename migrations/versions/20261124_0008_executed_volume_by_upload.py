@@ -24,7 +24,7 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The index on the hashed key of a row (see services/api/actuals/repository.py, KEY_HASH and finish_partition).
+# The index on the hashed key of a row (see services/api/actuals/repository.py, key_hash and finish_partition).
 KEY_INDEX = ("CREATE INDEX b{n}_key ON executed_volume_batch.b{n} (hashtextextended(region_code || ',' || "
              "profile_code || ',' || coalesce(provider_code, ''), month - date '2000-01-01'))")
 

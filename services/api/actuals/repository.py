@@ -19,22 +19,22 @@ import asyncpg
 from services.api.actuals.parsing import FIELDS
 from services.common.executed_volume import partition
 
-# The key of a row (region, profile, provider, month) hashed, leading the partition's unique key index so that the
-# index is built by sorting integers; `{t}` is the table alias with its dot, or nothing.
-KEY_HASH = ("hashtextextended({t}region_code || ',' || {t}profile_code || ',' || coalesce({t}provider_code, ''), "
-            "{t}month - date '2000-01-01')")
+
+def key_hash(region: str, profile: str, provider: str, month: str) -> str:
+    """The key of a row (region, profile, provider, month) hashed, as the partitions' key index holds it (built by
+    sorting integers); the arguments are the SQL expressions of the four."""
+    return (f"hashtextextended({region} || ',' || {profile} || ',' || coalesce({provider}, ''), "
+            f"{month} - date '2000-01-01')")
 
 # The CSV header's names of the columns of executed_volume.
 COLUMN_OF = {"region": "region_code", "profile": "profile_code", "provider": "provider_code"}
-
-# One error per failed check, as "field|reason"; the first failing check of a field wins.
-
 
 TYPED = {"treated_cases": "tc", "children_cases": "cc", "rural_cases": "rc", "bed_days": "bd",
          "children_bed_days": "cbd", "rural_bed_days": "rbd"}
 
 
 def _number_check(field: str, required: bool) -> str:
+    """The error of a number field, as "field|reason"; the first failing check wins."""
     v = f"k.{field}"
     missing = (f"WHEN {v} IS NULL OR {v} = '' THEN '{field}|required'" if required
                else f"WHEN {v} IS NULL OR {v} = '' THEN NULL")
@@ -156,15 +156,16 @@ async def find_current(conn: asyncpg.Connection, checked: str) -> None:
                  AND e.children_bed_days IS NOT DISTINCT FROM c.cbd AND e.rural_bed_days IS NOT DISTINCT FROM c.rbd
         FROM executed_volume e
         WHERE c.keyed AND e.is_current
-          AND {KEY_HASH.format(t='e.')} = hashtextextended(c.region || ',' || c.profile || ','
-                || coalesce(c.provider_code, ''), c.month_d - date '2000-01-01')
+          AND {key_hash('e.region_code', 'e.profile_code', 'e.provider_code', 'e.month')}
+            = {key_hash('c.region', 'c.profile', 'c.provider_code', 'c.month_d')}
           AND e.region_code = c.region AND e.profile_code = c.profile AND e.month = c.month_d
           AND e.provider_code IS NOT DISTINCT FROM c.provider_code""")
 
 
 async def lock_references(conn: asyncpg.Connection) -> None:
-    """KEY SHARE locks on every row an executed volume may refer to, taken before validation: what the validation
-    finds stays there until the transaction ends (executed_volume has no foreign keys; see its model)."""
+    """KEY SHARE locks on every row an executed volume may refer to, taken before the references are checked: what
+    the check finds stays there until the upload's executed_volume_cell and executed_volume_provider rows, whose
+    foreign keys hold them from then on, are written in the same transaction."""
     await conn.execute("""
         SELECT count(*) FROM (SELECT 1 FROM region FOR KEY SHARE) r;
         SELECT count(*) FROM (SELECT 1 FROM clinical_profile FOR KEY SHARE) p;
@@ -246,7 +247,8 @@ async def finish_partition(conn: asyncpg.Connection, batch_no: int, direct: bool
     table, n = partition(batch_no), int(batch_no)
     if direct:
         await conn.execute(f"ALTER TABLE {table} ALTER line_no DROP DEFAULT; DROP SEQUENCE {table}_line")
-    await conn.execute(f"CREATE {'UNIQUE ' if direct else ''}INDEX b{n}_key ON {table} ({KEY_HASH.format(t='')})")
+    key = key_hash("region_code", "profile_code", "provider_code", "month")
+    await conn.execute(f"CREATE {'UNIQUE ' if direct else ''}INDEX b{n}_key ON {table} ({key})")
     await conn.execute(f"ALTER TABLE executed_volume ATTACH PARTITION {table} FOR VALUES IN ({n})")
 
 

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from services.api.actuals import service
 from services.api.actuals.schemas import BatchResult, ExecutedVolumeOut, PlannedVsExecutedOut
-from services.api.bulk.http import ContentType, Mode, upload_body
+from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
 from services.api.guarantee.http import ERRORS, WRITE_ERRORS
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
@@ -15,10 +15,6 @@ from services.common.pagination import Paginated, Pagination
 BULK_PREFIX = "/api/v1/bulk/"
 
 router = APIRouter(prefix="/api/v1")
-
-BatchId = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$",
-                               description="The sender's id of this upload: sending it again changes nothing.",
-                               examples=["shif-2026-03-v1"])]
 
 RegionQ = Annotated[str | None, Query(pattern=r"^\d{9}$", examples=["710000000"])]
 ProfileQ = Annotated[str | None, Query(max_length=60, examples=["cardiology"])]
@@ -53,7 +49,7 @@ async def upload_executed_volumes(
 @router.get("/actuals/batches/{batch_id}", tags=["actuals"], operation_id="get_ingest_batch",
             response_model=BatchResult, responses=ERRORS, summary="The outcome of an upload")
 async def get_batch(session: SessionDep,
-                    batch_id: Annotated[str, Path(min_length=1, max_length=100)]) -> BatchResult:
+                    batch_id: BatchIdPath) -> BatchResult:
     return await service.batch(session, batch_id)
 
 

@@ -87,6 +87,7 @@ async def _direct(session: AsyncSession, body: parsing.CsvBody, batch_id: str, b
             if body.not_direct is not None:
                 raise parsing.NotDirect(body.not_direct)
             await _take_turn(session, batch_id)
+            await repo.lock_references(conn)
             refs = f"ev_refs_{suffix}"
             await repo.direct_refs(conn, batch_no, refs)
             t2 = time.perf_counter()

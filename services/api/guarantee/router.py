@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from services.api.bulk.http import ContentType, Mode, upload_body
+from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
 from services.api.guarantee import service, statistic_ingest
 from services.api.guarantee.http import ERRORS, PROBLEM, WRITE_ERRORS, single
 from services.api.guarantee.schemas import (
@@ -212,9 +212,6 @@ BULK_STATISTICS_DOC = """Stream a CSV (`text/csv`, header line `region,year,code
   one stays in the database (not current, naming the batch that superseded it); an equal value is unchanged.
 """
 
-BatchId = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$",
-                               description="The sender's id of this upload: sending it again changes nothing.",
-                               examples=["stat-bureau-2026-q4"])]
 Source = Annotated[str, Query(min_length=1, max_length=200, description="Where the values come from.",
                               examples=["Бюро национальной статистики, 2026"])]
 Synthetic = Annotated[bool, Query(description="true for made-up values (demonstration, tests).")]
@@ -239,5 +236,5 @@ async def upload_statistics_bulk(
             operation_id="get_reference_statistics_batch", response_model=StatisticBatchResult, responses=ERRORS,
             summary="The outcome of a bulk upload of reference statistics")
 async def get_statistics_batch(session: SessionDep,
-                               batch_id: Annotated[str, Path(min_length=1, max_length=100)]) -> StatisticBatchResult:
+                               batch_id: BatchIdPath) -> StatisticBatchResult:
     return await statistic_ingest.batch(session, batch_id)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from services.api.bulk.http import ContentType, Mode, upload_body
+from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
 from services.api.guarantee.http import ERRORS, WRITE_ERRORS, single
 from services.api.purchasing import invoice_ingest, service
 from services.api.purchasing.schemas import (
@@ -105,10 +105,6 @@ body of monthly invoices, one row per contract and month:
   history (`/contracts/{id}/invoices?history=true`). A month covered by an aggregate invoice is refused.
 """
 
-BatchId = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$",
-                               description="The sender's id of this upload: sending it again changes nothing.",
-                               examples=["fund-astana-2022-11"])]
-
 
 @router.post("/bulk/invoices", tags=["purchasing"], operation_id="upload_invoices",
              response_model=InvoiceBatchResult, responses=WRITE_ERRORS,
@@ -126,5 +122,5 @@ async def upload_invoices(
 @router.get("/purchasing/invoice-batches/{batch_id}", tags=["purchasing"], operation_id="get_invoice_batch",
             response_model=InvoiceBatchResult, responses=ERRORS, summary="The outcome of a bulk invoice upload")
 async def get_invoice_batch(session: SessionDep,
-                            batch_id: Annotated[str, Path(min_length=1, max_length=100)]) -> InvoiceBatchResult:
+                            batch_id: BatchIdPath) -> InvoiceBatchResult:
     return await invoice_ingest.batch(session, batch_id)
