@@ -273,8 +273,13 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000],
-                        help="file sizes in rows (the default shows memory flat from 100 000 to 1 000 000)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[100_000, 1_000_000],
+        help="file sizes in rows (the default shows memory flat from 100 000 to 1 000 000)",
+    )
     sizes = parser.parse_args().rows
     server = plain_dsn(os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     name = f"bench_{uuid.uuid4().hex[:8]}"

@@ -67,6 +67,7 @@ def test(pytest_args: list[str]) -> int:
     ensure_backing_services()
     steps = [
         [PY, "-m", "ruff", "check", "."],
+        [PY, "-m", "ruff", "format", "--check", "."],
         [PY, "-m", "mypy", "services", "deploy", "bench"],
         [PY, "-m", "pytest", *pytest_args],
     ]
@@ -74,7 +75,7 @@ def test(pytest_args: list[str]) -> int:
     for cmd in steps:
         print("+", " ".join(cmd), flush=True)
         if subprocess.run(cmd, cwd=REPO_ROOT).returncode != 0:
-            failed.append(cmd[2])
+            failed.append(" ".join(cmd[2:4]))
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -52,19 +52,34 @@ def test_rows_move_into_partitions_and_back() -> None:
         before = asyncio.run(_run(url, OLD_SHAPE, fetch=True))
         command.upgrade(cfg, "0008")
         assert asyncio.run(_run(url, NEW_SHAPE, fetch=True)) == before
-        partitions = asyncio.run(_run(url, """
+        partitions = asyncio.run(
+            _run(
+                url,
+                """
             SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-            WHERE i.inhparent = 'executed_volume'::regclass ORDER BY 1""", fetch=True))
+            WHERE i.inhparent = 'executed_volume'::regclass ORDER BY 1""",
+                fetch=True,
+            )
+        )
         assert len(partitions) == 2
-        cells = asyncio.run(_run(url, "SELECT b.batch_id, c.rows, c.current_rows, c.treated_cases "
-                                      "FROM executed_volume_cell c JOIN ingest_batch b USING (batch_no) ORDER BY 1",
-                                 fetch=True))
+        cells = asyncio.run(
+            _run(
+                url,
+                "SELECT b.batch_id, c.rows, c.current_rows, c.treated_cases "
+                "FROM executed_volume_cell c JOIN ingest_batch b USING (batch_no) ORDER BY 1",
+                fetch=True,
+            )
+        )
         assert cells == [("old-1", 2, 1, 5), ("old-2", 1, 1, 12)]
         command.downgrade(cfg, "0007")
         assert asyncio.run(_run(url, OLD_SHAPE, fetch=True)) == before
-        recorded = asyncio.run(_run(url, "SELECT batch_id, recorded_at::date FROM executed_volume ORDER BY id",
-                                    fetch=True))
+        recorded = asyncio.run(
+            _run(url, "SELECT batch_id, recorded_at::date FROM executed_volume ORDER BY id", fetch=True)
+        )
         assert [(b, d.isoformat()) for b, d in recorded] == [
-            ("old-1", "2026-02-01"), ("old-1", "2026-02-01"), ("old-2", "2026-03-01")]
+            ("old-1", "2026-02-01"),
+            ("old-1", "2026-02-01"),
+            ("old-2", "2026-03-01"),
+        ]
     finally:
         drop_database(url)

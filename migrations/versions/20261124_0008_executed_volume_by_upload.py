@@ -25,8 +25,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The index on the hashed key of a row (see services/api/actuals/repository.py, key_hash and finish_partition).
-KEY_INDEX = ("CREATE INDEX b{n}_key ON executed_volume_batch.b{n} (hashtextextended(region_code || ',' || "
-             "profile_code || ',' || coalesce(provider_code, ''), month - date '2000-01-01'))")
+KEY_INDEX = (
+    "CREATE INDEX b{n}_key ON executed_volume_batch.b{n} (hashtextextended(region_code || ',' || "
+    "profile_code || ',' || coalesce(provider_code, ''), month - date '2000-01-01'))"
+)
 
 
 def _revision_0002():  # type: ignore[no-untyped-def]
@@ -40,8 +42,10 @@ def _revision_0002():  # type: ignore[no-untyped-def]
 
 def upgrade() -> None:
     op.execute("CREATE SEQUENCE ingest_batch_no_seq")
-    op.add_column("ingest_batch", sa.Column("batch_no", sa.Integer(), nullable=False,
-                                            server_default=sa.text("nextval('ingest_batch_no_seq')")))
+    op.add_column(
+        "ingest_batch",
+        sa.Column("batch_no", sa.Integer(), nullable=False, server_default=sa.text("nextval('ingest_batch_no_seq')")),
+    )
     op.create_unique_constraint(op.f("uq_ingest_batch_batch_no"), "ingest_batch", ["batch_no"])
 
     for table, _, _ in _revision_0002().GUARDED:
@@ -74,10 +78,13 @@ def upgrade() -> None:
             "treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0"
             " AND (children_bed_days IS NULL OR children_bed_days >= 0)"
             " AND (rural_bed_days IS NULL OR rural_bed_days >= 0)",
-            name=op.f("ck_executed_volume_not_negative")),
-        sa.CheckConstraint("children_cases <= treated_cases AND rural_cases <= treated_cases"
-                           " AND children_bed_days <= bed_days AND rural_bed_days <= bed_days",
-                           name=op.f("ck_executed_volume_parts_within_total")),
+            name=op.f("ck_executed_volume_not_negative"),
+        ),
+        sa.CheckConstraint(
+            "children_cases <= treated_cases AND rural_cases <= treated_cases"
+            " AND children_bed_days <= bed_days AND rural_bed_days <= bed_days",
+            name=op.f("ck_executed_volume_parts_within_total"),
+        ),
         postgresql_partition_by="LIST (batch_no)",
     )
     op.create_table(
@@ -92,34 +99,51 @@ def upgrade() -> None:
         sa.Column("children_cases", sa.BigInteger(), nullable=False),
         sa.Column("rural_cases", sa.BigInteger(), nullable=False),
         sa.Column("bed_days", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint("current_rows BETWEEN 0 AND rows",
-                           name=op.f("ck_executed_volume_cell_current_within_rows")),
-        sa.ForeignKeyConstraint(["batch_no"], ["ingest_batch.batch_no"],
-                                name=op.f("fk_executed_volume_cell_batch_no_ingest_batch")),
-        sa.ForeignKeyConstraint(["profile_code"], ["clinical_profile.code"],
-                                name=op.f("fk_executed_volume_cell_profile_code_clinical_profile")),
-        sa.ForeignKeyConstraint(["region_code"], ["region.kato_code"],
-                                name=op.f("fk_executed_volume_cell_region_code_region")),
-        sa.PrimaryKeyConstraint("region_code", "profile_code", "month", "batch_no",
-                                name=op.f("pk_executed_volume_cell")),
+        sa.CheckConstraint("current_rows BETWEEN 0 AND rows", name=op.f("ck_executed_volume_cell_current_within_rows")),
+        sa.ForeignKeyConstraint(
+            ["batch_no"], ["ingest_batch.batch_no"], name=op.f("fk_executed_volume_cell_batch_no_ingest_batch")
+        ),
+        sa.ForeignKeyConstraint(
+            ["profile_code"],
+            ["clinical_profile.code"],
+            name=op.f("fk_executed_volume_cell_profile_code_clinical_profile"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_code"], ["region.kato_code"], name=op.f("fk_executed_volume_cell_region_code_region")
+        ),
+        sa.PrimaryKeyConstraint(
+            "region_code", "profile_code", "month", "batch_no", name=op.f("pk_executed_volume_cell")
+        ),
     )
     op.create_index("ix_executed_volume_cell_batch", "executed_volume_cell", ["batch_no"], unique=False)
-    op.create_index("ix_executed_volume_cell_month", "executed_volume_cell", ["month", "region_code", "profile_code"],
-                    unique=False)
+    op.create_index(
+        "ix_executed_volume_cell_month", "executed_volume_cell", ["month", "region_code", "profile_code"], unique=False
+    )
     op.create_table(
         "executed_volume_provider",
         sa.Column("batch_no", sa.Integer(), nullable=False),
         sa.Column("provider_code", sa.String(length=120), nullable=False),
-        sa.ForeignKeyConstraint(["batch_no"], ["ingest_batch.batch_no"],
-                                name=op.f("fk_executed_volume_provider_batch_no_ingest_batch")),
-        sa.ForeignKeyConstraint(["provider_code"], ["organisation.code"],
-                                name=op.f("fk_executed_volume_provider_provider_code_organisation")),
+        sa.ForeignKeyConstraint(
+            ["batch_no"], ["ingest_batch.batch_no"], name=op.f("fk_executed_volume_provider_batch_no_ingest_batch")
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_code"],
+            ["organisation.code"],
+            name=op.f("fk_executed_volume_provider_provider_code_organisation"),
+        ),
         sa.PrimaryKeyConstraint("batch_no", "provider_code", name=op.f("pk_executed_volume_provider")),
     )
 
-    batches = op.get_bind().execute(sa.text(
-        "SELECT DISTINCT b.batch_no FROM executed_volume_0002 e JOIN ingest_batch b ON b.batch_id = e.batch_id"
-    )).scalars().all()
+    batches = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT DISTINCT b.batch_no FROM executed_volume_0002 e JOIN ingest_batch b ON b.batch_id = e.batch_id"
+            )
+        )
+        .scalars()
+        .all()
+    )
     for n in batches:
         op.execute(f"CREATE TABLE executed_volume_batch.b{n} PARTITION OF executed_volume FOR VALUES IN ({n})")
     op.execute("""
@@ -173,13 +197,16 @@ def downgrade() -> None:
         sa.Column("superseded_by_batch", sa.String(length=100), nullable=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("EXTRACT(DAY FROM month) = 1", name=op.f("ck_executed_volume_month_is_first_day")),
-        sa.CheckConstraint("children_cases <= treated_cases AND rural_cases <= treated_cases",
-                           name=op.f("ck_executed_volume_parts_within_total")),
+        sa.CheckConstraint(
+            "children_cases <= treated_cases AND rural_cases <= treated_cases",
+            name=op.f("ck_executed_volume_parts_within_total"),
+        ),
         sa.CheckConstraint(
             "treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0"
             " AND (children_bed_days IS NULL OR children_bed_days >= 0)"
             " AND (rural_bed_days IS NULL OR rural_bed_days >= 0)",
-            name=op.f("ck_executed_volume_not_negative")),
+            name=op.f("ck_executed_volume_not_negative"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_executed_volume")),
     )
     op.execute("""
@@ -193,9 +220,14 @@ def downgrade() -> None:
         JOIN ingest_batch b ON b.batch_no = e.batch_no
         LEFT JOIN organisation o ON o.code = e.provider_code
         LEFT JOIN ingest_batch s ON s.batch_no = e.superseded_by""")
-    op.create_index("uq_executed_volume_current", "executed_volume",
-                    ["region_code", "profile_code", "month", "provider_id"], unique=True,
-                    postgresql_where=sa.text("is_current"), postgresql_nulls_not_distinct=True)
+    op.create_index(
+        "uq_executed_volume_current",
+        "executed_volume",
+        ["region_code", "profile_code", "month", "provider_id"],
+        unique=True,
+        postgresql_where=sa.text("is_current"),
+        postgresql_nulls_not_distinct=True,
+    )
     op.drop_table("executed_volume_provider")
     op.drop_index("ix_executed_volume_cell_month", table_name="executed_volume_cell")
     op.drop_index("ix_executed_volume_cell_batch", table_name="executed_volume_cell")

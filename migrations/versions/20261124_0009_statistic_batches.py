@@ -27,8 +27,9 @@ def upgrade() -> None:
     op.create_table(
         "statistic_batch",
         sa.Column("batch_id", sa.String(length=100), nullable=False),
-        sa.Column("mode", postgresql.ENUM("all_or_nothing", "per_row", name="batch_mode", create_type=False),
-                  nullable=False),
+        sa.Column(
+            "mode", postgresql.ENUM("all_or_nothing", "per_row", name="batch_mode", create_type=False), nullable=False
+        ),
         sa.Column("content_type", sa.String(length=60), nullable=False),
         sa.Column("content_sha256", sa.String(length=64), nullable=False),
         sa.Column("rows_total", sa.Integer(), nullable=False),
@@ -45,14 +46,20 @@ def upgrade() -> None:
     op.add_column("reference_statistic", sa.Column("line_no", sa.Integer(), nullable=True))
     op.add_column("reference_statistic", sa.Column("superseded_by_batch", sa.String(length=100), nullable=True))
     op.create_index("ix_reference_statistic_batch", "reference_statistic", ["batch_id"], unique=False)
-    op.create_foreign_key(op.f("fk_reference_statistic_batch_id_statistic_batch"), "reference_statistic",
-                          "statistic_batch", ["batch_id"], ["batch_id"])
+    op.create_foreign_key(
+        op.f("fk_reference_statistic_batch_id_statistic_batch"),
+        "reference_statistic",
+        "statistic_batch",
+        ["batch_id"],
+        ["batch_id"],
+    )
 
 
 def downgrade() -> None:
     # The rows an upload brought stay (with their versions); only the record of which upload it was goes.
-    op.drop_constraint(op.f("fk_reference_statistic_batch_id_statistic_batch"), "reference_statistic",
-                       type_="foreignkey")
+    op.drop_constraint(
+        op.f("fk_reference_statistic_batch_id_statistic_batch"), "reference_statistic", type_="foreignkey"
+    )
     op.drop_index("ix_reference_statistic_batch", table_name="reference_statistic")
     op.drop_column("reference_statistic", "superseded_by_batch")
     op.drop_column("reference_statistic", "line_no")

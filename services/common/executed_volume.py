@@ -16,11 +16,14 @@ async def read_index(conn: asyncpg.Connection, batch_no: int) -> bool:
     the API lists them (so that a page is a merge of the partitions' indexes, not a sort); False when the upload has
     no partition (nothing kept) or the index is there already."""
     table, n = partition(batch_no), int(batch_no)
-    missing = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NULL",
-                                  table, f"executed_volume_batch.b{n}_read")
+    missing = await conn.fetchval(
+        "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NULL", table, f"executed_volume_batch.b{n}_read"
+    )
     if missing:
-        await conn.execute(f"CREATE INDEX IF NOT EXISTS b{n}_read ON {table} "
-                           "(region_code, profile_code, month, provider_code NULLS FIRST, version)")
+        await conn.execute(
+            f"CREATE INDEX IF NOT EXISTS b{n}_read ON {table} "
+            "(region_code, profile_code, month, provider_code NULLS FIRST, version)"
+        )
     return bool(missing)
 
 

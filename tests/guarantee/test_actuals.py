@@ -10,8 +10,9 @@ HEADER = "region,profile,month,treated_cases,children_cases,rural_cases,bed_days
 CSV = {"content-type": "text/csv"}
 
 
-async def _post(api: AsyncClient, body: bytes | str, batch: str, mode: str = "per_row",
-                headers: dict[str, str] | None = None) -> Any:
+async def _post(
+    api: AsyncClient, body: bytes | str, batch: str, mode: str = "per_row", headers: dict[str, str] | None = None
+) -> Any:
     data = body.encode() if isinstance(body, str) else body
     return await api.post(URL, params={"batch_id": batch, "mode": mode}, content=data, headers=headers or CSV)
 
@@ -37,12 +38,12 @@ async def test_same_batch_twice_changes_nothing(gapi: AsyncClient) -> None:
 async def test_per_row_errors_are_precise(gapi: AsyncClient) -> None:
     lines = [
         HEADER,
-        "710000000,cardiology,2026-03,800,20,0,6400",     # 2 ok
-        "999999999,cardiology,2026-03,1,0,0,1",          # 3 unknown region
-        "710000000,astrology,2026-03,1,0,0,1",           # 4 unknown profile
-        "710000000,neurology,2026-03,-5,0,0,1",          # 5 negative volume
-        "710000000,neurology,2026-13,5,0,0,1",           # 6 wrong month
-        "710000000,neurology,2026-04,abc,0,0,1",         # 7 text in a number field
+        "710000000,cardiology,2026-03,800,20,0,6400",  # 2 ok
+        "999999999,cardiology,2026-03,1,0,0,1",  # 3 unknown region
+        "710000000,astrology,2026-03,1,0,0,1",  # 4 unknown profile
+        "710000000,neurology,2026-03,-5,0,0,1",  # 5 negative volume
+        "710000000,neurology,2026-13,5,0,0,1",  # 6 wrong month
+        "710000000,neurology,2026-04,abc,0,0,1",  # 7 text in a number field
     ]
     body = ("\n".join(lines) + "\n").encode() + "710000000,urology,2026-03,5,0,0,1\xff\n".encode("latin-1")  # 8
     body += b"710000000,urology,2026-04,5,9,0,1\n710000000,cardiology,2026-03,1,0,0,1\n"  # 9, 10
@@ -91,22 +92,49 @@ async def test_correction_is_a_new_version_and_history_stays(gapi: AsyncClient) 
 
 
 async def test_jsonl_and_planned_vs_executed(gapi: AsyncClient) -> None:
-    rows = [{"region": "100000000", "profile": "toxicology", "month": f"2026-{m:02d}", "treated_cases": 700,
-             "children_cases": 1, "rural_cases": 0, "bed_days": 2100} for m in (1, 2)]
-    rows.append({"region": "100000000", "profile": "toxicology", "month": "2026-03", "treated_cases": "many",
-                 "children_cases": 0, "rural_cases": 0, "bed_days": 1})
+    rows = [
+        {
+            "region": "100000000",
+            "profile": "toxicology",
+            "month": f"2026-{m:02d}",
+            "treated_cases": 700,
+            "children_cases": 1,
+            "rural_cases": 0,
+            "bed_days": 2100,
+        }
+        for m in (1, 2)
+    ]
+    rows.append(
+        {
+            "region": "100000000",
+            "profile": "toxicology",
+            "month": "2026-03",
+            "treated_cases": "many",
+            "children_cases": 0,
+            "rural_cases": 0,
+            "bed_days": 1,
+        }
+    )
     body = b"\n".join(orjson.dumps(r) for r in rows) + b"\n{not json\n"
     r = await _post(gapi, body, "j-1", headers={"content-type": "application/x-ndjson"})
     assert r.status_code == 200, r.text
     res = r.json()
     assert res["rows_accepted"] == 2 and {e["line"] for e in res["refused"]} == {3, 4}
-    pve = (await gapi.get("/api/v1/planned-vs-executed", params={
-        "from": "2026-01", "to": "2026-12", "region": "100000000", "profile": "toxicology"})).json()
+    pve = (
+        await gapi.get(
+            "/api/v1/planned-vs-executed",
+            params={"from": "2026-01", "to": "2026-12", "region": "100000000", "profile": "toxicology"},
+        )
+    ).json()
     item = pve["items"][0]
     assert item["planned_cases"] == 1269 and item["executed_cases"] == 1400
     assert item["percent_used"] == "110.32" and item["over_ceiling"] is True
-    over = (await gapi.get("/api/v1/planned-vs-executed", params={
-        "from": "2026-01", "to": "2026-12", "over_ceiling": "true", "limit": 500})).json()
+    over = (
+        await gapi.get(
+            "/api/v1/planned-vs-executed",
+            params={"from": "2026-01", "to": "2026-12", "over_ceiling": "true", "limit": 500},
+        )
+    ).json()
     assert ("100000000", "toxicology") in {(i["region"], i["profile"]) for i in over["items"]}
     bad = await gapi.get("/api/v1/planned-vs-executed", params={"from": "2026-01", "to": "2027-02"})
     assert bad.status_code == 422

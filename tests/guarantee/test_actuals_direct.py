@@ -19,11 +19,13 @@ DIRECT = "rows the direct way"
 CHECKED = "takes the checked way"
 
 
-async def _post(api: AsyncClient, body: str | bytes, batch: str, mode: str = "per_row",
-                content_type: str = "text/csv") -> Any:
+async def _post(
+    api: AsyncClient, body: str | bytes, batch: str, mode: str = "per_row", content_type: str = "text/csv"
+) -> Any:
     data = body.encode() if isinstance(body, str) else body
-    return await api.post(URL, params={"batch_id": batch, "mode": mode}, content=data,
-                          headers={"content-type": content_type})
+    return await api.post(
+        URL, params={"batch_id": batch, "mode": mode}, content=data, headers={"content-type": content_type}
+    )
 
 
 def _way(caplog: pytest.LogCaptureFixture) -> str:
@@ -34,10 +36,13 @@ def _way(caplog: pytest.LogCaptureFixture) -> str:
 
 
 async def _stored(raw: Any, batch: str) -> list[tuple[Any, ...]]:
-    rows = await raw.fetch("""
+    rows = await raw.fetch(
+        """
         SELECT e.line_no, e.region_code, e.profile_code, e.provider_code, e.month, e.treated_cases, e.children_cases,
                e.rural_cases, e.bed_days, e.children_bed_days, e.rural_bed_days, e.version, e.is_current
-        FROM executed_volume e JOIN ingest_batch b USING (batch_no) WHERE b.batch_id = $1 ORDER BY e.line_no""", batch)
+        FROM executed_volume e JOIN ingest_batch b USING (batch_no) WHERE b.batch_id = $1 ORDER BY e.line_no""",
+        batch,
+    )
     return [tuple(r) for r in rows]
 
 
@@ -56,13 +61,18 @@ def ways(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-async def test_direct_and_checked_ways_store_the_same(gapi: AsyncClient, raw_connection: Any,
-                                                      ways: pytest.LogCaptureFixture) -> None:
-    await raw_connection.execute("INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
-                                 "VALUES ('ҚазМед-12', '«ҚазМед» ЖШС', 'provider', false)")
-    lines = ["710000000,cardiology,,2025-01,800,20,0,6400,",
-             "710000000,cardiology,ҚазМед-12,2025-01,5,1,0,40,8",
-             "750000000,urology,,2025-02,0000000012,0,12,90,0"]  # leading zeros: the value, in both ways
+async def test_direct_and_checked_ways_store_the_same(
+    gapi: AsyncClient, raw_connection: Any, ways: pytest.LogCaptureFixture
+) -> None:
+    await raw_connection.execute(
+        "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+        "VALUES ('ҚазМед-12', '«ҚазМед» ЖШС', 'provider', false)"
+    )
+    lines = [
+        "710000000,cardiology,,2025-01,800,20,0,6400,",
+        "710000000,cardiology,ҚазМед-12,2025-01,5,1,0,40,8",
+        "750000000,urology,,2025-02,0000000012,0,12,90,0",
+    ]  # leading zeros: the value, in both ways
     direct = await _post(gapi, "\r\n".join([HEADER, *lines]) + "\r\n\r\n\r\n", "w-direct")  # CRLF, blank lines at end
     assert direct.status_code == 200, direct.text
     assert _way(ways) == "direct"
@@ -74,9 +84,9 @@ async def test_direct_and_checked_ways_store_the_same(gapi: AsyncClient, raw_con
     checked = await _post(gapi, "\n".join([HEADER, *later]) + "\n", "w-checked")
     assert checked.status_code == 200, checked.text
     assert _way(ways) == "checked"
-    assert {k: v for k, v in checked.json().items() if k not in ("batch_id", "bytes", "content_sha256",
-                                                                   "received_at")} == \
-           {k: v for k, v in body.items() if k not in ("batch_id", "bytes", "content_sha256", "received_at")}
+    assert {
+        k: v for k, v in checked.json().items() if k not in ("batch_id", "bytes", "content_sha256", "received_at")
+    } == {k: v for k, v in body.items() if k not in ("batch_id", "bytes", "content_sha256", "received_at")}
     a, b = await _stored(raw_connection, "w-direct"), await _stored(raw_connection, "w-checked")
     assert [r[:4] + r[5:] for r in a] == [r[:4] + r[5:] for r in b]
     assert [(r[4].year, r[4].month, r[4].day) for r in a] == [(2025, 1, 1), (2025, 1, 1), (2025, 2, 1)]
@@ -96,8 +106,11 @@ REFUSED = [
     ("710000000,cardiology,,2023-01,5,6,0,9,", "children_cases", "6 children cases exceed 5 treated cases"),
     ("710000000,cardiology,,2023-01,5,0,0,9,10", "children_bed_days", "10 children bed-days exceed 9 bed-days"),
     ("710000000,cardiology,,2023-13,5,0,0,9,", "month", "not a month YYYY-MM between 1991-01 and 2100-12: 2023-13"),
-    ("710000000,cardiology,,2023-01-15,5,0,0,9,", "month",
-     "not a month YYYY-MM between 1991-01 and 2100-12: 2023-01-15"),
+    (
+        "710000000,cardiology,,2023-01-15,5,0,0,9,",
+        "month",
+        "not a month YYYY-MM between 1991-01 and 2100-12: 2023-01-15",
+    ),
     ("710000000,cardiology,,1990-12,5,0,0,9,", "month", "not a month YYYY-MM between 1991-01 and 2100-12: 1990-12"),
     ("710000000,cardiology,,2023-01,,0,0,9,", "treated_cases", "required"),
     ("710000000,cardiology,,2023-01,5,0,0,9", "row", "expected 9 fields, found 8"),
@@ -106,8 +119,8 @@ REFUSED = [
 
 @pytest.mark.parametrize(("line", "field", "reason"), REFUSED, ids=[r[1] + ":" + r[0][-22:] for r in REFUSED])
 async def test_what_the_direct_way_cannot_take_is_answered_row_by_row(
-        gapi: AsyncClient, raw_connection: Any, ways: pytest.LogCaptureFixture, line: str, field: str,
-        reason: str) -> None:
+    gapi: AsyncClient, raw_connection: Any, ways: pytest.LogCaptureFixture, line: str, field: str, reason: str
+) -> None:
     good = "750000000,cardiology,,2023-01,5,0,0,9,"
     body = "\n".join([HEADER, good, line]) + "\n"
     r = await _post(gapi, body, "w-aon", mode="all_or_nothing")
@@ -123,30 +136,46 @@ async def test_what_the_direct_way_cannot_take_is_answered_row_by_row(
 
 
 async def test_a_repeated_key_and_a_correction_take_the_checked_way(
-        gapi: AsyncClient, raw_connection: Any, ways: pytest.LogCaptureFixture) -> None:
+    gapi: AsyncClient, raw_connection: Any, ways: pytest.LogCaptureFixture
+) -> None:
     rows = ["710000000,surgery,,2022-05,10,0,0,70,", "710000000,surgery,,2022-06,11,0,0,77,"]
     repeated = await _post(gapi, "\n".join([HEADER, *rows, rows[0]]) + "\n", "w-repeat")
     assert _way(ways) == "checked"
-    assert repeated.json()["refused"] == [{"line": 4, "errors": [{
-        "field": "row", "reason": "the same region, profile, provider and month is already on line 2"}]}]
+    assert repeated.json()["refused"] == [
+        {
+            "line": 4,
+            "errors": [{"field": "row", "reason": "the same region, profile, provider and month is already on line 2"}],
+        }
+    ]
     fresh = await _post(gapi, "\n".join([HEADER, rows[0].replace("2022-05", "2022-07")]) + "\n", "w-fresh")
     assert _way(ways) == "direct" and fresh.json()["rows_new"] == 1
-    corrected = await _post(gapi, "\n".join([HEADER, rows[1].replace(",11,", ",12,"),
-                                             "710000000,surgery,,2022-08,1,0,0,7,"]) + "\n", "w-fix")
+    corrected = await _post(
+        gapi,
+        "\n".join([HEADER, rows[1].replace(",11,", ",12,"), "710000000,surgery,,2022-08,1,0,0,7,"]) + "\n",
+        "w-fix",
+    )
     assert _way(ways) == "checked"
     assert (corrected.json()["rows_new_version"], corrected.json()["rows_new"]) == (1, 1)
-    history = (await gapi.get("/api/v1/executed-volumes", params={
-        "region": "710000000", "profile": "surgery", "from": "2022-06", "to": "2022-06", "history": "true"})).json()
-    assert [(h["treated_cases"], h["version"], h["is_current"], h["superseded_by_batch"])
-            for h in history["items"]] == [(11, 1, False, "w-fix"), (12, 2, True, None)]
+    history = (
+        await gapi.get(
+            "/api/v1/executed-volumes",
+            params={"region": "710000000", "profile": "surgery", "from": "2022-06", "to": "2022-06", "history": "true"},
+        )
+    ).json()
+    assert [
+        (h["treated_cases"], h["version"], h["is_current"], h["superseded_by_batch"]) for h in history["items"]
+    ] == [(11, 1, False, "w-fix"), (12, 2, True, None)]
 
 
 async def test_a_code_shaped_as_a_date_is_never_mistaken_for_a_month(
-        gapi: AsyncClient, raw_connection: Any, ways: pytest.LogCaptureFixture) -> None:
+    gapi: AsyncClient, raw_connection: Any, ways: pytest.LogCaptureFixture
+) -> None:
     """The direct way writes every field YYYY-MM as YYYY-MM-01: a provider coded 2021-03-01 must not be taken for
     a provider sent as 2021-03, nor a month sent as 2021-03-01 for a month."""
-    await raw_connection.execute("INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
-                                 "VALUES ('2021-03-01', 'Сынақ', 'provider', false)")
+    await raw_connection.execute(
+        "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+        "VALUES ('2021-03-01', 'Сынақ', 'provider', false)"
+    )
     line = "710000000,cardiology,2021-03,2021-03-01,5,0,0,9,"
     r = await _post(gapi, "\n".join([HEADER, line]) + "\n", "w-date-code")
     assert _way(ways) == "checked"
@@ -179,16 +208,18 @@ async def test_the_worker_indexes_committed_uploads(engine: Any) -> None:
                 rows_rejected, rows_new_version, rows_unchanged, result)
             VALUES ('w-worker', 'executed_volumes', 'per_row', 'text/csv', '', 0, 0, 0, 0, 0, '{}')""")
         n = await raw.fetchval("SELECT batch_no FROM ingest_batch WHERE batch_id = 'w-worker'")
-        await raw.execute(f"CREATE TABLE {executed_volume.partition(n)} PARTITION OF executed_volume "
-                          f"FOR VALUES IN ({n})")
+        await raw.execute(
+            f"CREATE TABLE {executed_volume.partition(n)} PARTITION OF executed_volume FOR VALUES IN ({n})"
+        )
         await conn.commit()
         try:
             assert n in await executed_volume.unindexed_partitions(raw)
             assert await index_executed_volumes({"sessionmaker": maker}) >= 1
             assert n not in await executed_volume.unindexed_partitions(raw)
         finally:
-            await raw.execute(f"DROP TABLE {executed_volume.partition(n)}; "
-                              "DELETE FROM ingest_batch WHERE batch_id = 'w-worker'")
+            await raw.execute(
+                f"DROP TABLE {executed_volume.partition(n)}; DELETE FROM ingest_batch WHERE batch_id = 'w-worker'"
+            )
             await conn.commit()
 
 
@@ -210,8 +241,10 @@ async def _at_once(*uploads: tuple[str, str]) -> list[Any]:
     from services.api.main import create_app
 
     app = create_app()
-    async with app.router.lifespan_context(app), AsyncClient(
-            transport=ASGITransport(app=app), base_url="http://api.test") as client:
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client,
+    ):
         return list(await asyncio.gather(*(_post(client, body, batch) for body, batch in uploads)))
 
 
@@ -242,29 +275,41 @@ async def test_two_batches_of_the_same_figures_at_once(guarantee_loaded: None, e
         assert sorted((a.json()["rows_new"], a.json()["rows_unchanged"]) for a in answers) == [(0, 2), (2, 0)]
         async with engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
-            current = await raw.fetch("SELECT region_code, count(*) FROM executed_volume "
-                                      "WHERE month = '2019-10-01' AND is_current GROUP BY 1 ORDER BY 1")
+            current = await raw.fetch(
+                "SELECT region_code, count(*) FROM executed_volume "
+                "WHERE month = '2019-10-01' AND is_current GROUP BY 1 ORDER BY 1"
+            )
             assert [tuple(r) for r in current] == [("710000000", 1), ("750000000", 1)]
             assert await _leftovers(raw) == []
     finally:
         await _cleanup(engine, "w-same-1", "w-same-2")
 
 
-async def test_cell_totals_follow_uploads_and_corrections(gapi: AsyncClient, raw_connection: Any,
-                                                          ways: pytest.LogCaptureFixture) -> None:
+async def test_cell_totals_follow_uploads_and_corrections(
+    gapi: AsyncClient, raw_connection: Any, ways: pytest.LogCaptureFixture
+) -> None:
     """executed_volume_cell keeps, per upload and region × profile × month, the number of rows and the sums of
     those still current: always what the rows themselves add up to, through direct uploads, corrections, refusals
     and unchanged rows."""
     head = "region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days"
     uploads = [
-        ["710000000,cardiology,,2028-01,10,1,2,70", "710000000,cardiology,ҚазМед-12,2028-01,4,0,0,20",
-         "750000000,urology,,2028-02,7,0,1,30"],                                            # direct
-        ["710000000,cardiology,,2028-01,11,1,2,75", "710000000,cardiology,ҚазМед-12,2028-01,4,0,0,20",
-         "750000000,urology,,2028-03,3,0,0,9", "999999999,urology,,2028-03,3,0,0,9"],  # fix, same, new, refused
-        ["710000000,cardiology,,2028-01,12,2,2,80"],                                         # a second correction
+        [
+            "710000000,cardiology,,2028-01,10,1,2,70",
+            "710000000,cardiology,ҚазМед-12,2028-01,4,0,0,20",
+            "750000000,urology,,2028-02,7,0,1,30",
+        ],  # direct
+        [
+            "710000000,cardiology,,2028-01,11,1,2,75",
+            "710000000,cardiology,ҚазМед-12,2028-01,4,0,0,20",
+            "750000000,urology,,2028-03,3,0,0,9",
+            "999999999,urology,,2028-03,3,0,0,9",
+        ],  # fix, same, new, refused
+        ["710000000,cardiology,,2028-01,12,2,2,80"],  # a second correction
     ]
-    await raw_connection.execute("INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
-                                 "VALUES ('ҚазМед-12', '«ҚазМед» ЖШС', 'provider', false)")
+    await raw_connection.execute(
+        "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+        "VALUES ('ҚазМед-12', '«ҚазМед» ЖШС', 'provider', false)"
+    )
     for i, lines in enumerate(uploads):
         r = await _post(gapi, "\n".join([head, *lines]) + "\n", f"w-cells-{i}")
         assert r.status_code == 200, r.text
@@ -282,16 +327,27 @@ async def test_cell_totals_follow_uploads_and_corrections(gapi: AsyncClient, raw
         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""")
     assert [tuple(r) for r in held] == [tuple(r) for r in counted]
     assert len(held) == 5, [tuple(r) for r in held]
-    answer = await gapi.get("/api/v1/planned-vs-executed", params={
-        "from": "2028-01", "to": "2028-12", "region": "710000000", "profile": "cardiology"})
+    answer = await gapi.get(
+        "/api/v1/planned-vs-executed",
+        params={"from": "2028-01", "to": "2028-12", "region": "710000000", "profile": "cardiology"},
+    )
     assert answer.status_code == 200, answer.text
     pve = answer.json()["items"][0]
-    assert (pve["executed_cases"], pve["executed_children_cases"], pve["executed_bed_days"], pve["months_reported"]) \
-        == (12 + 4, 2, 80 + 20, 1)
-    listed = (await gapi.get("/api/v1/executed-volumes", params={
-        "region": "710000000", "from": "2028-01", "to": "2028-01", "history": "true", "limit": 2})).json()
+    assert (
+        pve["executed_cases"],
+        pve["executed_children_cases"],
+        pve["executed_bed_days"],
+        pve["months_reported"],
+    ) == (12 + 4, 2, 80 + 20, 1)
+    listed = (
+        await gapi.get(
+            "/api/v1/executed-volumes",
+            params={"region": "710000000", "from": "2028-01", "to": "2028-01", "history": "true", "limit": 2},
+        )
+    ).json()
     assert listed["total"] == 4 and len(listed["items"]) == 2  # three versions without provider, one with
     assert [(i["provider"], i["version"]) for i in listed["items"]] == [(None, 1), (None, 2)]
-    current = (await gapi.get("/api/v1/executed-volumes", params={"region": "710000000", "from": "2028-01",
-                                                                   "to": "2028-01"})).json()
+    current = (
+        await gapi.get("/api/v1/executed-volumes", params={"region": "710000000", "from": "2028-01", "to": "2028-01"})
+    ).json()
     assert current["total"] == 2 and [i["treated_cases"] for i in current["items"]] == [12, 4]

@@ -19,7 +19,8 @@ CSV = {"content-type": "text/csv"}
 def _chunked(body: bytes, size: int) -> AsyncIterator[bytes]:
     async def gen() -> AsyncIterator[bytes]:
         for i in range(0, len(body), size):
-            yield body[i:i + size]
+            yield body[i : i + size]
+
     return gen()
 
 
@@ -51,15 +52,17 @@ async def test_large_stream_with_a_bad_encoding_row_in_the_middle(gapi: AsyncCli
     rows = len(keys) * 6
     assert res["rows_total"] == rows and res["rows_rejected"] == 1 and res["rows_accepted"] == rows - 1
     assert [(x["line"], f"{x['errors'][0]['field']}|{x['errors'][0]['reason']}") for x in res["refused"]] == list(
-        expected_bad.items())
+        expected_bad.items()
+    )
     assert res["kept_lines"] == [[2, middle], [middle + 2, middle + 5], [middle + 7, rows + 2]]
     # Line numbers survive the COPY: each stored row carries its line in the file.
-    stored = await raw_connection.fetch("SELECT line_no, region_code, profile_code, treated_cases FROM executed_volume "
-                                        "JOIN ingest_batch USING (batch_no) "
-                                        "WHERE batch_id = 's-large'")
+    stored = await raw_connection.fetch(
+        "SELECT line_no, region_code, profile_code, treated_cases FROM executed_volume "
+        "JOIN ingest_batch USING (batch_no) "
+        "WHERE batch_id = 's-large'"
+    )
     assert len(stored) == rows - 1
-    numbered = {ln: i for i, ln in enumerate(range(2, middle + 6))} | {
-        ln: ln - 3 for ln in range(middle + 7, rows + 3)}
+    numbered = {ln: i for i, ln in enumerate(range(2, middle + 6))} | {ln: ln - 3 for ln in range(middle + 7, rows + 3)}
     for row in stored:
         n = numbered[row["line_no"]]
         assert (row["region_code"], row["profile_code"]) == keys[n % len(keys)] and row["treated_cases"] == n % 500 + 10
@@ -67,38 +70,45 @@ async def test_large_stream_with_a_bad_encoding_row_in_the_middle(gapi: AsyncCli
 
 async def test_multibyte_characters_split_across_chunks(gapi: AsyncClient) -> None:
     name = "Алматы облысы — ауруханасы ☃ 𝔘"
-    body = ("region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days\n"
-            f"710000000,cardiology,{name},2027-01,5,0,0,9\n"
-            "710000000\u00a0,\u3000cardiology ,,2027-02,6,0,0,9\n"  # Unicode spaces around values are trimmed
-            f"710000000,{name},,2027-03,7,0,0,9\n").encode()
+    body = (
+        "region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days\n"
+        f"710000000,cardiology,{name},2027-01,5,0,0,9\n"
+        "710000000\u00a0,\u3000cardiology ,,2027-02,6,0,0,9\n"  # Unicode spaces around values are trimmed
+        f"710000000,{name},,2027-03,7,0,0,9\n"
+    ).encode()
     for size in (1, 2, 3, 5, 7):
         r = await _post(gapi, body, f"s-mb-{size}", size=size)
         assert r.status_code == 200, r.text
         res = r.json()
         errors = {x["line"]: x["errors"] for x in res["refused"]}
-        assert errors == {2: [{"field": "provider", "reason": f"unknown provider {name}"}],
-                          4: [{"field": "profile", "reason": f"unknown clinical profile {name}"}]}
+        assert errors == {
+            2: [{"field": "provider", "reason": f"unknown provider {name}"}],
+            4: [{"field": "profile", "reason": f"unknown clinical profile {name}"}],
+        }
         assert res["kept_lines"] == [[3, 3]] and res["bytes"] == len(body)
         assert res["rows_new"] + res["rows_unchanged"] == 1
 
 
 async def test_line_numbers_exact_with_blank_lines_crlf_quotes_and_escapes(gapi: AsyncClient) -> None:
     header = "region,profile,month,treated_cases,children_cases,rural_cases,bed_days"
-    body = b"\r\n".join(line.encode() if isinstance(line, str) else line for line in [
-        "",                                                          # 1 blank, before the header
-        header,                                                      # 2
-        "710000000,cardiology,2027-04,10,0,0,20",                    # 3 ok
-        '"710000000","neuro,logy",2027-04,10,0,0,20',                # 4 quoted, comma inside: unknown profile
-        '"710000000",cardiology,"2027-05","11",0,0,20',              # 5 quoted, ok
-        '710000000,"cardio',                                         # 6 malformed CSV
-        "710000000,card\\iology,2027-04,1,0,0,1",                    # 7 backslash kept as it is
-        "710000000,cardio\tlogy,2027-04,1,0,0,1",                    # 8 a tab inside a value
-        "710000000,cardiology,2027-06,1,0,0",                        # 9 a field short
-        b"710000000,cardiology,2027-07,1,0,0,\x001",                 # 10 NUL byte
-        "   ",                                                       # 11 blank
-        "710000000,cardiology,2027-08,1\r,0,0,1",                    # 12 a lone CR inside the line is trimmed
-        "710000000,cardiology,2027-09,1,0,0,1",                      # 13 ok, last line without a line break
-    ])
+    body = b"\r\n".join(
+        line.encode() if isinstance(line, str) else line
+        for line in [
+            "",  # 1 blank, before the header
+            header,  # 2
+            "710000000,cardiology,2027-04,10,0,0,20",  # 3 ok
+            '"710000000","neuro,logy",2027-04,10,0,0,20',  # 4 quoted, comma inside: unknown profile
+            '"710000000",cardiology,"2027-05","11",0,0,20',  # 5 quoted, ok
+            '710000000,"cardio',  # 6 malformed CSV
+            "710000000,card\\iology,2027-04,1,0,0,1",  # 7 backslash kept as it is
+            "710000000,cardio\tlogy,2027-04,1,0,0,1",  # 8 a tab inside a value
+            "710000000,cardiology,2027-06,1,0,0",  # 9 a field short
+            b"710000000,cardiology,2027-07,1,0,0,\x001",  # 10 NUL byte
+            "   ",  # 11 blank
+            "710000000,cardiology,2027-08,1\r,0,0,1",  # 12 a lone CR inside the line is trimmed
+            "710000000,cardiology,2027-09,1,0,0,1",  # 13 ok, last line without a line break
+        ]
+    )
     r = await _post(gapi, body, "s-lines", size=11)
     assert r.status_code == 200, r.text
     res = r.json()
@@ -131,29 +141,38 @@ async def test_all_or_nothing_large_stream_leaves_nothing(gapi: AsyncClient, raw
     r = await _post(gapi, b"\n".join(lines), "s-aon", size=1000, mode="all_or_nothing")
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == f"line[{len(lines) - 2}].row"
-    assert await raw_connection.fetchval("SELECT count(*) FROM executed_volume JOIN ingest_batch USING (batch_no) "
-                                         "WHERE batch_id = 's-aon'") == 0
+    assert (
+        await raw_connection.fetchval(
+            "SELECT count(*) FROM executed_volume JOIN ingest_batch USING (batch_no) WHERE batch_id = 's-aon'"
+        )
+        == 0
+    )
     assert await raw_connection.fetchval("SELECT count(*) FROM ingest_batch WHERE batch_id = 's-aon'") == 0
 
 
 async def test_referenced_rows_cannot_be_deleted(gapi: AsyncClient, session: AsyncSession) -> None:
     """A region, profile, provider or batch an executed volume names cannot go away (nor change its key): the
     upload's references (executed_volume_cell, executed_volume_provider) hold foreign keys to them."""
-    for sql in ("INSERT INTO region (kato_code, name_kk, kind, position) VALUES ('999999999', 'Сынақ', 'oblast', 99)",
-                "INSERT INTO clinical_profile (code, name_kk, position) VALUES ('zz-test', 'Сынақ', 99)",
-                "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
-                "VALUES ('«Сынақ» ЖШС', '«Сынақ» ЖШС', 'provider', false)"):
+    for sql in (
+        "INSERT INTO region (kato_code, name_kk, kind, position) VALUES ('999999999', 'Сынақ', 'oblast', 99)",
+        "INSERT INTO clinical_profile (code, name_kk, position) VALUES ('zz-test', 'Сынақ', 99)",
+        "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+        "VALUES ('«Сынақ» ЖШС', '«Сынақ» ЖШС', 'provider', false)",
+    ):
         await session.execute(text(sql))
-    body = ("region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days\n"
-            "999999999,zz-test,«Сынақ» ЖШС,2027-01,5,0,0,9\n").encode()
+    body = (
+        "region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days\n"
+        "999999999,zz-test,«Сынақ» ЖШС,2027-01,5,0,0,9\n"
+    ).encode()
     r = await _post(gapi, body, "s-guard", size=64)
     assert r.status_code == 200 and r.json()["rows_accepted"] == 1
-    for sql, table in (("DELETE FROM clinical_profile WHERE code = 'zz-test'", "executed_volume_cell"),
-                       ("UPDATE region SET kato_code = '999999998' WHERE kato_code = '999999999'",
-                        "executed_volume_cell"),
-                       ("DELETE FROM region WHERE kato_code = '999999999'", "executed_volume_cell"),
-                       ("DELETE FROM ingest_batch WHERE batch_id = 's-guard'", "executed_volume_cell"),
-                       ("DELETE FROM organisation WHERE code = '«Сынақ» ЖШС'", "executed_volume_provider")):
+    for sql, table in (
+        ("DELETE FROM clinical_profile WHERE code = 'zz-test'", "executed_volume_cell"),
+        ("UPDATE region SET kato_code = '999999998' WHERE kato_code = '999999999'", "executed_volume_cell"),
+        ("DELETE FROM region WHERE kato_code = '999999999'", "executed_volume_cell"),
+        ("DELETE FROM ingest_batch WHERE batch_id = 's-guard'", "executed_volume_cell"),
+        ("DELETE FROM organisation WHERE code = '«Сынақ» ЖШС'", "executed_volume_provider"),
+    ):
         with pytest.raises(DBAPIError, match=f'violates foreign key constraint .* on table "{table}"'):
             async with session.begin_nested():
                 await session.execute(text(sql))
@@ -178,11 +197,14 @@ async def test_crlf_body_in_one_piece_and_in_small_chunks(gapi: AsyncClient, raw
         assert r.status_code == 200, r.text
         res = r.json()
         assert res["rows_accepted"] == 50 and res["kept_lines"] == [[2, 51]], res
-    stored = await raw_connection.fetch("SELECT line_no, treated_cases, bed_days, rural_bed_days FROM executed_volume "
-                                        "JOIN ingest_batch USING (batch_no) "
-                                        "WHERE batch_id = 's-crlf-1' ORDER BY line_no")
+    stored = await raw_connection.fetch(
+        "SELECT line_no, treated_cases, bed_days, rural_bed_days FROM executed_volume "
+        "JOIN ingest_batch USING (batch_no) "
+        "WHERE batch_id = 's-crlf-1' ORDER BY line_no"
+    )
     assert [(s["line_no"], s["treated_cases"], s["bed_days"], s["rural_bed_days"]) for s in stored] == [
-        (i + 2, i + 1, i + 2, i) for i in range(50)]
+        (i + 2, i + 1, i + 2, i) for i in range(50)
+    ]
 
 
 async def test_header_and_rows_in_one_chunk_without_final_line_break(gapi: AsyncClient) -> None:

@@ -15,17 +15,31 @@ from httpx import AsyncClient
 from services.api.actuals import service
 
 URL = "/api/v1/bulk/executed-volumes"
-HEADERS = ["region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days,children_bed_days",
-           "month,region,profile,treated_cases,children_cases,rural_cases,bed_days",
-           "region,profile,treated_cases,children_cases,rural_cases,bed_days,month"]
-GOOD = {"region": ["710000000", "750000000", "790000000"], "profile": ["cardiology", "urology", "surgery"],
-        "provider": ["", "ҚазМед-12"], "treated_cases": ["5", "000000000012", "2147483647"],
-        "children_cases": ["0", "1"], "rural_cases": ["0", "2"], "bed_days": ["9", "40"],
-        "children_bed_days": ["", "0", "3"]}
-BAD = {"region": ["999999999", " 710000000", ""], "profile": ["astrology", '"cardiology"'],
-       "provider": ["nobody", "{Y}-03", "{Y}-03-01"], "month": ["{Y}-13", "{Y}-1", "{Y}-03-15", "1990-01", ""],
-       "treated_cases": ["+5", "-0", "-3", "abc", "2147483648", "5 ", "1.5", ""], "children_cases": ["99"],
-       "bed_days": ["\\5", "9\t"], "children_bed_days": ["999"]}
+HEADERS = [
+    "region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days,children_bed_days",
+    "month,region,profile,treated_cases,children_cases,rural_cases,bed_days",
+    "region,profile,treated_cases,children_cases,rural_cases,bed_days,month",
+]
+GOOD = {
+    "region": ["710000000", "750000000", "790000000"],
+    "profile": ["cardiology", "urology", "surgery"],
+    "provider": ["", "ҚазМед-12"],
+    "treated_cases": ["5", "000000000012", "2147483647"],
+    "children_cases": ["0", "1"],
+    "rural_cases": ["0", "2"],
+    "bed_days": ["9", "40"],
+    "children_bed_days": ["", "0", "3"],
+}
+BAD = {
+    "region": ["999999999", " 710000000", ""],
+    "profile": ["astrology", '"cardiology"'],
+    "provider": ["nobody", "{Y}-03", "{Y}-03-01"],
+    "month": ["{Y}-13", "{Y}-1", "{Y}-03-15", "1990-01", ""],
+    "treated_cases": ["+5", "-0", "-3", "abc", "2147483648", "5 ", "1.5", ""],
+    "children_cases": ["99"],
+    "bed_days": ["\\5", "9\t"],
+    "children_bed_days": ["999"],
+}
 MONTHS = ["{Y}-01", "{Y}-02", "{Y}-03", "{Y}-12"]
 
 
@@ -52,8 +66,9 @@ def _body(rng: random.Random) -> str:
 
 
 async def _upload(api: AsyncClient, body: str, batch: str) -> dict[str, Any]:
-    r = await api.post(URL, params={"batch_id": batch, "mode": "per_row"}, content=body.encode(),
-                       headers={"content-type": "text/csv"})
+    r = await api.post(
+        URL, params={"batch_id": batch, "mode": "per_row"}, content=body.encode(), headers={"content-type": "text/csv"}
+    )
     answer = r.json()
     for key in ("batch_id", "content_sha256", "received_at", "instance", "bytes"):
         answer.pop(key, None)
@@ -61,20 +76,25 @@ async def _upload(api: AsyncClient, body: str, batch: str) -> dict[str, Any]:
 
 
 async def _stored(raw: Any, batch: str) -> list[tuple[Any, ...]]:
-    rows = await raw.fetch("""
+    rows = await raw.fetch(
+        """
         SELECT e.line_no, e.region_code, e.profile_code, e.provider_code, to_char(e.month, 'MM-DD'), e.treated_cases,
                e.children_cases, e.rural_cases, e.bed_days, e.children_bed_days, e.rural_bed_days, e.version,
                e.is_current
         FROM executed_volume e JOIN ingest_batch b USING (batch_no) WHERE b.batch_id = $1 ORDER BY e.line_no""",
-                           batch)
+        batch,
+    )
     return [tuple(r) for r in rows]
 
 
-async def test_both_ways_agree(gapi: AsyncClient, raw_connection: Any, monkeypatch: pytest.MonkeyPatch,
-                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_both_ways_agree(
+    gapi: AsyncClient, raw_connection: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="services.api.actuals.service")
-    await raw_connection.execute("INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
-                                 "VALUES ('ҚазМед-12', '«ҚазМед» ЖШС', 'provider', false)")
+    await raw_connection.execute(
+        "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+        "VALUES ('ҚазМед-12', '«ҚазМед» ЖШС', 'provider', false)"
+    )
     rng = random.Random(20261124)
     original = service._direct
 

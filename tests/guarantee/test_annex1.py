@@ -58,8 +58,11 @@ async def test_every_annex1_figure_equals_the_print(gapi: AsyncClient) -> None:
 
 
 async def test_filters_by_region_profile_and_column(gapi: AsyncClient) -> None:
-    body = (await gapi.get("/api/v1/ceiling-volumes",
-                           params={"region": "100000000", "profile": "toxicology", "column": "total"})).json()
+    body = (
+        await gapi.get(
+            "/api/v1/ceiling-volumes", params={"region": "100000000", "profile": "toxicology", "column": "total"}
+        )
+    ).json()
     assert body["total"] == 1
     assert body["items"][0]["values"] == {"total": 1269}
     totals = await _all_rows(gapi, profile="all_profiles")
@@ -87,16 +90,23 @@ async def test_data_quality_names_each_contradictory_row(gapi: AsyncClient) -> N
         checks = [("children", "adults", "total")]
         if r["layout"] == "oblast":
             checks.append(("rural_children", "rural_adults", "rural_total"))
-            for part, whole in (("rural_total", "total"), ("rural_children", "children"),
-                                ("rural_adults", "adults"), ("children", "total"), ("adults", "total")):
+            for part, whole in (
+                ("rural_total", "total"),
+                ("rural_children", "children"),
+                ("rural_adults", "adults"),
+                ("children", "total"),
+                ("adults", "total"),
+            ):
                 p, w = v[part], v[whole]
                 if p is not None and w is not None and p > w:
                     expected_exceeds.add((r["region"], r["profile"], p))
         for a, b, t in checks:
             if None not in (v[a], v[b], v[t]) and v[a] + v[b] != v[t]:  # type: ignore[operator]
                 expected_sum.add((r["region"], r["profile"], v[t], v[a] + v[b]))  # type: ignore[operator, arg-type]
-    got_sum = {(i["region"], i["profile"], int(i["expected"]), int(i["actual"]))
-               for i in await _issues(gapi, "parts_sum_differs_from_total")}
+    got_sum = {
+        (i["region"], i["profile"], int(i["expected"]), int(i["actual"]))
+        for i in await _issues(gapi, "parts_sum_differs_from_total")
+    }
     assert got_sum == expected_sum and len(got_sum) > 0
     got_exceeds = {(i["region"], i["profile"], int(i["actual"])) for i in await _issues(gapi, "part_exceeds_whole")}
     assert got_exceeds == expected_exceeds
@@ -116,8 +126,10 @@ async def test_data_quality_names_each_contradictory_row(gapi: AsyncClient) -> N
             s = sum(cell(r[c]) or 0 for r in rows if r["region"] == region and not r["is_region_total"])
             if s != printed:
                 expected_region.add((region, f"{s}/{printed}"))
-    got_region = {(i["region"], f"{i['actual']}/{i['expected']}")
-                  for i in await _issues(gapi, "profile_sum_differs_from_region_total")}
+    got_region = {
+        (i["region"], f"{i['actual']}/{i['expected']}")
+        for i in await _issues(gapi, "profile_sum_differs_from_region_total")
+    }
     assert got_region == expected_region
     # The transcription's inferred and unassigned cells are reported, not hidden.
     assert {i["region"] for i in await _issues(gapi, "cell_assignment_inferred")} == {"270000000", "390000000"}

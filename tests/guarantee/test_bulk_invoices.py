@@ -16,16 +16,22 @@ CSV = {"content-type": "text/csv"}
 JSONL = {"content-type": "application/x-ndjson"}
 
 
-async def _post(api: AsyncClient, body: bytes | str, batch: str, mode: str = "per_row",
-                headers: dict[str, str] | None = None) -> Any:
+async def _post(
+    api: AsyncClient, body: bytes | str, batch: str, mode: str = "per_row", headers: dict[str, str] | None = None
+) -> Any:
     data = body.encode() if isinstance(body, str) else body
     return await api.post(URL, params={"batch_id": batch, "mode": mode}, content=data, headers=headers or CSV)
 
 
 async def _contracts(api: AsyncClient) -> dict[str, int]:
     items = (await api.get("/api/v1/contracts", params={"region": "710000000"})).json()["items"]
-    names = {"AMARA": "amara", "№1 көпбейінді": "child1", "№2 көпбейінді": "child2", "Көпсалалы": "multi",
-             "Адал ниет": "adal"}
+    names = {
+        "AMARA": "amara",
+        "№1 көпбейінді": "child1",
+        "№2 көпбейінді": "child2",
+        "Көпсалалы": "multi",
+        "Адал ниет": "adal",
+    }
     return {short: c["id"] for c in items for key, short in names.items() if key in c["provider"]["name_kk"]}
 
 
@@ -43,8 +49,10 @@ async def _invoices(api: AsyncClient, contract_id: int, history: bool = True) ->
 
 async def test_bulk_invoices_reach_the_contract_status_and_forecast(gapi: AsyncClient) -> None:
     ids = await _contracts(gapi)
-    body = (f"{HEADER}\n{ids['amara']},2022-11,40000000.00,38000000.00,2000000.00,\"volume monitoring, 12 bed-days\"\n"
-            f"{ids['child1']},2022-01,800000.50,800000.50,,\n{ids['child1']},2022-02,820000,800000,20000,quality\n")
+    body = (
+        f'{HEADER}\n{ids["amara"]},2022-11,40000000.00,38000000.00,2000000.00,"volume monitoring, 12 bed-days"\n'
+        f"{ids['child1']},2022-01,800000.50,800000.50,,\n{ids['child1']},2022-02,820000,800000,20000,quality\n"
+    )
     r = await _post(gapi, body, "inv-ok", mode="all_or_nothing")
     assert r.status_code == 200, r.text
     res = r.json()
@@ -54,7 +62,11 @@ async def test_bulk_invoices_reach_the_contract_status_and_forecast(gapi: AsyncC
     amara = await _status(gapi, ids["amara"])
     nov = amara["invoices"][-1]
     assert (nov["period_start"], nov["presented"], nov["accepted"], nov["deduction"]) == (
-        "2022-11", "40000000.00", "38000000.00", "2000000.00")
+        "2022-11",
+        "40000000.00",
+        "38000000.00",
+        "2000000.00",
+    )
     assert nov["deduction_reason"] == "volume monitoring, 12 bed-days"
     assert nov["batch_id"] == "inv-ok" and nov["line"] == 2 and nov["version"] == 1
     f = amara["forecast"]
@@ -88,21 +100,23 @@ async def test_per_row_errors_name_line_field_and_reason(gapi: AsyncClient) -> N
     m, a = ids["multi"], ids["amara"]
     lines = [
         HEADER,
-        f"{m},2022-01,1000.00,900.00,100.00,monitoring",   # 2 ok
-        "999999,2022-01,1,1,,",                             # 3 unknown contract
-        f"{m},2023-01,1,1,,",                               # 4 outside the contract period
-        f"{m},2022-02,100,200,,",                           # 5 accepted > presented
-        f"{m},2022-03,-5,0,,",                              # 6 negative amount
-        f"{m},2022-04,abc,1,,",                             # 7 text in a number field
+        f"{m},2022-01,1000.00,900.00,100.00,monitoring",  # 2 ok
+        "999999,2022-01,1,1,,",  # 3 unknown contract
+        f"{m},2023-01,1,1,,",  # 4 outside the contract period
+        f"{m},2022-02,100,200,,",  # 5 accepted > presented
+        f"{m},2022-03,-5,0,,",  # 6 negative amount
+        f"{m},2022-04,abc,1,,",  # 7 text in a number field
     ]
     body = ("\n".join(lines) + "\n").encode() + f"{m},2022-05,1,1,,r\xe9\n".encode("latin-1")  # 8 bad UTF-8
-    body += (f"{m},2022-06,1.005,1,,\n"                     # 9 more than two decimals
-             f"{a},2022-05,1,1,,\n"                         # 10 inside AMARA's Jan–Oct aggregate
-             f"{m},2022-07,100,90,,\n"                      # 11 deduction without a reason
-             f"{m},2022-01,5,5,,\n"                         # 12 same contract and month as line 2
-             f"{m},2022-08,100,90,5,x\n"                    # 13 deduction is not presented − accepted
-             f"{m},2022-09,1,1\n"                           # 14 wrong field count
-             f",2022-10,1,1,,\n").encode()                  # 15 no contract
+    body += (
+        f"{m},2022-06,1.005,1,,\n"  # 9 more than two decimals
+        f"{a},2022-05,1,1,,\n"  # 10 inside AMARA's Jan–Oct aggregate
+        f"{m},2022-07,100,90,,\n"  # 11 deduction without a reason
+        f"{m},2022-01,5,5,,\n"  # 12 same contract and month as line 2
+        f"{m},2022-08,100,90,5,x\n"  # 13 deduction is not presented − accepted
+        f"{m},2022-09,1,1\n"  # 14 wrong field count
+        f",2022-10,1,1,,\n"
+    ).encode()  # 15 no contract
     r = await _post(gapi, body, "inv-errors")
     assert r.status_code == 200, r.text
     res = r.json()
@@ -135,8 +149,13 @@ async def test_all_or_nothing_leaves_nothing(gapi: AsyncClient) -> None:
     body = f"{HEADER}\n{adal},2022-01,1000,1000,,\n{adal},2022-02,x,1000,,\n"
     r = await _post(gapi, body, "inv-aon", mode="all_or_nothing")
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    assert r.json()["errors"] == [{"field": "line[3].presented", "line": 3,
-                                   "reason": "not an amount in tenge (digits, a point and up to two decimals): x"}]
+    assert r.json()["errors"] == [
+        {
+            "field": "line[3].presented",
+            "line": 3,
+            "reason": "not an amount in tenge (digits, a point and up to two decimals): x",
+        }
+    ]
     assert await _invoices(gapi, adal) == []
     assert (await gapi.get("/api/v1/purchasing/invoice-batches/inv-aon")).status_code == 404
     fixed = await _post(gapi, body.replace(",x,", ",1000,"), "inv-aon", mode="all_or_nothing")
@@ -168,8 +187,9 @@ async def test_correction_is_a_new_version_and_history_stays(gapi: AsyncClient) 
     third = (await _post(gapi, HEADER + "\n" + row.format("120", "110", "monitoring"), "c-3")).json()
     assert third["rows_unchanged"] == 1 and third["rows_new"] == 0
     history = await _invoices(gapi, multi)
-    assert [(h["version"], h["accepted"], h["is_current"], h["batch_id"], h["superseded_by_batch"])
-            for h in history] == [(1, "100.00", False, "c-1", "c-2"), (2, "110.00", True, "c-2", None)]
+    assert [
+        (h["version"], h["accepted"], h["is_current"], h["batch_id"], h["superseded_by_batch"]) for h in history
+    ] == [(1, "100.00", False, "c-1", "c-2"), (2, "110.00", True, "c-2", None)]
     status = await _status(gapi, multi)
     assert [i["version"] for i in status["invoices"]] == [2]
     assert Decimal(status["contract"]["accepted_total"]) == Decimal("110")
@@ -177,30 +197,43 @@ async def test_correction_is_a_new_version_and_history_stays(gapi: AsyncClient) 
     # 10 tenge a month on average: the balance lasts for ever (no month to name).
     assert status["forecast"]["sufficient"] is True and status["forecast"]["covered_until"] is None
     # The single-invoice endpoint sees only the current figures too.
-    dup = await gapi.post(f"/api/v1/contracts/{multi}/invoices", json={"month": "2022-11", "presented": "1.00",
-                                                                        "accepted": "1.00"})
+    dup = await gapi.post(
+        f"/api/v1/contracts/{multi}/invoices", json={"month": "2022-11", "presented": "1.00", "accepted": "1.00"}
+    )
     assert dup.status_code == 409
 
 
 async def test_jsonl_with_contract_numbers(gapi: AsyncClient, session: AsyncSession) -> None:
     ids = await _contracts(gapi)
-    await session.execute(update(PurchaseContract).where(PurchaseContract.id == ids["child2"])
-                          .values(number="ДС-2022/15"))
-    await session.execute(update(PurchaseContract).where(PurchaseContract.id.in_([ids["adal"], ids["multi"]]))
-                          .values(number="ДС-2022/1"))
+    await session.execute(
+        update(PurchaseContract).where(PurchaseContract.id == ids["child2"]).values(number="ДС-2022/15")
+    )
+    await session.execute(
+        update(PurchaseContract).where(PurchaseContract.id.in_([ids["adal"], ids["multi"]])).values(number="ДС-2022/1")
+    )
     await session.flush()
     rows: list[dict[str, Any]] = [
         {"contract_number": "ДС-2022/15", "month": "2022-04", "presented": "700000.25", "accepted": "700000.25"},
         # JSON numbers keep their printed digits: no float rounding.
         {"contract_number": "ДС-2022/15", "month": "2022-05", "presented": 1234567.89, "accepted": 1234567.89},
         {"contract_number": "НЕТ-ТАКОГО", "month": "2022-06", "presented": "1", "accepted": "1"},
-        {"contract_id": ids["amara"], "contract_number": "ДС-2022/15", "month": "2022-11", "presented": "1",
-         "accepted": "1"},
+        {
+            "contract_id": ids["amara"],
+            "contract_number": "ДС-2022/15",
+            "month": "2022-11",
+            "presented": "1",
+            "accepted": "1",
+        },
         {"contract_id": ids["child2"], "month": "2022-07", "presented": "1", "accepted": "1", "vat": "0"},
         {"contract_id": ids["child2"], "month": "2022-08", "presented": True, "accepted": "1"},
         {"contract_number": "ДС-2022/1", "month": "2022-09", "presented": "1", "accepted": "1"},
-        {"contract_id": ids["adal"], "contract_number": "ДС-2022/1", "month": "2022-09", "presented": "1",
-         "accepted": "1"},
+        {
+            "contract_id": ids["adal"],
+            "contract_number": "ДС-2022/1",
+            "month": "2022-09",
+            "presented": "1",
+            "accepted": "1",
+        },
     ]
     body = b"\n".join(orjson.dumps(r) for r in rows) + b"\n{not json\n"
     r = await _post(gapi, body, "j-1", headers=JSONL)
@@ -212,12 +245,15 @@ async def test_jsonl_with_contract_numbers(gapi: AsyncClient, session: AsyncSess
     assert errors[4] == [{"field": "contract_number", "reason": f"is not the number of contract {ids['amara']}"}]
     assert errors[5] == [{"field": "vat", "reason": "unknown field"}]
     assert errors[6] == [{"field": "presented", "reason": "expected a string or a number"}]
-    assert errors[7] == [{"field": "contract_number",
-                          "reason": "2 contracts have the number ДС-2022/1: give contract_id"}]
+    assert errors[7] == [
+        {"field": "contract_number", "reason": "2 contracts have the number ДС-2022/1: give contract_id"}
+    ]
     assert errors[9][0]["field"] == "row" and "malformed JSON" in errors[9][0]["reason"]
     current = await _invoices(gapi, ids["child2"], history=False)
-    assert [(i["period_start"], i["presented"]) for i in current] == [("2022-04", "700000.25"),
-                                                                      ("2022-05", "1234567.89")]
+    assert [(i["period_start"], i["presented"]) for i in current] == [
+        ("2022-04", "700000.25"),
+        ("2022-05", "1234567.89"),
+    ]
     assert [i["period_start"] for i in await _invoices(gapi, ids["adal"])] == ["2022-09"]
 
 

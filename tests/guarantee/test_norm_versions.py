@@ -11,10 +11,18 @@ URL = f"/api/v1/access-norms/{CODE}"
 
 def _version(**over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "valid_from": "2027-01-01", "legal_basis": "ҚР Үкіметінің 2026 жылғы 20 желтоқсандағы № 1000 қаулысы",
-        "legal_basis_date": "2026-12-20", "text_kk": "100 000 тұрғынға шаққанда кемінде 12 паллиативтік төсек",
-        "unit": "beds", "comparator": ">=", "threshold": "12", "threshold_printed": "кемінде 12",
-        "per_population": "100000", "per_population_unit_kk": "тұрғын", "per_population_persons": 100000}
+        "valid_from": "2027-01-01",
+        "legal_basis": "ҚР Үкіметінің 2026 жылғы 20 желтоқсандағы № 1000 қаулысы",
+        "legal_basis_date": "2026-12-20",
+        "text_kk": "100 000 тұрғынға шаққанда кемінде 12 паллиативтік төсек",
+        "unit": "beds",
+        "comparator": ">=",
+        "threshold": "12",
+        "threshold_printed": "кемінде 12",
+        "per_population": "100000",
+        "per_population_unit_kk": "тұрғын",
+        "per_population_persons": 100000,
+    }
     body.update(over)
     return body
 
@@ -26,9 +34,16 @@ async def _etag(api: AsyncClient, as_of: str | None = None) -> str:
 
 
 async def _stats(api: AsyncClient, year: int, beds: str) -> None:
-    r = await api.post("/api/v1/reference-statistics", json={"source": "test", "statistics": [
-        {"region": "710000000", "year": year, "code": "population", "value": "1000000"},
-        {"region": "710000000", "year": year, "code": "palliative_beds", "value": beds}]})
+    r = await api.post(
+        "/api/v1/reference-statistics",
+        json={
+            "source": "test",
+            "statistics": [
+                {"region": "710000000", "year": year, "code": "population", "value": "1000000"},
+                {"region": "710000000", "year": year, "code": "palliative_beds", "value": beds},
+            ],
+        },
+    )
     assert r.status_code == 200, r.text
 
 
@@ -52,7 +67,9 @@ async def test_new_version_closes_the_old_one_and_evaluation_follows_the_year(ga
 
     history = (await gapi.get(f"{URL}/history")).json()
     assert [(h["version"], h["valid_from"], h["valid_to"]) for h in history] == [
-        (1, "2025-10-09", "2027-01-01"), (2, "2027-01-01", None)]
+        (1, "2025-10-09", "2027-01-01"),
+        (2, "2027-01-01", None),
+    ]
     assert Decimal(history[0]["threshold"]) == 10 and history[0]["legal_basis_date"] == "2025-10-09"
     # Read as of a date: the version in force then.
     assert (await gapi.get(URL, params={"as_of": "2026-12-31"})).json()["version"] == 1
@@ -71,8 +88,11 @@ async def test_new_version_closes_the_old_one_and_evaluation_follows_the_year(ga
     stale = await gapi.post(f"{URL}/versions", json=_version(valid_from="2028-01-01"), headers={"If-Match": etag})
     assert stale.status_code == 412 and stale.headers["content-type"] == "application/problem+json"
     assert stale.json()["errors"][0]["field"] == "If-Match"
-    third = await gapi.post(f"{URL}/versions", json=_version(valid_from="2028-01-01", threshold="15"),
-                            headers={"If-Match": r.headers["etag"]})
+    third = await gapi.post(
+        f"{URL}/versions",
+        json=_version(valid_from="2028-01-01", threshold="15"),
+        headers={"If-Match": r.headers["etag"]},
+    )
     assert third.status_code == 201 and third.json()["version"] == 3
     history = (await gapi.get(f"{URL}/history")).json()
     assert [h["valid_to"] for h in history] == ["2027-01-01", "2028-01-01", None]
@@ -106,15 +126,34 @@ async def test_validation_names_the_fields(gapi: AsyncClient) -> None:
     assert await fields(_version(legal_basis_date=None)) == {"legal_basis_date"}
     assert await fields(_version(comparator="=")) == {"evaluation"}
     assert await fields(_version(per_population_persons=None)) == {"per_population_persons"}
-    assert await fields(_version(threshold=None, range_min="20", range_max="10", evaluation={
-        "formula": "rate_per_population", "numerator": "palliative_beds", "denominator": "population",
-        "per_persons": 100000, "comparator": ">=", "threshold": "10"})) == {"range_min"}
-    assert await fields(_version(evaluation={
-        "formula": "share_percent", "numerator": "palliative_beds", "comparator": ">=", "threshold": "1"})) == {
-        "evaluation.denominator"}
-    assert await fields(_version(evaluation={
-        "formula": "direct", "numerator": "not_a_statistic", "comparator": ">=", "threshold": "1"})) == {
-        "evaluation.numerator"}
+    assert await fields(
+        _version(
+            threshold=None,
+            range_min="20",
+            range_max="10",
+            evaluation={
+                "formula": "rate_per_population",
+                "numerator": "palliative_beds",
+                "denominator": "population",
+                "per_persons": 100000,
+                "comparator": ">=",
+                "threshold": "10",
+            },
+        )
+    ) == {"range_min"}
+    assert await fields(
+        _version(
+            evaluation={
+                "formula": "share_percent",
+                "numerator": "palliative_beds",
+                "comparator": ">=",
+                "threshold": "1",
+            }
+        )
+    ) == {"evaluation.denominator"}
+    assert await fields(
+        _version(evaluation={"formula": "direct", "numerator": "not_a_statistic", "comparator": ">=", "threshold": "1"})
+    ) == {"evaluation.numerator"}
     assert await fields({**_version(), "extra": 1}) == {"extra"}
     assert len((await gapi.get(f"{URL}/history")).json()) == 1
 
@@ -122,11 +161,23 @@ async def test_validation_names_the_fields(gapi: AsyncClient) -> None:
 async def test_explicit_evaluation_for_an_equals_norm(gapi: AsyncClient) -> None:
     code = "ambulance_brigades_per_population"
     etag = (await gapi.get(f"/api/v1/access-norms/{code}")).headers["etag"]
-    body = _version(text_kk="10 000 тұрғынға шаққанда 1 бригада есебінен", unit="brigades", comparator="=",
-                    threshold="1", per_population="10000", per_population_persons=10000, evaluation={
-                        "formula": "rate_per_population", "numerator": "ambulance_brigades",
-                        "denominator": "population", "per_persons": 10000, "comparator": ">=", "threshold": "1",
-                        "note": "the amended text drops the word мың"})
+    body = _version(
+        text_kk="10 000 тұрғынға шаққанда 1 бригада есебінен",
+        unit="brigades",
+        comparator="=",
+        threshold="1",
+        per_population="10000",
+        per_population_persons=10000,
+        evaluation={
+            "formula": "rate_per_population",
+            "numerator": "ambulance_brigades",
+            "denominator": "population",
+            "per_persons": 10000,
+            "comparator": ">=",
+            "threshold": "1",
+            "note": "the amended text drops the word мың",
+        },
+    )
     r = await gapi.post(f"/api/v1/access-norms/{code}/versions", json=body, headers={"If-Match": etag})
     assert r.status_code == 201, r.text
     out = r.json()

@@ -11,15 +11,19 @@ ASTANA = "710000000"
 
 async def test_the_letters_figures(gapi: AsyncClient) -> None:
     seed = load("palliative-astana-2022.json")
-    summary = (await gapi.get("/api/v1/purchasing/summary",
-                              params={"region": ASTANA, "service_kind": "palliative_care", "year": 2022})).json()
+    summary = (
+        await gapi.get(
+            "/api/v1/purchasing/summary", params={"region": ASTANA, "service_kind": "palliative_care", "year": 2022}
+        )
+    ).json()
     assert Decimal(summary["allocated_thousand_tenge"]) == Decimal("452759")
     assert Decimal(summary["allocated_beds"]) == 128
     assert summary["allocations"][0]["amount_unit"] == "thousand_tenge"
     assert Decimal(summary["allocations"][0]["amount_tenge"]) == Decimal("452759000")
     assert summary["contracts_count"] == 5
     assert sorted(Decimal(c["amount"]) for c in summary["contracts"]) == sorted(
-        Decimal(c["amount"]["value"]) for c in seed["contracts"])
+        Decimal(c["amount"]["value"]) for c in seed["contracts"]
+    )
     assert all(c["amount_unit"] == "tenge" for c in summary["contracts"])
     assert Decimal(summary["presented_tenge"]) == Decimal("298703521")
     assert Decimal(summary["accepted_tenge"]) == Decimal("273326692")
@@ -53,8 +57,15 @@ async def test_monthly_invoice_changes_the_forecast(gapi: AsyncClient) -> None:
     assert bad.status_code == 422 and "month" in bad.text
     dup = await gapi.post(url, json={"month": "2022-05", "presented": "100.00", "accepted": "100.00"})
     assert dup.status_code == 409
-    ok = await gapi.post(url, json={"month": "2022-11", "presented": "40000000.00", "accepted": "38000000.00",
-                                    "deduction_reason": "volume monitoring"})
+    ok = await gapi.post(
+        url,
+        json={
+            "month": "2022-11",
+            "presented": "40000000.00",
+            "accepted": "38000000.00",
+            "deduction_reason": "volume monitoring",
+        },
+    )
     assert ok.status_code == 201, ok.text
     assert ok.json()["deduction"] == "2000000.00"
     f = (await gapi.get(f"/api/v1/contracts/{amara['id']}")).json()["forecast"]

@@ -6,12 +6,15 @@ from httpx import AsyncClient
 
 
 async def test_statistics_upload_and_evaluation(gapi: AsyncClient) -> None:
-    body = {"source": "test", "statistics": [
-        {"region": "710000000", "year": 2030, "code": "population", "value": "1000000"},
-        {"region": "710000000", "year": 2030, "code": "palliative_beds", "value": "90"},
-        {"region": "710000000", "year": 2030, "code": "ambulance_brigades", "value": "120"},
-        {"region": "710000000", "year": 2030, "code": "physician_brigades", "value": "24"},
-    ]}
+    body = {
+        "source": "test",
+        "statistics": [
+            {"region": "710000000", "year": 2030, "code": "population", "value": "1000000"},
+            {"region": "710000000", "year": 2030, "code": "palliative_beds", "value": "90"},
+            {"region": "710000000", "year": 2030, "code": "ambulance_brigades", "value": "120"},
+            {"region": "710000000", "year": 2030, "code": "physician_brigades", "value": "24"},
+        ],
+    }
     r = await gapi.post("/api/v1/reference-statistics", json=body)
     assert r.status_code == 200 and r.json() == {"received": 4, "new_versions": 4, "unchanged": 0}
     r = await gapi.post("/api/v1/reference-statistics", json=body)
@@ -29,17 +32,28 @@ async def test_statistics_upload_and_evaluation(gapi: AsyncClient) -> None:
     # A correction is a new version.
     body["statistics"] = [{"region": "710000000", "year": 2030, "code": "palliative_beds", "value": "100"}]
     assert (await gapi.post("/api/v1/reference-statistics", json=body)).json()["new_versions"] == 1
-    ev = (await gapi.get("/api/v1/access-norms/evaluation",
-                         params={"year": 2030, "region": "710000000", "norm": "palliative_beds_per_population"})).json()
+    ev = (
+        await gapi.get(
+            "/api/v1/access-norms/evaluation",
+            params={"year": 2030, "region": "710000000", "norm": "palliative_beds_per_population"},
+        )
+    ).json()
     assert ev[0]["met"] is True and Decimal(ev[0]["gap"]) == 0
 
 
 async def test_statistics_refuse_bad_input(gapi: AsyncClient) -> None:
-    r = await gapi.post("/api/v1/reference-statistics", json={"source": "t", "statistics": [
-        {"region": "999999999", "year": 2030, "code": "population", "value": "1"}]})
+    r = await gapi.post(
+        "/api/v1/reference-statistics",
+        json={"source": "t", "statistics": [{"region": "999999999", "year": 2030, "code": "population", "value": "1"}]},
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "statistics[0].region"
-    r = await gapi.post("/api/v1/reference-statistics", json={"source": "t", "statistics": [
-        {"region": "710000000", "year": 2030, "code": "population", "value": "-1"}]})
+    r = await gapi.post(
+        "/api/v1/reference-statistics",
+        json={
+            "source": "t",
+            "statistics": [{"region": "710000000", "year": 2030, "code": "population", "value": "-1"}],
+        },
+    )
     assert r.status_code == 422
 
 

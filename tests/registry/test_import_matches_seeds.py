@@ -164,8 +164,19 @@ async def test_loading_again_changes_nothing(loaded: None, engine: Any) -> None:
     from services.common.db import make_sessionmaker
     from services.loader import load_all
 
-    tables = ["document", "document_version", "measure", "measure_version", "measure_financing", "indicator",
-              "indicator_target", "organisation", "data_quality_issue", "region", "ceiling_volume"]
+    tables = [
+        "document",
+        "document_version",
+        "measure",
+        "measure_version",
+        "measure_financing",
+        "indicator",
+        "indicator_target",
+        "organisation",
+        "data_quality_issue",
+        "region",
+        "ceiling_volume",
+    ]
 
     async def counts() -> dict[str, int]:
         async with engine.connect() as conn:

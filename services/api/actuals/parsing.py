@@ -27,11 +27,22 @@ import orjson
 from services.api.bulk import rows as bulk_rows
 from services.api.bulk.stream import Digest, Row, csv_header, error_row, header_not_utf8, no_header, not_utf8
 
-FIELDS = ("region", "profile", "provider", "month", "treated_cases", "children_cases", "rural_cases",
-          "bed_days", "children_bed_days", "rural_bed_days")
+FIELDS = (
+    "region",
+    "profile",
+    "provider",
+    "month",
+    "treated_cases",
+    "children_cases",
+    "rural_cases",
+    "bed_days",
+    "children_bed_days",
+    "rural_bed_days",
+)
 REQUIRED = ("region", "profile", "month", "treated_cases", "children_cases", "rural_cases", "bed_days")
-NUMBER_FIELDS = frozenset(("treated_cases", "children_cases", "rural_cases", "bed_days", "children_bed_days",
-                           "rural_bed_days"))
+NUMBER_FIELDS = frozenset(
+    ("treated_cases", "children_cases", "rural_cases", "bed_days", "children_bed_days", "rural_bed_days")
+)
 BATCH_ROWS = 20_000
 _KNOWN = frozenset(FIELDS)
 
@@ -68,8 +79,10 @@ def jsonl_rows(stream: AsyncIterator[bytes], digest: Digest) -> AsyncIterator[li
 
 
 # What str.strip() strips: every whitespace character of Python, and the ASCII ones alone (enough for an ASCII body).
-UNICODE_SPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-                 "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+UNICODE_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
 # The UTF-8 bytes of every whitespace character but the line break: a body holding none needs no trimming.
 SPACE_BYTES = tuple(c.encode() for c in UNICODE_SPACE if c != "\n")
@@ -104,8 +117,10 @@ class NotDirect(Exception):
 # YYYY-MM-01). The literal comes first in the pattern so that the search runs at the speed of a substring search (a
 # pattern opening with a lookbehind is tried at every byte); one pass per month with a literal replacement costs less
 # than one pass with a group reference, which Python expands match by match.
-_MONTH_ENDS = tuple((re.compile(rb"-%02d(?=[,\n])(?<=[,\n][0-9]{4}-%02d)" % (m, m)), b"-%02d" % m, b"-%02d-01" % m)
-                    for m in range(1, 13))
+_MONTH_ENDS = tuple(
+    (re.compile(rb"-%02d(?=[,\n])(?<=[,\n][0-9]{4}-%02d)" % (m, m)), b"-%02d" % m, b"-%02d-01" % m)
+    for m in range(1, 13)
+)
 # What the direct way leaves to the checked way: a quoted field, an escape, a NUL, a sign (COPY reads "+5" and "-0"
 # as numbers where the checked way refuses them).
 _NOT_DIRECT = (b'"', b"\\", b"\x00", b"+")
@@ -160,7 +175,7 @@ class CsvBody:
                 if not self._buffer:
                     raise no_header()
                 end = len(self._buffer)
-            raw, self._buffer = self._buffer[:end], self._buffer[end + 1:]
+            raw, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
             line_no += 1
             if raw.endswith(b"\r"):
                 raw = raw[:-1]

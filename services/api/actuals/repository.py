@@ -23,21 +23,33 @@ from services.common.executed_volume import partition
 def key_hash(region: str, profile: str, provider: str, month: str) -> str:
     """The key of a row (region, profile, provider, month) hashed, as the partitions' key index holds it (built by
     sorting integers); the arguments are the SQL expressions of the four."""
-    return (f"hashtextextended({region} || ',' || {profile} || ',' || coalesce({provider}, ''), "
-            f"{month} - date '2000-01-01')")
+    return (
+        f"hashtextextended({region} || ',' || {profile} || ',' || coalesce({provider}, ''), "
+        f"{month} - date '2000-01-01')"
+    )
+
 
 # The CSV header's names of the columns of executed_volume.
 COLUMN_OF = {"region": "region_code", "profile": "profile_code", "provider": "provider_code"}
 
-TYPED = {"treated_cases": "tc", "children_cases": "cc", "rural_cases": "rc", "bed_days": "bd",
-         "children_bed_days": "cbd", "rural_bed_days": "rbd"}
+TYPED = {
+    "treated_cases": "tc",
+    "children_cases": "cc",
+    "rural_cases": "rc",
+    "bed_days": "bd",
+    "children_bed_days": "cbd",
+    "rural_bed_days": "rbd",
+}
 
 
 def _number_check(field: str, required: bool) -> str:
     """The error of a number field, as "field|reason"; the first failing check wins."""
     v = f"k.{field}"
-    missing = (f"WHEN {v} IS NULL OR {v} = '' THEN '{field}|required'" if required
-               else f"WHEN {v} IS NULL OR {v} = '' THEN NULL")
+    missing = (
+        f"WHEN {v} IS NULL OR {v} = '' THEN '{field}|required'"
+        if required
+        else f"WHEN {v} IS NULL OR {v} = '' THEN NULL"
+    )
     return f"""CASE WHEN k.parse_error IS NOT NULL OR k.{TYPED[field]} IS NOT NULL THEN NULL
         {missing}
         WHEN {v} ~ '^-[0-9]+$' THEN '{field}|negative volume ' || {v}
@@ -47,8 +59,10 @@ def _number_check(field: str, required: bool) -> str:
 
 def _fits(v: str) -> str:
     """A string of digits whose value fits a Postgres integer (leading zeros allowed), as COPY reads it."""
-    return (f"(length({v}) <= 9 OR length(ltrim({v}, '0')) < 10"
-            f" OR (length(ltrim({v}, '0')) = 10 AND ltrim({v}, '0') <= '2147483647'))")
+    return (
+        f"(length({v}) <= 9 OR length(ltrim({v}, '0')) < 10"
+        f" OR (length(ltrim({v}, '0')) = 10 AND ltrim({v}, '0') <= '2147483647'))"
+    )
 
 
 def _int(field: str) -> str:
@@ -60,8 +74,10 @@ def lines_stage_sql(stage: str, first_line: int, width: int) -> str:
     """The staging table of CSV lines: the file's fields in order (c1…cN) and the line's parse error, all text.
     COPY fills these; the identity numbers the lines in input order."""
     cols = ", ".join(f"c{i} text" for i in range(1, width + 1))
-    return (f"CREATE TEMP TABLE {stage} (line_no bigint GENERATED ALWAYS AS IDENTITY (START WITH {int(first_line)}), "
-            f"{cols}, perr text)")
+    return (
+        f"CREATE TEMP TABLE {stage} (line_no bigint GENERATED ALWAYS AS IDENTITY (START WITH {int(first_line)}), "
+        f"{cols}, perr text)"
+    )
 
 
 def _literal(value: str) -> str:
@@ -76,9 +92,15 @@ def csv_source_sql(stage: str, positions: dict[str, int], space: str) -> str:
     holds the whitespace characters to trim, empty when the body holds none (then nothing is trimmed)."""
     ws = _literal(space)
     fields = ", ".join(
-        (f"CASE WHEN s.perr IS NULL THEN btrim(s.c{positions[f]}, {ws}) END AS {f}" if space
-         else f"s.c{positions[f]} AS {f}") if f in positions else f"NULL::text AS {f}"
-        for f in FIELDS)
+        (
+            f"CASE WHEN s.perr IS NULL THEN btrim(s.c{positions[f]}, {ws}) END AS {f}"
+            if space
+            else f"s.c{positions[f]} AS {f}"
+        )
+        if f in positions
+        else f"NULL::text AS {f}"
+        for f in FIELDS
+    )
     return f"(SELECT s.line_no, s.perr AS parse_error, {fields} FROM {stage} s WHERE s.perr IS NULL OR s.perr <> '')"
 
 
@@ -94,8 +116,8 @@ WITH typed AS (
   SELECT s.*, r.kato_code AS region_ok, p.code AS profile_ok, o.code AS provider_code,
     CASE WHEN s.month ~ '^[0-9][0-9][0-9][0-9]-[0-9][0-9]$' AND s.month BETWEEN '1991-01' AND '2100-12'
          AND right(s.month, 2) BETWEEN '01' AND '12' THEN (s.month || '-01')::date END AS month_d,
-    {_int('treated_cases')} AS tc, {_int('children_cases')} AS cc, {_int('rural_cases')} AS rc,
-    {_int('bed_days')} AS bd, {_int('children_bed_days')} AS cbd, {_int('rural_bed_days')} AS rbd
+    {_int("treated_cases")} AS tc, {_int("children_cases")} AS cc, {_int("rural_cases")} AS rc,
+    {_int("bed_days")} AS bd, {_int("children_bed_days")} AS cbd, {_int("rural_bed_days")} AS rbd
   FROM {source} s
   LEFT JOIN region r ON r.kato_code = s.region
   LEFT JOIN clinical_profile p ON p.code = s.profile
@@ -123,12 +145,12 @@ SELECT k.line_no, k.region, k.profile, k.provider, k.provider_code, k.month_d, k
     CASE WHEN k.parse_error IS NULL AND (k.month IS NULL OR k.month = '') THEN 'month|required'
          WHEN k.parse_error IS NULL AND k.month_d IS NULL
          THEN 'month|not a month YYYY-MM between 1991-01 and 2100-12: ' || left(k.month, 60) END,
-    {_number_check('treated_cases', True)},
-    {_number_check('children_cases', True)},
-    {_number_check('rural_cases', True)},
-    {_number_check('bed_days', True)},
-    {_number_check('children_bed_days', False)},
-    {_number_check('rural_bed_days', False)},
+    {_number_check("treated_cases", True)},
+    {_number_check("children_cases", True)},
+    {_number_check("rural_cases", True)},
+    {_number_check("bed_days", True)},
+    {_number_check("children_bed_days", False)},
+    {_number_check("rural_bed_days", False)},
     CASE WHEN k.cc > k.tc THEN 'children_cases|' || k.cc || ' children cases exceed ' || k.tc || ' treated cases' END,
     CASE WHEN k.rc > k.tc THEN 'rural_cases|' || k.rc || ' rural cases exceed ' || k.tc || ' treated cases' END,
     CASE WHEN k.cbd > k.bd
@@ -156,8 +178,8 @@ async def find_current(conn: asyncpg.Connection, checked: str) -> None:
                  AND e.children_bed_days IS NOT DISTINCT FROM c.cbd AND e.rural_bed_days IS NOT DISTINCT FROM c.rbd
         FROM executed_volume e
         WHERE c.keyed AND e.is_current
-          AND {key_hash('e.region_code', 'e.profile_code', 'e.provider_code', 'e.month')}
-            = {key_hash('c.region', 'c.profile', 'c.provider_code', 'c.month_d')}
+          AND {key_hash("e.region_code", "e.profile_code", "e.provider_code", "e.month")}
+            = {key_hash("c.region", "c.profile", "c.provider_code", "c.month_d")}
           AND e.region_code = c.region AND e.profile_code = c.profile AND e.month = c.month_d
           AND e.provider_code IS NOT DISTINCT FROM c.provider_code""")
 
@@ -181,11 +203,13 @@ async def tune(conn: asyncpg.Connection) -> None:
     await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
 
 
-async def copy_lines(conn: asyncpg.Connection, stage: str, first_line: int, width: int,
-                     data: AsyncIterator[bytes]) -> None:
+async def copy_lines(
+    conn: asyncpg.Connection, stage: str, first_line: int, width: int, data: AsyncIterator[bytes]
+) -> None:
     await conn.execute(lines_stage_sql(stage, first_line, width))
-    await conn.copy_to_table(stage, source=data, columns=[*(f"c{i}" for i in range(1, width + 1)), "perr"],
-                             format="text", delimiter=",")
+    await conn.copy_to_table(
+        stage, source=data, columns=[*(f"c{i}" for i in range(1, width + 1)), "perr"], format="text", delimiter=","
+    )
 
 
 async def check(conn: asyncpg.Connection, source: str, checked: str) -> None:
@@ -279,12 +303,21 @@ SELECT NULL, NULL, NULL, provider_code, count(*), NULL, NULL, NULL, NULL, false 
 
 # The direct way.
 
-async def direct_copy(conn: asyncpg.Connection, batch_no: int, columns: Sequence[str],
-                      data: AsyncIterator[bytes]) -> None:
+
+async def direct_copy(
+    conn: asyncpg.Connection, batch_no: int, columns: Sequence[str], data: AsyncIterator[bytes]
+) -> None:
     """COPY the lines (COPY text data, comma-delimited, an empty field null) into the upload's table. A value COPY
     cannot take as its column's type, or a row breaking a check, fails the COPY."""
-    await conn.copy_to_table(partition(batch_no).split(".")[1], schema_name="executed_volume_batch", source=data,
-                             columns=[COLUMN_OF.get(c, c) for c in columns], format="text", delimiter=",", null="")
+    await conn.copy_to_table(
+        partition(batch_no).split(".")[1],
+        schema_name="executed_volume_batch",
+        source=data,
+        columns=[COLUMN_OF.get(c, c) for c in columns],
+        format="text",
+        delimiter=",",
+        null="",
+    )
 
 
 async def direct_refs(conn: asyncpg.Connection, batch_no: int, refs: str) -> None:
@@ -396,9 +429,17 @@ LIMIT $7 OFFSET $8
 """
 
 
-async def planned_vs_executed(conn: asyncpg.Connection, first: date, last: date, region: str | None,
-                              profile: str | None, version_id: int, over_only: bool, limit: int,
-                              offset: int) -> list[asyncpg.Record]:
+async def planned_vs_executed(
+    conn: asyncpg.Connection,
+    first: date,
+    last: date,
+    region: str | None,
+    profile: str | None,
+    version_id: int,
+    over_only: bool,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
     return await conn.fetch(PLANNED_VS_EXECUTED, first, last, region, profile, version_id, over_only, limit, offset)
 
 
@@ -406,19 +447,43 @@ _FILTER = """($1::text IS NULL OR {t}region_code = $1) AND ($2::text IS NULL OR 
   AND ($3::date IS NULL OR {t}month >= $3) AND ($4::date IS NULL OR {t}month <= $4)"""
 
 
-async def executed(conn: asyncpg.Connection, region: str | None, profile: str | None, first: date | None,
-                   last: date | None, history: bool, limit: int, offset: int) -> tuple[list[asyncpg.Record], int]:
+async def executed(
+    conn: asyncpg.Connection,
+    region: str | None,
+    profile: str | None,
+    first: date | None,
+    last: date | None,
+    history: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
     """A page of rows in the order of the partitions' read index (merged, not sorted), and how many rows match:
     counted from executed_volume_cell, not from the rows."""
-    total = await conn.fetchval(f"""
+    total = await conn.fetchval(
+        f"""
         SELECT coalesce(sum(CASE WHEN $5 THEN rows ELSE current_rows END), 0) FROM executed_volume_cell
-        WHERE {_FILTER.format(t='')}""", region, profile, first, last, history)
-    rows = await conn.fetch(f"""
+        WHERE {_FILTER.format(t="")}""",
+        region,
+        profile,
+        first,
+        last,
+        history,
+    )
+    rows = await conn.fetch(
+        f"""
         SELECT e.*, b.batch_id, b.received_at, s.batch_id AS superseded_by_batch
         FROM executed_volume e
         JOIN ingest_batch b ON b.batch_no = e.batch_no
         LEFT JOIN ingest_batch s ON s.batch_no = e.superseded_by
-        WHERE {_FILTER.format(t='e.')} AND ($5 OR e.is_current)
+        WHERE {_FILTER.format(t="e.")} AND ($5 OR e.is_current)
         ORDER BY e.region_code, e.profile_code, e.month, e.provider_code NULLS FIRST, e.version
-        LIMIT $6 OFFSET $7""", region, profile, first, last, history, limit, offset)
+        LIMIT $6 OFFSET $7""",
+        region,
+        profile,
+        first,
+        last,
+        history,
+        limit,
+        offset,
+    )
     return rows, int(total)

@@ -33,50 +33,98 @@ volumes: `region` (КАТО), `profile`, `month` (YYYY-MM), `treated_cases`, `ch
 """
 
 
-@router.post(f"{BULK_PREFIX.removeprefix('/api/v1')}executed-volumes", tags=["actuals"],
-             operation_id="upload_executed_volumes", response_model=BatchResult, responses=WRITE_ERRORS,
-             summary="Bulk upload of executed volumes (streamed CSV or JSON Lines)", description=UPLOAD_DOC,
-             openapi_extra=upload_body("region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
-                                       "710000000,cardiology,2026-01,812,20,0,6450\n"))
+@router.post(
+    f"{BULK_PREFIX.removeprefix('/api/v1')}executed-volumes",
+    tags=["actuals"],
+    operation_id="upload_executed_volumes",
+    response_model=BatchResult,
+    responses=WRITE_ERRORS,
+    summary="Bulk upload of executed volumes (streamed CSV or JSON Lines)",
+    description=UPLOAD_DOC,
+    openapi_extra=upload_body(
+        "region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
+        "710000000,cardiology,2026-01,812,20,0,6450\n"
+    ),
+)
 async def upload_executed_volumes(
-    request: Request, session: SessionDep, batch_id: BatchId, mode: Mode = BatchMode.all_or_nothing,
+    request: Request,
+    session: SessionDep,
+    batch_id: BatchId,
+    mode: Mode = BatchMode.all_or_nothing,
     content_type: ContentType = None,
 ) -> BatchResult:
-    return await service.ingest_executed_volumes(session, batch_id=batch_id, mode=mode, content_type=content_type,
-                                                 stream=request.stream())
+    return await service.ingest_executed_volumes(
+        session, batch_id=batch_id, mode=mode, content_type=content_type, stream=request.stream()
+    )
 
 
-@router.get("/actuals/batches/{batch_id}", tags=["actuals"], operation_id="get_ingest_batch",
-            response_model=BatchResult, responses=ERRORS, summary="The outcome of an upload")
-async def get_batch(session: SessionDep,
-                    batch_id: BatchIdPath) -> BatchResult:
+@router.get(
+    "/actuals/batches/{batch_id}",
+    tags=["actuals"],
+    operation_id="get_ingest_batch",
+    response_model=BatchResult,
+    responses=ERRORS,
+    summary="The outcome of an upload",
+)
+async def get_batch(session: SessionDep, batch_id: BatchIdPath) -> BatchResult:
     return await service.batch(session, batch_id)
 
 
-@router.get("/executed-volumes", tags=["actuals"], operation_id="list_executed_volumes",
-            response_model=Paginated[ExecutedVolumeOut], responses=ERRORS,
-            summary="Executed volumes (current figures, or every version with history=true)")
-async def list_executed(session: SessionDep, page: Pagination, region: RegionQ = None, profile: ProfileQ = None,
-                        period_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
-                        period_to: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
-                        history: bool = False) -> Paginated[ExecutedVolumeOut]:
-    items, total = await service.executed(session, region=region, profile=profile, period_from=period_from,
-                                          period_to=period_to, history=history, limit=page.limit,
-                                          offset=page.offset)
+@router.get(
+    "/executed-volumes",
+    tags=["actuals"],
+    operation_id="list_executed_volumes",
+    response_model=Paginated[ExecutedVolumeOut],
+    responses=ERRORS,
+    summary="Executed volumes (current figures, or every version with history=true)",
+)
+async def list_executed(
+    session: SessionDep,
+    page: Pagination,
+    region: RegionQ = None,
+    profile: ProfileQ = None,
+    period_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
+    period_to: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+    history: bool = False,
+) -> Paginated[ExecutedVolumeOut]:
+    items, total = await service.executed(
+        session,
+        region=region,
+        profile=profile,
+        period_from=period_from,
+        period_to=period_to,
+        history=history,
+        limit=page.limit,
+        offset=page.offset,
+    )
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/planned-vs-executed", tags=["actuals"], operation_id="get_planned_vs_executed",
-            response_model=Paginated[PlannedVsExecutedOut], responses=ERRORS,
-            summary="Annex 1 ceiling against executed cases per region × profile for a period within a year")
+@router.get(
+    "/planned-vs-executed",
+    tags=["actuals"],
+    operation_id="get_planned_vs_executed",
+    response_model=Paginated[PlannedVsExecutedOut],
+    responses=ERRORS,
+    summary="Annex 1 ceiling against executed cases per region × profile for a period within a year",
+)
 async def planned_vs_executed(
-    session: SessionDep, page: Pagination,
+    session: SessionDep,
+    page: Pagination,
     period_from: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$", examples=["2026-01"])],
     period_to: Annotated[str, Query(alias="to", pattern=r"^\d{4}-\d{2}$", examples=["2026-06"])],
-    region: RegionQ = None, profile: ProfileQ = None,
+    region: RegionQ = None,
+    profile: ProfileQ = None,
     over_ceiling: Annotated[bool, Query(description="Only the rows over their ceiling.")] = False,
 ) -> Paginated[PlannedVsExecutedOut]:
     items, total = await service.planned_vs_executed(
-        session, period_from=period_from, period_to=period_to, region=region, profile=profile,
-        over_only=over_ceiling, limit=page.limit, offset=page.offset)
+        session,
+        period_from=period_from,
+        period_to=period_to,
+        region=region,
+        profile=profile,
+        over_only=over_ceiling,
+        limit=page.limit,
+        offset=page.offset,
+    )
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)

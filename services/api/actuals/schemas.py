@@ -11,12 +11,30 @@ from services.common.models.guarantee import BatchKind
 
 
 class BatchResult(BatchResultBase):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "batch_id": "shif-2026-03-v1", "kind": "executed_volumes", "mode": "per_row", "status": "partially_accepted",
-        "duplicate": False, "rows_total": 3, "rows_accepted": 2, "rows_new": 2, "rows_new_version": 0,
-        "rows_unchanged": 0, "rows_rejected": 1, "kept_lines": [[2, 3]],
-        "refused": [{"line": 4, "errors": [{"field": "region", "reason": "unknown КАТО code 999999999"}]}],
-        "refused_truncated": False, "bytes": 231, "content_sha256": "…"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": "shif-2026-03-v1",
+                    "kind": "executed_volumes",
+                    "mode": "per_row",
+                    "status": "partially_accepted",
+                    "duplicate": False,
+                    "rows_total": 3,
+                    "rows_accepted": 2,
+                    "rows_new": 2,
+                    "rows_new_version": 0,
+                    "rows_unchanged": 0,
+                    "rows_rejected": 1,
+                    "kept_lines": [[2, 3]],
+                    "refused": [{"line": 4, "errors": [{"field": "region", "reason": "unknown КАТО code 999999999"}]}],
+                    "refused_truncated": False,
+                    "bytes": 231,
+                    "content_sha256": "…",
+                }
+            ]
+        }
+    )
 
     kind: BatchKind
     rows_new: int = Field(description="Accepted rows for a key that had no figures yet.")
@@ -44,11 +62,28 @@ class ExecutedVolumeOut(BaseModel):
 
 
 class PlannedVsExecutedOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "region": "710000000", "region_name_kk": "Астана қаласы", "profile": "cardiology",
-        "profile_name_kk": "Кардиологиялық", "period_from": "2026-01", "period_to": "2026-06",
-        "planned_cases": 9000, "executed_cases": 4700, "executed_children_cases": 100, "executed_rural_cases": 0,
-        "executed_bed_days": 38000, "months_reported": 6, "percent_used": "52.22", "over_ceiling": False}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region": "710000000",
+                    "region_name_kk": "Астана қаласы",
+                    "profile": "cardiology",
+                    "profile_name_kk": "Кардиологиялық",
+                    "period_from": "2026-01",
+                    "period_to": "2026-06",
+                    "planned_cases": 9000,
+                    "executed_cases": 4700,
+                    "executed_children_cases": 100,
+                    "executed_rural_cases": 0,
+                    "executed_bed_days": 38000,
+                    "months_reported": 6,
+                    "percent_used": "52.22",
+                    "over_ceiling": False,
+                }
+            ]
+        }
+    )
 
     region: str
     region_name_kk: str

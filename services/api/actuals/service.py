@@ -72,8 +72,9 @@ async def _take_turn(session: AsyncSession, batch_id: str) -> None:
 _DIRECT_REFUSALS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
-async def _direct(session: AsyncSession, body: parsing.CsvBody, batch_id: str, batch_no: int,
-                  suffix: str) -> tuple[int, int] | None:
+async def _direct(
+    session: AsyncSession, body: parsing.CsvBody, batch_id: str, batch_no: int, suffix: str
+) -> tuple[int, int] | None:
     """Take the upload the direct way: the lines COPYed straight into the upload's table, checked as a set, the
     table attached. Returns the number of rows and the first line, or None (everything undone) when the upload
     needs the checked way."""
@@ -99,16 +100,22 @@ async def _direct(session: AsyncSession, body: parsing.CsvBody, batch_id: str, b
                 raise parsing.NotDirect("no data rows")
             t3 = time.perf_counter()
             await repo.finish_partition(conn, batch_no, direct=True)
-            log.info("direct way: copy %.2fs, references %.2fs, checks %.2fs, key index and attach %.2fs",
-                     t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
+            log.info(
+                "direct way: copy %.2fs, references %.2fs, checks %.2fs, key index and attach %.2fs",
+                t1 - t0,
+                t2 - t1,
+                t3 - t2,
+                time.perf_counter() - t3,
+            )
             return total, body.header_line + 1
     except (parsing.NotDirect, *_DIRECT_REFUSALS) as exc:
         log.info("upload %s takes the checked way: %s", batch_no, exc)
         return None
 
 
-async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode: BatchMode,
-                                  content_type: str | None, stream: AsyncIterator[bytes]) -> BatchResult:
+async def ingest_executed_volumes(
+    session: AsyncSession, *, batch_id: str, mode: BatchMode, content_type: str | None, stream: AsyncIterator[bytes]
+) -> BatchResult:
     """Take in an upload of executed volumes. A CSV body tries the direct way first; the checked way takes the
     body again (kept in a spool as it passed) when the direct way cannot take it, and JSON Lines always."""
     body_format(content_type)
@@ -135,20 +142,37 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
                 if direct is not None:
                     total, first = direct
                     result = BatchResult(
-                        batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode, rows_new=total,
-                        rows_new_version=0, rows_unchanged=0, status=BatchStatus.accepted, rows_total=total,
-                        rows_accepted=total, rows_rejected=0, kept_lines=[[first, first + total - 1]], refused=[],
-                        refused_truncated=False, bytes=digest.bytes, content_sha256=digest.hexdigest())
+                        batch_id=batch_id,
+                        kind=BatchKind.executed_volumes,
+                        mode=mode,
+                        rows_new=total,
+                        rows_new_version=0,
+                        rows_unchanged=0,
+                        status=BatchStatus.accepted,
+                        rows_total=total,
+                        rows_accepted=total,
+                        rows_rejected=0,
+                        kept_lines=[[first, first + total - 1]],
+                        refused=[],
+                        refused_truncated=False,
+                        bytes=digest.bytes,
+                        content_sha256=digest.hexdigest(),
+                    )
                     batch = _record(batch_id, batch_no, mode, content_type, result)
                     session.add(batch)
                     await session.flush()
                     await repo.record_references(conn, batch_no, f"ev_refs_{suffix}")
                     log.info("batch %s: %d rows the direct way in %.2fs", batch_id, total, time.perf_counter() - t0)
                 else:
-                    batch, result = await _checked(session, conn, spool, csv_body, content_type, batch_id,
-                                                   batch_no, mode, suffix, checked)
-                    log.info("batch %s: %d rows the checked way in %.2fs", batch_id, result.rows_total,
-                             time.perf_counter() - t0)
+                    batch, result = await _checked(
+                        session, conn, spool, csv_body, content_type, batch_id, batch_no, mode, suffix, checked
+                    )
+                    log.info(
+                        "batch %s: %d rows the checked way in %.2fs",
+                        batch_id,
+                        result.rows_total,
+                        time.perf_counter() - t0,
+                    )
     except _TakenMeanwhile:  # everything of this request is undone: answer as the batch sent again
         stored = await session.get(IngestBatch, batch_id)
         assert stored is not None
@@ -159,22 +183,47 @@ async def ingest_executed_volumes(session: AsyncSession, *, batch_id: str, mode:
 
 
 async def _replay(existing: IngestBatch, stream: AsyncIterator[bytes]) -> BatchResult:
-    return await batches.replay(BatchResult, stream, batch_id=existing.batch_id, content_sha256=existing.content_sha256,
-                                result=existing.result, received_at=existing.received_at)
+    return await batches.replay(
+        BatchResult,
+        stream,
+        batch_id=existing.batch_id,
+        content_sha256=existing.content_sha256,
+        result=existing.result,
+        received_at=existing.received_at,
+    )
 
 
-def _record(batch_id: str, batch_no: int, mode: BatchMode, content_type: str | None,
-            result: BatchResult) -> IngestBatch:
-    return IngestBatch(batch_id=batch_id, batch_no=batch_no, kind=BatchKind.executed_volumes, mode=mode,
-                       content_type=stored_content_type(content_type), content_sha256=result.content_sha256,
-                       rows_total=result.rows_total, rows_accepted=result.rows_accepted,
-                       rows_rejected=result.rows_rejected, rows_new_version=result.rows_new_version,
-                       rows_unchanged=result.rows_unchanged, result=orjson.loads(result.model_dump_json()))
+def _record(
+    batch_id: str, batch_no: int, mode: BatchMode, content_type: str | None, result: BatchResult
+) -> IngestBatch:
+    return IngestBatch(
+        batch_id=batch_id,
+        batch_no=batch_no,
+        kind=BatchKind.executed_volumes,
+        mode=mode,
+        content_type=stored_content_type(content_type),
+        content_sha256=result.content_sha256,
+        rows_total=result.rows_total,
+        rows_accepted=result.rows_accepted,
+        rows_rejected=result.rows_rejected,
+        rows_new_version=result.rows_new_version,
+        rows_unchanged=result.rows_unchanged,
+        result=orjson.loads(result.model_dump_json()),
+    )
 
 
-async def _checked(session: AsyncSession, conn: Any, spool: Spool, csv_body: parsing.CsvBody | None,
-                   content_type: str | None, batch_id: str, batch_no: int, mode: BatchMode, suffix: str,
-                   checked: str) -> tuple[IngestBatch, BatchResult]:
+async def _checked(
+    session: AsyncSession,
+    conn: Any,
+    spool: Spool,
+    csv_body: parsing.CsvBody | None,
+    content_type: str | None,
+    batch_id: str,
+    batch_no: int,
+    mode: BatchMode,
+    suffix: str,
+    checked: str,
+) -> tuple[IngestBatch, BatchResult]:
     """The checked way: the body staged as text, every row validated in SQL, the kept rows inserted as versions."""
     digest = Digest()
     if csv_body is not None:  # the direct way read part of the body: read it again from the start
@@ -188,11 +237,19 @@ async def _checked(session: AsyncSession, conn: Any, spool: Spool, csv_body: par
     await repo.check(conn, source, checked)
     c = await repo.counts(conn, checked)
     total, bad = int(c["total"]), int(c["bad"])
-    verdict = await batches.judge(conn, checked, mode, total, bad,
-                                  span=(int(c["first"]), int(c["last"])) if total else None)
+    verdict = await batches.judge(
+        conn, checked, mode, total, bad, span=(int(c["first"]), int(c["last"])) if total else None
+    )
     fresh, corrected, unchanged = int(c["fresh"]), int(c["corrected"]), int(c["unchanged"])
-    result = BatchResult(batch_id=batch_id, kind=BatchKind.executed_volumes, mode=mode, rows_new=fresh,
-                         rows_new_version=corrected, rows_unchanged=unchanged, **verdict.fields(digest))
+    result = BatchResult(
+        batch_id=batch_id,
+        kind=BatchKind.executed_volumes,
+        mode=mode,
+        rows_new=fresh,
+        rows_new_version=corrected,
+        rows_unchanged=unchanged,
+        **verdict.fields(digest),
+    )
     batch = _record(batch_id, batch_no, mode, content_type, result)
     session.add(batch)
     await session.flush()
@@ -219,14 +276,24 @@ def _period(period_from: str, period_to: str) -> tuple[YearMonth, YearMonth]:
     if last < first:
         raise ValidationFailed("the period ends before it starts", [FieldError("to", "before from")])
     if first.year != last.year:
-        raise ValidationFailed("a period lies within one calendar year (the ceiling is annual)",
-                               [FieldError("to", "not in the same year as from")])
+        raise ValidationFailed(
+            "a period lies within one calendar year (the ceiling is annual)",
+            [FieldError("to", "not in the same year as from")],
+        )
     return first, last
 
 
-async def planned_vs_executed(session: AsyncSession, *, period_from: str, period_to: str, region: str | None,
-                              profile: str | None, over_only: bool, limit: int,
-                              offset: int) -> tuple[list[PlannedVsExecutedOut], int]:
+async def planned_vs_executed(
+    session: AsyncSession,
+    *,
+    period_from: str,
+    period_to: str,
+    region: str | None,
+    profile: str | None,
+    over_only: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[PlannedVsExecutedOut], int]:
     first, last = _period(period_from, period_to)
     errors = []
     if region and await guarantee_repo.get_region(session, region) is None:
@@ -239,26 +306,47 @@ async def planned_vs_executed(session: AsyncSession, *, period_from: str, period
     if version_id is None:
         raise NotFound(f"no ceiling volumes in force in {first.year}", [FieldError("from", "no programme")])
     conn = await staging.driver(session)
-    rows = await repo.planned_vs_executed(conn, first.first_day, last.first_day, region, profile, version_id,
-                                          over_only, limit, offset)
+    rows = await repo.planned_vs_executed(
+        conn, first.first_day, last.first_day, region, profile, version_id, over_only, limit, offset
+    )
     out = []
     for r in rows:
         planned = r["total"]
         cases = int(r["cases"])
-        out.append(PlannedVsExecutedOut(
-            region=r["region_code"], region_name_kk=r["region_name_kk"], profile=r["profile_code"],
-            profile_name_kk=r["profile_name_kk"], period_from=first, period_to=last, planned_cases=planned,
-            planned_children_cases=r["children"], planned_rural_cases=r["rural_total"], executed_cases=cases,
-            executed_children_cases=int(r["exec_children"]), executed_rural_cases=int(r["exec_rural"]),
-            executed_bed_days=int(r["bed_days"]), months_reported=int(r["months"]),
-            percent_used=(Decimal(cases) * 100 / planned).quantize(Decimal("0.01")) if planned else None,
-            over_ceiling=cases > (planned or 0)))
+        out.append(
+            PlannedVsExecutedOut(
+                region=r["region_code"],
+                region_name_kk=r["region_name_kk"],
+                profile=r["profile_code"],
+                profile_name_kk=r["profile_name_kk"],
+                period_from=first,
+                period_to=last,
+                planned_cases=planned,
+                planned_children_cases=r["children"],
+                planned_rural_cases=r["rural_total"],
+                executed_cases=cases,
+                executed_children_cases=int(r["exec_children"]),
+                executed_rural_cases=int(r["exec_rural"]),
+                executed_bed_days=int(r["bed_days"]),
+                months_reported=int(r["months"]),
+                percent_used=(Decimal(cases) * 100 / planned).quantize(Decimal("0.01")) if planned else None,
+                over_ceiling=cases > (planned or 0),
+            )
+        )
     return out, int(rows[0]["full_count"]) if rows else 0
 
 
-async def executed(session: AsyncSession, *, region: str | None, profile: str | None, period_from: str | None,
-                   period_to: str | None, history: bool, limit: int,
-                   offset: int) -> tuple[list[ExecutedVolumeOut], int]:
+async def executed(
+    session: AsyncSession,
+    *,
+    region: str | None,
+    profile: str | None,
+    period_from: str | None,
+    period_to: str | None,
+    history: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[ExecutedVolumeOut], int]:
     try:
         first = YearMonth.parse(period_from).first_day if period_from else None
         last = YearMonth.parse(period_to).first_day if period_to else None
@@ -266,12 +354,25 @@ async def executed(session: AsyncSession, *, region: str | None, profile: str | 
         raise ValidationFailed(str(exc), [FieldError("from/to", str(exc))]) from exc
     conn = await staging.driver(session)
     rows, total = await repo.executed(conn, region, profile, first, last, history, limit, offset)
-    out = [ExecutedVolumeOut(
-        region=r["region_code"], profile=r["profile_code"], provider=r["provider_code"],
-        month=YearMonth.of(r["month"]), treated_cases=r["treated_cases"], children_cases=r["children_cases"],
-        rural_cases=r["rural_cases"], bed_days=r["bed_days"], children_bed_days=r["children_bed_days"],
-        rural_bed_days=r["rural_bed_days"], version=r["version"], is_current=r["is_current"],
-        batch_id=r["batch_id"], line=r["line_no"], superseded_by_batch=r["superseded_by_batch"],
-        recorded_at=r["received_at"]) for r in rows]
+    out = [
+        ExecutedVolumeOut(
+            region=r["region_code"],
+            profile=r["profile_code"],
+            provider=r["provider_code"],
+            month=YearMonth.of(r["month"]),
+            treated_cases=r["treated_cases"],
+            children_cases=r["children_cases"],
+            rural_cases=r["rural_cases"],
+            bed_days=r["bed_days"],
+            children_bed_days=r["children_bed_days"],
+            rural_bed_days=r["rural_bed_days"],
+            version=r["version"],
+            is_current=r["is_current"],
+            batch_id=r["batch_id"],
+            line=r["line_no"],
+            superseded_by_batch=r["superseded_by_batch"],
+            recorded_at=r["received_at"],
+        )
+        for r in rows
+    ]
     return out, total
-

@@ -35,16 +35,25 @@ def refused_rows(records: list[Any]) -> list[RefusedRow]:
     return out
 
 
-async def replay(model: type[R], stream: AsyncIterator[bytes], *, batch_id: str, content_sha256: str,
-                 result: dict[str, Any], received_at: datetime | None = None) -> R:
+async def replay(
+    model: type[R],
+    stream: AsyncIterator[bytes],
+    *,
+    batch_id: str,
+    content_sha256: str,
+    result: dict[str, Any],
+    received_at: datetime | None = None,
+) -> R:
     """The answer to a batch id sent again: the stored answer marked duplicate when the body is the same
     (with `received_at` when given), a 409 when it is not."""
     digest = Digest()
     async for chunk in stream:
         digest.update(chunk)
     if digest.hexdigest() != content_sha256:
-        raise Conflict(f"batch {batch_id} was already taken in with different content; a correction is "
-                       f"sent as a new batch id", [FieldError("batch_id", "already used for other content")])
+        raise Conflict(
+            f"batch {batch_id} was already taken in with different content; a correction is sent as a new batch id",
+            [FieldError("batch_id", "already used for other content")],
+        )
     update: dict[str, Any] = {"duplicate": True}
     if received_at is not None:
         update["received_at"] = received_at
@@ -57,8 +66,7 @@ async def received(session: AsyncSession, record: Any, result: R) -> R:
     return result.model_copy(update={"received_at": record.received_at})
 
 
-async def stored(session: AsyncSession, record_type: type[Any], model: type[R], batch_id: str,
-                 not_found: str) -> R:
+async def stored(session: AsyncSession, record_type: type[Any], model: type[R], batch_id: str, not_found: str) -> R:
     """The stored answer of a batch (a `record_type` row), with the time it was received; `not_found` is the
     404's detail."""
     existing = await session.get(record_type, batch_id)
@@ -77,32 +85,46 @@ class Verdict:
 
     def fields(self, digest: Digest) -> dict[str, Any]:
         """The answer's fields that do not depend on the upload's domain."""
-        return {"status": self.status, "rows_total": self.total, "rows_accepted": self.total - self.bad,
-                "rows_rejected": self.bad, "kept_lines": self.kept, "refused": self.refused,
-                "refused_truncated": self.bad > len(self.refused), "bytes": digest.bytes,
-                "content_sha256": digest.hexdigest()}
+        return {
+            "status": self.status,
+            "rows_total": self.total,
+            "rows_accepted": self.total - self.bad,
+            "rows_rejected": self.bad,
+            "kept_lines": self.kept,
+            "refused": self.refused,
+            "refused_truncated": self.bad > len(self.refused),
+            "bytes": digest.bytes,
+            "content_sha256": digest.hexdigest(),
+        }
 
 
-async def judge(conn: asyncpg.Connection, checked: str, mode: BatchMode, total: int, bad: int,
-                span: tuple[int, int] | None = None) -> Verdict:
+async def judge(
+    conn: asyncpg.Connection, checked: str, mode: BatchMode, total: int, bad: int, span: tuple[int, int] | None = None
+) -> Verdict:
     """The verdict on the checked rows of an upload: a 422 when there is no data row, or when a row is refused in
     all-or-nothing mode (listing each refused row's errors); otherwise the kept and refused lines. `span`, the
     first and last line numbers when known, spares the search for kept ranges of an upload that has no gap."""
     if total == 0:
-        raise ValidationFailed("the upload holds no data rows; nothing was stored",
-                               [FieldError("body", "no data rows")])
+        raise ValidationFailed(
+            "the upload holds no data rows; nothing was stored", [FieldError("body", "no data rows")]
+        )
     if bad and mode == BatchMode.all_or_nothing:
         listed = refused_rows(await staging.refused(conn, checked, MAX_ERRORS_IN_PROBLEM))
         errors = [FieldError(f"line[{r.line}].{e.field}", e.reason, line=r.line) for r in listed for e in r.errors]
-        raise ValidationFailed(f"{bad} of {total} rows refused; in all-or-nothing mode nothing was stored", errors,
-                               rows_total=total, rows_rejected=bad)
+        raise ValidationFailed(
+            f"{bad} of {total} rows refused; in all-or-nothing mode nothing was stored",
+            errors,
+            rows_total=total,
+            rows_rejected=bad,
+        )
     refused = refused_rows(await staging.refused(conn, checked, MAX_REFUSED_LISTED)) if bad else []
     if bad == 0 and span is not None and span[1] - span[0] + 1 == total:
         kept = [[span[0], span[1]]]  # every line from the first to the last was kept
     else:
         kept = [[r["first"], r["last"]] for r in await staging.kept_lines(conn, checked)] if bad < total else []
-    status = (BatchStatus.accepted if bad == 0 else
-              BatchStatus.rejected if bad == total else BatchStatus.partially_accepted)
+    status = (
+        BatchStatus.accepted if bad == 0 else BatchStatus.rejected if bad == total else BatchStatus.partially_accepted
+    )
     return Verdict(total=total, bad=bad, status=status, kept=kept, refused=refused)
 
 
@@ -122,6 +144,8 @@ def one_taker(batch_id: str, constraint: str) -> Iterator[None]:
         yield
     except IntegrityError as exc:
         if constraint in str(exc.orig):
-            raise Conflict(f"batch {batch_id} is being taken in by another request",
-                           [FieldError("batch_id", "taken in concurrently")]) from exc
+            raise Conflict(
+                f"batch {batch_id} is being taken in by another request",
+                [FieldError("batch_id", "taken in concurrently")],
+            ) from exc
         raise

@@ -18,8 +18,14 @@ async def texts(stream: AsyncIterator[bytes], digest: Digest, width: int) -> Asy
         yield [(line_no, decode(line_no, raw, width)) for line_no, raw in block if raw.strip()]
 
 
-async def csv_rows(stream: AsyncIterator[bytes], digest: Digest, *, fields: Sequence[str],
-                   header: Callable[[str], list[str]], batch_rows: int) -> AsyncIterator[list[Row]]:
+async def csv_rows(
+    stream: AsyncIterator[bytes],
+    digest: Digest,
+    *,
+    fields: Sequence[str],
+    header: Callable[[str], list[str]],
+    batch_rows: int,
+) -> AsyncIterator[list[Row]]:
     """A CSV body, each line read by the csv module: `header` reads (and checks) the header line; a field the
     header does not name is null, the others are trimmed."""
     width = len(fields)
@@ -55,8 +61,9 @@ async def csv_rows(stream: AsyncIterator[bytes], digest: Digest, *, fields: Sequ
         yield batch
 
 
-async def jsonl_rows(stream: AsyncIterator[bytes], digest: Digest, *, width: int,
-                     row: Callable[[int, str], Row], batch_rows: int) -> AsyncIterator[list[Row]]:
+async def jsonl_rows(
+    stream: AsyncIterator[bytes], digest: Digest, *, width: int, row: Callable[[int, str], Row], batch_rows: int
+) -> AsyncIterator[list[Row]]:
     """A JSON Lines body: `row` turns one line's text (valid UTF-8, not blank) into its row of `width` fields."""
     batch: list[Row] = []
     async for block in texts(stream, digest, width):

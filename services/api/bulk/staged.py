@@ -37,16 +37,30 @@ class StagedUpload(Generic[R]):
     fields: Sequence[str]
     check: Check
 
-    async def take_in(self, session: AsyncSession, *, batch_id: str, mode: BatchMode, content_type: str | None,
-                      stream: AsyncIterator[bytes], parse: Parser, apply: Apply) -> R:
+    async def take_in(
+        self,
+        session: AsyncSession,
+        *,
+        batch_id: str,
+        mode: BatchMode,
+        content_type: str | None,
+        stream: AsyncIterator[bytes],
+        parse: Parser,
+        apply: Apply,
+    ) -> R:
         """Take in one upload; `apply` writes the checked rows and says how many were new, new versions and
         unchanged."""
         await batches.take_turn(session, self.kind)
         existing = await session.get(self.record, batch_id)
         if existing is not None:
-            return await batches.replay(self.answer, stream, batch_id=existing.batch_id,
-                                        content_sha256=existing.content_sha256, result=existing.result,
-                                        received_at=existing.received_at)
+            return await batches.replay(
+                self.answer,
+                stream,
+                batch_id=existing.batch_id,
+                content_sha256=existing.content_sha256,
+                result=existing.result,
+                received_at=existing.received_at,
+            )
         suffix = uuid.uuid4().hex[:12]
         stage, checked = f"{self.kind}_stage_{suffix}", f"{self.kind}_checked_{suffix}"
         digest = Digest()
@@ -58,15 +72,32 @@ class StagedUpload(Generic[R]):
                     await staging.copy_rows(conn, stage, self.fields, rows)
                 total, bad = await self.check(conn, stage, checked)
                 verdict = await batches.judge(conn, checked, mode, total, bad)
-                batch = self.record(batch_id=batch_id, mode=mode, content_type=stored_content_type(content_type),
-                                    content_sha256=digest.hexdigest(), rows_total=total, rows_accepted=total - bad,
-                                    rows_rejected=bad, rows_new=0, rows_new_version=0, rows_unchanged=0, result={})
+                batch = self.record(
+                    batch_id=batch_id,
+                    mode=mode,
+                    content_type=stored_content_type(content_type),
+                    content_sha256=digest.hexdigest(),
+                    rows_total=total,
+                    rows_accepted=total - bad,
+                    rows_rejected=bad,
+                    rows_new=0,
+                    rows_new_version=0,
+                    rows_unchanged=0,
+                    result={},
+                )
                 session.add(batch)
                 await session.flush()
                 fresh, corrected, unchanged = await apply(conn, checked)
-                result = self.answer.model_validate({
-                    "batch_id": batch_id, "mode": mode, "rows_new": fresh, "rows_new_version": corrected,
-                    "rows_unchanged": unchanged, **verdict.fields(digest)})
+                result = self.answer.model_validate(
+                    {
+                        "batch_id": batch_id,
+                        "mode": mode,
+                        "rows_new": fresh,
+                        "rows_new_version": corrected,
+                        "rows_unchanged": unchanged,
+                        **verdict.fields(digest),
+                    }
+                )
                 batch.rows_new, batch.rows_new_version, batch.rows_unchanged = fresh, corrected, unchanged
                 batch.result = orjson.loads(result.model_dump_json())
                 await session.flush()

@@ -69,6 +69,9 @@ async def version_counts(conn: asyncpg.Connection, checked: str) -> tuple[int, i
 
 async def close_corrected(conn: asyncpg.Connection, checked: str, table: str, batch_id: str) -> None:
     """Close the current rows of `table` that kept rows of the checked table correct, naming the batch."""
-    await conn.execute(f"""
+    await conn.execute(
+        f"""
         UPDATE {table} e SET is_current = false, superseded_by_batch = $1
-        FROM {checked} c WHERE e.id = c.cur_id AND cardinality(c.errors) = 0 AND NOT c.same""", batch_id)
+        FROM {checked} c WHERE e.id = c.cur_id AND cardinality(c.errors) = 0 AND NOT c.same""",
+        batch_id,
+    )

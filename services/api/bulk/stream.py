@@ -32,7 +32,8 @@ def body_format(content_type: str | None) -> Literal["csv", "jsonl"]:
         return "jsonl"
     raise UnsupportedMediaType(
         f"content type {media or '(none)'} is not accepted: send text/csv or application/x-ndjson",
-        [FieldError("content-type", "expected text/csv or application/x-ndjson")])
+        [FieldError("content-type", "expected text/csv or application/x-ndjson")],
+    )
 
 
 def stored_content_type(content_type: str | None) -> str:
@@ -93,17 +94,23 @@ def decode(line_no: int, raw: bytes, width: int) -> str | Row:
 
 
 def no_header() -> ValidationFailed:
-    return ValidationFailed("the body holds no CSV header; nothing was stored",
-                            [FieldError("body", "empty: a header line is required")])
+    return ValidationFailed(
+        "the body holds no CSV header; nothing was stored", [FieldError("body", "empty: a header line is required")]
+    )
 
 
 def header_not_utf8() -> ValidationFailed:
-    return ValidationFailed("the CSV header is not valid UTF-8; nothing was stored",
-                            [FieldError("header", "not valid UTF-8")])
+    return ValidationFailed(
+        "the CSV header is not valid UTF-8; nothing was stored", [FieldError("header", "not valid UTF-8")]
+    )
 
 
-def csv_header(text: str, fields: Sequence[str], required: Sequence[str],
-               more: Callable[[list[str]], list[FieldError]] | None = None) -> list[str]:
+def csv_header(
+    text: str,
+    fields: Sequence[str],
+    required: Sequence[str],
+    more: Callable[[list[str]], list[FieldError]] | None = None,
+) -> list[str]:
     """The column names of a CSV header line, refused (422) when one is unknown, missing or given twice. `more`
     adds an upload's own checks of the header, listed after the missing columns."""
     header = [h.strip() for h in next(csv.reader([text.lstrip("\ufeff")]))]

@@ -44,8 +44,14 @@ def generate() -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
 
     def add(region: str, year: int, code: str, value: float | int) -> None:
-        rows.append({"region": region, "year": year, "code": code,
-                     "value": str(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))})
+        rows.append(
+            {
+                "region": region,
+                "year": year,
+                "code": code,
+                "value": str(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)),
+            }
+        )
 
     for r in regions:
         base = rnd.randint(300_000, 2_300_000)
@@ -71,9 +77,13 @@ def generate() -> dict[str, Any]:
             add(r["kato_code"], year, "socially_significant_patients", patients)
             add(r["kato_code"], year, "dynamic_observation_patients", patients * rnd.uniform(0.9, 1.0))
             add(r["kato_code"], year, "green_corridor_workup_working_days_max", rnd.randint(10, 25))
-    return {"synthetic": True, "source": SOURCE,
-            "warning": "SYNTHETIC DEMO DATA. Not official statistics. Do not cite.",
-            "units": STATISTICS, "statistics": rows}
+    return {
+        "synthetic": True,
+        "source": SOURCE,
+        "warning": "SYNTHETIC DEMO DATA. Not official statistics. Do not cite.",
+        "units": STATISTICS,
+        "statistics": rows,
+    }
 
 
 def main() -> None:

@@ -15,8 +15,7 @@ from services.common.concurrency import not_modified
 
 PROBLEM = {"description": "Problem details", "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 422: PROBLEM}
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 415: PROBLEM,
-                                                  422: PROBLEM}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 415: PROBLEM, 422: PROBLEM}
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 

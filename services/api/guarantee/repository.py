@@ -38,15 +38,30 @@ async def get_profile(session: AsyncSession, code: str) -> ClinicalProfile | Non
 
 
 async def current_version_id(session: AsyncSession, as_of: date) -> int | None:
-    return (await session.execute(
-        select(DocumentVersion.id).join(Document, Document.id == DocumentVersion.document_id)
-        .where(Document.slug == SLUG, DocumentVersion.valid_from <= as_of,
-               (DocumentVersion.valid_to.is_(None)) | (DocumentVersion.valid_to > as_of))
-        .order_by(DocumentVersion.version.desc()).limit(1))).scalar_one_or_none()
+    return (
+        await session.execute(
+            select(DocumentVersion.id)
+            .join(Document, Document.id == DocumentVersion.document_id)
+            .where(
+                Document.slug == SLUG,
+                DocumentVersion.valid_from <= as_of,
+                (DocumentVersion.valid_to.is_(None)) | (DocumentVersion.valid_to > as_of),
+            )
+            .order_by(DocumentVersion.version.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
-async def ceiling_volumes(session: AsyncSession, version_id: int, region: str | None, profile: str | None,
-                          include_totals: bool, limit: int, offset: int) -> tuple[list[Any], int]:
+async def ceiling_volumes(
+    session: AsyncSession,
+    version_id: int,
+    region: str | None,
+    profile: str | None,
+    include_totals: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[Any], int]:
     conds: list[Any] = [CeilingVolume.document_version_id == version_id]
     if region:
         conds.append(CeilingVolume.region_code == region)
@@ -58,16 +73,25 @@ async def ceiling_volumes(session: AsyncSession, version_id: int, region: str | 
         conds.append(CeilingVolume.is_region_total.is_(False))
     where = and_(*conds)
     total = (await session.execute(select(func.count()).select_from(CeilingVolume).where(where))).scalar_one()
-    rows = (await session.execute(
-        select(CeilingVolume, Region.name_kk.label("region_name_kk"), ClinicalProfile.name_kk.label("profile_name_kk"))
-        .join(Region, Region.kato_code == CeilingVolume.region_code)
-        .outerjoin(ClinicalProfile, ClinicalProfile.code == CeilingVolume.profile_code)
-        .where(where).order_by(CeilingVolume.position).limit(limit).offset(offset))).all()
+    rows = (
+        await session.execute(
+            select(
+                CeilingVolume, Region.name_kk.label("region_name_kk"), ClinicalProfile.name_kk.label("profile_name_kk")
+            )
+            .join(Region, Region.kato_code == CeilingVolume.region_code)
+            .outerjoin(ClinicalProfile, ClinicalProfile.code == CeilingVolume.profile_code)
+            .where(where)
+            .order_by(CeilingVolume.position)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
     return [r for r in rows], total
 
 
-async def data_quality(session: AsyncSession, rule: str | None, region: str | None, limit: int,
-                       offset: int) -> tuple[Sequence[DataQualityIssue], int]:
+async def data_quality(
+    session: AsyncSession, rule: str | None, region: str | None, limit: int, offset: int
+) -> tuple[Sequence[DataQualityIssue], int]:
     conds: list[Any] = [DataQualityIssue.document_slug == SLUG]
     if rule:
         conds.append(DataQualityIssue.rule == rule)
@@ -75,15 +99,31 @@ async def data_quality(session: AsyncSession, rule: str | None, region: str | No
         conds.append(DataQualityIssue.location.like(f"annex-1/{region}%"))
     where = and_(*conds)
     total = (await session.execute(select(func.count()).select_from(DataQualityIssue).where(where))).scalar_one()
-    items = (await session.execute(select(DataQualityIssue).where(where).order_by(DataQualityIssue.id)
-                                   .limit(limit).offset(offset))).scalars().all()
+    items = (
+        (
+            await session.execute(
+                select(DataQualityIssue).where(where).order_by(DataQualityIssue.id).limit(limit).offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return items, total
 
 
 async def payment_methods(session: AsyncSession) -> Sequence[PaymentMethod]:
-    return (await session.execute(
-        select(PaymentMethod).join(Document, Document.id == PaymentMethod.document_id)
-        .where(Document.slug == SLUG).order_by(PaymentMethod.row_position, PaymentMethod.position))).scalars().all()
+    return (
+        (
+            await session.execute(
+                select(PaymentMethod)
+                .join(Document, Document.id == PaymentMethod.document_id)
+                .where(Document.slug == SLUG)
+                .order_by(PaymentMethod.row_position, PaymentMethod.position)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 def _valid_on(as_of: date) -> Any:
@@ -91,13 +131,23 @@ def _valid_on(as_of: date) -> Any:
 
 
 async def norms(session: AsyncSession, as_of: date) -> Sequence[AccessNorm]:
-    return (await session.execute(select(AccessNorm).where(_valid_on(as_of))
-                                  .order_by(AccessNorm.position, AccessNorm.code))).scalars().all()
+    return (
+        (
+            await session.execute(
+                select(AccessNorm).where(_valid_on(as_of)).order_by(AccessNorm.position, AccessNorm.code)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def norm_versions(session: AsyncSession, code: str) -> Sequence[AccessNorm]:
-    return (await session.execute(select(AccessNorm).where(AccessNorm.code == code)
-                                  .order_by(AccessNorm.version))).scalars().all()
+    return (
+        (await session.execute(select(AccessNorm).where(AccessNorm.code == code).order_by(AccessNorm.version)))
+        .scalars()
+        .all()
+    )
 
 
 async def open_norm_version(session: AsyncSession, code: str, lock: bool = False) -> AccessNorm | None:
@@ -108,17 +158,22 @@ async def open_norm_version(session: AsyncSession, code: str, lock: bool = False
     return (await session.execute(q)).scalar_one_or_none()
 
 
-async def upsert_statistics(session: AsyncSession, rows: list[dict[str, Any]], source: str,
-                            synthetic: bool) -> tuple[int, int]:
+async def upsert_statistics(
+    session: AsyncSession, rows: list[dict[str, Any]], source: str, synthetic: bool
+) -> tuple[int, int]:
     """Write each statistic as a new version unless the current one already has the same value."""
     if not rows:
         return 0, 0
-    await session.execute(text(
-        "CREATE TEMP TABLE IF NOT EXISTS stat_in (region_code text, year int, code text, value numeric) "
-        "ON COMMIT DROP"))
+    await session.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS stat_in (region_code text, year int, code text, value numeric) "
+            "ON COMMIT DROP"
+        )
+    )
     await session.execute(text("TRUNCATE stat_in"))
     await session.execute(text("INSERT INTO stat_in VALUES (:region_code, :year, :code, :value)"), rows)
-    changed = await session.execute(text("""
+    changed = await session.execute(
+        text("""
         WITH changed AS (
           SELECT i.* FROM stat_in i
           LEFT JOIN reference_statistic c ON c.region_code = i.region_code AND c.year = i.year
@@ -130,18 +185,21 @@ async def upsert_statistics(session: AsyncSession, rows: list[dict[str, Any]], s
           RETURNING c.region_code, c.year, c.code, c.version
         )
         SELECT ch.region_code, ch.year, ch.code, ch.value, COALESCE(cl.version, 0) + 1 AS version
-        FROM changed ch LEFT JOIN closed cl USING (region_code, year, code)"""))
+        FROM changed ch LEFT JOIN closed cl USING (region_code, year, code)""")
+    )
     new = [dict(r._mapping) for r in changed]
     if new:
         await session.flush()
-        await session.execute(insert(ReferenceStatistic), [
-            dict(r, source=source, is_synthetic=synthetic, is_current=True) for r in new])
+        await session.execute(
+            insert(ReferenceStatistic), [dict(r, source=source, is_synthetic=synthetic, is_current=True) for r in new]
+        )
     await session.execute(text("DROP TABLE IF EXISTS stat_in"))
     return len(new), len(rows) - len(new)
 
 
-async def statistics(session: AsyncSession, region: str | None, year: int | None, code: str | None,
-                     limit: int, offset: int) -> tuple[Sequence[ReferenceStatistic], int]:
+async def statistics(
+    session: AsyncSession, region: str | None, year: int | None, code: str | None, limit: int, offset: int
+) -> tuple[Sequence[ReferenceStatistic], int]:
     conds: list[Any] = [ReferenceStatistic.is_current.is_(True)]
     if region:
         conds.append(ReferenceStatistic.region_code == region)
@@ -151,9 +209,19 @@ async def statistics(session: AsyncSession, region: str | None, year: int | None
         conds.append(ReferenceStatistic.code == code)
     where = and_(*conds)
     total = (await session.execute(select(func.count()).select_from(ReferenceStatistic).where(where))).scalar_one()
-    items = (await session.execute(select(ReferenceStatistic).where(where).order_by(
-        ReferenceStatistic.region_code, ReferenceStatistic.year, ReferenceStatistic.code)
-        .limit(limit).offset(offset))).scalars().all()
+    items = (
+        (
+            await session.execute(
+                select(ReferenceStatistic)
+                .where(where)
+                .order_by(ReferenceStatistic.region_code, ReferenceStatistic.year, ReferenceStatistic.code)
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return items, total
 
 

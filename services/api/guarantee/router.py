@@ -31,10 +31,17 @@ from services.common.pagination import Paginated, Pagination
 router = APIRouter(prefix="/api/v1")
 
 Kato = Annotated[str, Path(pattern=r"^\d{9}$", description="КАТО code of the region.", examples=["710000000"])]
-RegionQ = Annotated[str | None, Query(pattern=r"^\d{9}$", description="КАТО code of the region.",
-                                      examples=["710000000"])]
-ProfileQ = Annotated[str | None, Query(max_length=60, description="Clinical profile code, or all_profiles for "
-                                       "the region total row.", examples=["cardiology"])]
+RegionQ = Annotated[
+    str | None, Query(pattern=r"^\d{9}$", description="КАТО code of the region.", examples=["710000000"])
+]
+ProfileQ = Annotated[
+    str | None,
+    Query(
+        max_length=60,
+        description="Clinical profile code, or all_profiles for the region total row.",
+        examples=["cardiology"],
+    ),
+]
 AsOf = Annotated[date | None, Query(description="Read as in force on this date (default: today).")]
 Year = Annotated[int, Query(ge=1991, le=2100, description="Calendar year.", examples=[2026])]
 
@@ -46,71 +53,139 @@ def _today() -> date:
 # --- vocabularies -------------------------------------------------------------------------------------
 
 
-@router.get("/regions", tags=["regions"], operation_id="list_regions", response_model=list[RegionOut],
-            summary="The 17 oblasts and the cities of Astana, Almaty and Shymkent")
+@router.get(
+    "/regions",
+    tags=["regions"],
+    operation_id="list_regions",
+    response_model=list[RegionOut],
+    summary="The 17 oblasts and the cities of Astana, Almaty and Shymkent",
+)
 async def list_regions(session: SessionDep) -> list[RegionOut]:
     return await service.regions(session)
 
 
-@router.get("/regions/{kato_code}", tags=["regions"], operation_id="get_region", response_model=RegionOut,
-            responses=ERRORS, summary="One region (ETag)")
+@router.get(
+    "/regions/{kato_code}",
+    tags=["regions"],
+    operation_id="get_region",
+    response_model=RegionOut,
+    responses=ERRORS,
+    summary="One region (ETag)",
+)
 async def get_region(request: Request, session: SessionDep, kato_code: Kato) -> Response:
     return single(request, await service.region(session, kato_code))
 
 
-@router.get("/clinical-profiles", tags=["clinical-profiles"], operation_id="list_clinical_profiles",
-            response_model=list[ProfileOut], summary="The 35 bed profiles of Annex 1")
+@router.get(
+    "/clinical-profiles",
+    tags=["clinical-profiles"],
+    operation_id="list_clinical_profiles",
+    response_model=list[ProfileOut],
+    summary="The 35 bed profiles of Annex 1",
+)
 async def list_profiles(session: SessionDep) -> list[ProfileOut]:
     return await service.profiles(session)
 
 
-@router.get("/clinical-profiles/{code}", tags=["clinical-profiles"], operation_id="get_clinical_profile",
-            response_model=ProfileOut, responses=ERRORS, summary="One clinical profile (ETag)")
-async def get_profile(request: Request, session: SessionDep,
-                      code: Annotated[str, Path(max_length=60, examples=["cardiology"])]) -> Response:
+@router.get(
+    "/clinical-profiles/{code}",
+    tags=["clinical-profiles"],
+    operation_id="get_clinical_profile",
+    response_model=ProfileOut,
+    responses=ERRORS,
+    summary="One clinical profile (ETag)",
+)
+async def get_profile(
+    request: Request, session: SessionDep, code: Annotated[str, Path(max_length=60, examples=["cardiology"])]
+) -> Response:
     return single(request, await service.profile(session, code))
 
 
 # --- Annex 1 ------------------------------------------------------------------------------------------
 
 
-@router.get("/ceiling-volumes", tags=["ceiling-volumes"], operation_id="list_ceiling_volumes",
-            response_model=Paginated[CeilingVolumeOut], responses=ERRORS,
-            summary="Annex 1: ceiling volumes of 24-hour inpatient care (planned cases) per region × profile")
+@router.get(
+    "/ceiling-volumes",
+    tags=["ceiling-volumes"],
+    operation_id="list_ceiling_volumes",
+    response_model=Paginated[CeilingVolumeOut],
+    responses=ERRORS,
+    summary="Annex 1: ceiling volumes of 24-hour inpatient care (planned cases) per region × profile",
+)
 async def list_ceiling_volumes(
-    session: SessionDep, page: Pagination, region: RegionQ = None, profile: ProfileQ = None,
+    session: SessionDep,
+    page: Pagination,
+    region: RegionQ = None,
+    profile: ProfileQ = None,
     column: Annotated[list[CeilingColumn] | None, Query(description="Columns to return (default: all).")] = None,
     include_totals: Annotated[bool, Query(description="Include each region's 'all profiles' row.")] = True,
     as_of: AsOf = None,
 ) -> Paginated[CeilingVolumeOut]:
     items, total = await service.ceiling_volumes(
-        session, region=region, profile=profile, columns=column, include_totals=include_totals,
-        as_of=as_of or _today(), limit=page.limit, offset=page.offset)
+        session,
+        region=region,
+        profile=profile,
+        columns=column,
+        include_totals=include_totals,
+        as_of=as_of or _today(),
+        limit=page.limit,
+        offset=page.offset,
+    )
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/ceiling-volumes/{kato_code}/{profile}", tags=["ceiling-volumes"], operation_id="get_ceiling_volume",
-            response_model=CeilingVolumeOut, responses=ERRORS, summary="One Annex 1 row (ETag)")
-async def get_ceiling_volume(request: Request, session: SessionDep, kato_code: Kato,
-                             profile: Annotated[str, Path(max_length=60, examples=["cardiology"])],
-                             as_of: AsOf = None) -> Response:
-    items, _ = await service.ceiling_volumes(session, region=kato_code, profile=profile, columns=None,
-                                             include_totals=True, as_of=as_of or _today(), limit=1, offset=0)
+@router.get(
+    "/ceiling-volumes/{kato_code}/{profile}",
+    tags=["ceiling-volumes"],
+    operation_id="get_ceiling_volume",
+    response_model=CeilingVolumeOut,
+    responses=ERRORS,
+    summary="One Annex 1 row (ETag)",
+)
+async def get_ceiling_volume(
+    request: Request,
+    session: SessionDep,
+    kato_code: Kato,
+    profile: Annotated[str, Path(max_length=60, examples=["cardiology"])],
+    as_of: AsOf = None,
+) -> Response:
+    items, _ = await service.ceiling_volumes(
+        session,
+        region=kato_code,
+        profile=profile,
+        columns=None,
+        include_totals=True,
+        as_of=as_of or _today(),
+        limit=1,
+        offset=0,
+    )
     return single(request, items[0])
 
 
-@router.get("/guarantee-programme/data-quality", tags=["ceiling-volumes"],
-            operation_id="list_guarantee_data_quality", response_model=Paginated[DataQualityOut],
-            summary="Rows of seed 002 whose parts contradict their totals, with the figures (never corrected)")
-async def data_quality(session: SessionDep, page: Pagination,
-                       rule: Annotated[str | None, Query(max_length=80, examples=["part_exceeds_whole"])] = None,
-                       region: RegionQ = None) -> Paginated[DataQualityOut]:
+@router.get(
+    "/guarantee-programme/data-quality",
+    tags=["ceiling-volumes"],
+    operation_id="list_guarantee_data_quality",
+    response_model=Paginated[DataQualityOut],
+    summary="Rows of seed 002 whose parts contradict their totals, with the figures (never corrected)",
+)
+async def data_quality(
+    session: SessionDep,
+    page: Pagination,
+    rule: Annotated[str | None, Query(max_length=80, examples=["part_exceeds_whole"])] = None,
+    region: RegionQ = None,
+) -> Paginated[DataQualityOut]:
     items, total = await service.data_quality(session, rule, region, page.limit, page.offset)
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/payment-methods", tags=["payment-methods"], operation_id="list_payment_methods",
-            response_model=list[PaymentMethodOut], summary="Annex 2: payment methods per type of care")
+@router.get(
+    "/payment-methods",
+    tags=["payment-methods"],
+    operation_id="list_payment_methods",
+    response_model=list[PaymentMethodOut],
+    summary="Annex 2: payment methods per type of care",
+)
 async def list_payment_methods(session: SessionDep) -> list[PaymentMethodOut]:
     return await service.payment_methods(session)
 
@@ -118,32 +193,59 @@ async def list_payment_methods(session: SessionDep) -> list[PaymentMethodOut]:
 # --- access norms -------------------------------------------------------------------------------------
 
 
-@router.get("/access-norms", tags=["access-norms"], operation_id="list_access_norms",
-            response_model=list[AccessNormOut], summary="Access criteria (chapter 6, item 79) in force on a date")
+@router.get(
+    "/access-norms",
+    tags=["access-norms"],
+    operation_id="list_access_norms",
+    response_model=list[AccessNormOut],
+    summary="Access criteria (chapter 6, item 79) in force on a date",
+)
 async def list_norms(session: SessionDep, as_of: AsOf = None) -> list[AccessNormOut]:
     return await service.norms(session, as_of or _today())
 
 
-@router.get("/access-norms/evaluation", tags=["access-norms"], operation_id="evaluate_access_norms",
-            response_model=list[NormEvaluationOut], responses=ERRORS,
-            summary="Each region's value against each norm for a year: met or not, and the gap",
-            description="Each norm is evaluated with its version in force on 31 December of the year (or on "
-                        "`as_of` when given); `norm_version` says which.")
-async def evaluate_norms(session: SessionDep, year: Year, region: RegionQ = None,
-                         norm: Annotated[str | None, Query(max_length=80)] = None,
-                         as_of: AsOf = None) -> list[NormEvaluationOut]:
+@router.get(
+    "/access-norms/evaluation",
+    tags=["access-norms"],
+    operation_id="evaluate_access_norms",
+    response_model=list[NormEvaluationOut],
+    responses=ERRORS,
+    summary="Each region's value against each norm for a year: met or not, and the gap",
+    description="Each norm is evaluated with its version in force on 31 December of the year (or on "
+    "`as_of` when given); `norm_version` says which.",
+)
+async def evaluate_norms(
+    session: SessionDep,
+    year: Year,
+    region: RegionQ = None,
+    norm: Annotated[str | None, Query(max_length=80)] = None,
+    as_of: AsOf = None,
+) -> list[NormEvaluationOut]:
     return await service.evaluate(session, year, region, norm, as_of)
 
 
-@router.get("/access-norms/{code}", tags=["access-norms"], operation_id="get_access_norm",
-            response_model=AccessNormOut, responses=ERRORS, summary="One access norm as in force (ETag)")
-async def get_norm(request: Request, session: SessionDep, code: Annotated[str, Path(max_length=80)],
-                   as_of: AsOf = None) -> Response:
+@router.get(
+    "/access-norms/{code}",
+    tags=["access-norms"],
+    operation_id="get_access_norm",
+    response_model=AccessNormOut,
+    responses=ERRORS,
+    summary="One access norm as in force (ETag)",
+)
+async def get_norm(
+    request: Request, session: SessionDep, code: Annotated[str, Path(max_length=80)], as_of: AsOf = None
+) -> Response:
     return single(request, await service.norm(session, code, as_of or _today()))
 
 
-@router.get("/access-norms/{code}/history", tags=["access-norms"], operation_id="get_access_norm_history",
-            response_model=list[AccessNormOut], responses=ERRORS, summary="Every version of an access norm")
+@router.get(
+    "/access-norms/{code}/history",
+    tags=["access-norms"],
+    operation_id="get_access_norm_history",
+    response_model=list[AccessNormOut],
+    responses=ERRORS,
+    summary="Every version of an access norm",
+)
 async def norm_history(session: SessionDep, code: Annotated[str, Path(max_length=80)]) -> list[AccessNormOut]:
     return await service.norm_history(session, code)
 
@@ -158,39 +260,64 @@ after the latest version's `valid_from` when that lies in the future), and so do
 Without `If-Match` the answer is 428; with a stale one, 412."""
 
 
-@router.post("/access-norms/{code}/versions", tags=["access-norms"], operation_id="create_access_norm_version",
-             status_code=201, response_model=AccessNormOut,
-             responses={**WRITE_ERRORS, 412: PROBLEM, 428: PROBLEM},
-             summary="Record a new version of an access norm (closes the latest one; If-Match required)",
-             description=VERSION_DOC)
+@router.post(
+    "/access-norms/{code}/versions",
+    tags=["access-norms"],
+    operation_id="create_access_norm_version",
+    status_code=201,
+    response_model=AccessNormOut,
+    responses={**WRITE_ERRORS, 412: PROBLEM, 428: PROBLEM},
+    summary="Record a new version of an access norm (closes the latest one; If-Match required)",
+    description=VERSION_DOC,
+)
 async def create_norm_version(
-    session: SessionDep, code: Annotated[str, Path(max_length=80)], body: NormVersionIn,
+    session: SessionDep,
+    code: Annotated[str, Path(max_length=80)],
+    body: NormVersionIn,
     if_match: Annotated[str | None, Header(alias="If-Match", description="ETag of the latest version.")] = None,
     user: Annotated[str, Header(alias="X-User", max_length=200, description="Who records the version.")] = "anonymous",
 ) -> Response:
     out, etag = await service.record_norm_version(session, code, body, if_match, user)
-    return Response(out.model_dump_json().encode(), status_code=201, media_type="application/json",
-                    headers={"ETag": etag, "Location": f"/api/v1/access-norms/{code}?as_of={out.valid_from}"})
+    return Response(
+        out.model_dump_json().encode(),
+        status_code=201,
+        media_type="application/json",
+        headers={"ETag": etag, "Location": f"/api/v1/access-norms/{code}?as_of={out.valid_from}"},
+    )
 
 
 # --- reference statistics -----------------------------------------------------------------------------
 
 
-@router.post("/reference-statistics", tags=["reference-statistics"], operation_id="upload_reference_statistics",
-             response_model=StatisticsUploadResult, responses=WRITE_ERRORS,
-             summary="Take in statistics per region and year; a changed value becomes a new version")
+@router.post(
+    "/reference-statistics",
+    tags=["reference-statistics"],
+    operation_id="upload_reference_statistics",
+    response_model=StatisticsUploadResult,
+    responses=WRITE_ERRORS,
+    summary="Take in statistics per region and year; a changed value becomes a new version",
+)
 async def upload_statistics(session: SessionDep, body: StatisticsUpload) -> StatisticsUploadResult:
     return await service.upload_statistics(session, body)
 
 
-@router.get("/reference-statistics", tags=["reference-statistics"], operation_id="list_reference_statistics",
-            response_model=Paginated[StatisticOut],
-            summary="Current statistics (rows from the demo set say synthetic: true)")
-async def list_statistics(session: SessionDep, page: Pagination, region: RegionQ = None,
-                          year: Annotated[int | None, Query(ge=1991, le=2100)] = None,
-                          code: StatisticCode | None = None) -> Paginated[StatisticOut]:
-    items, total = await service.statistics(session, region, year, code.value if code else None, page.limit,
-                                            page.offset)
+@router.get(
+    "/reference-statistics",
+    tags=["reference-statistics"],
+    operation_id="list_reference_statistics",
+    response_model=Paginated[StatisticOut],
+    summary="Current statistics (rows from the demo set say synthetic: true)",
+)
+async def list_statistics(
+    session: SessionDep,
+    page: Pagination,
+    region: RegionQ = None,
+    year: Annotated[int | None, Query(ge=1991, le=2100)] = None,
+    code: StatisticCode | None = None,
+) -> Paginated[StatisticOut]:
+    items, total = await service.statistics(
+        session, region, year, code.value if code else None, page.limit, page.offset
+    )
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -212,29 +339,57 @@ BULK_STATISTICS_DOC = """Stream a CSV (`text/csv`, header line `region,year,code
   one stays in the database (not current, naming the batch that superseded it); an equal value is unchanged.
 """
 
-Source = Annotated[str, Query(min_length=1, max_length=200, description="Where the values come from.",
-                              examples=["Бюро национальной статистики, 2026"])]
+Source = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="Where the values come from.",
+        examples=["Бюро национальной статистики, 2026"],
+    ),
+]
 Synthetic = Annotated[bool, Query(description="true for made-up values (demonstration, tests).")]
 
 
-@router.post("/bulk/reference-statistics", tags=["reference-statistics"],
-             operation_id="upload_reference_statistics_bulk", response_model=StatisticBatchResult,
-             responses=WRITE_ERRORS, summary="Bulk upload of reference statistics (streamed CSV or JSON Lines)",
-             description=BULK_STATISTICS_DOC,
-             openapi_extra=upload_body("region,year,code,value\n710000000,2026,population,1354556\n"
-                                       "710000000,2026,palliative_beds,110\n"))
+@router.post(
+    "/bulk/reference-statistics",
+    tags=["reference-statistics"],
+    operation_id="upload_reference_statistics_bulk",
+    response_model=StatisticBatchResult,
+    responses=WRITE_ERRORS,
+    summary="Bulk upload of reference statistics (streamed CSV or JSON Lines)",
+    description=BULK_STATISTICS_DOC,
+    openapi_extra=upload_body(
+        "region,year,code,value\n710000000,2026,population,1354556\n710000000,2026,palliative_beds,110\n"
+    ),
+)
 async def upload_statistics_bulk(
-    request: Request, session: SessionDep, batch_id: BatchId, source: Source, mode: Mode = BatchMode.all_or_nothing,
-    synthetic: Synthetic = False, content_type: ContentType = None,
+    request: Request,
+    session: SessionDep,
+    batch_id: BatchId,
+    source: Source,
+    mode: Mode = BatchMode.all_or_nothing,
+    synthetic: Synthetic = False,
+    content_type: ContentType = None,
 ) -> StatisticBatchResult:
-    return await statistic_ingest.ingest_statistics(session, batch_id=batch_id, mode=mode, source=source,
-                                                    synthetic=synthetic, content_type=content_type,
-                                                    stream=request.stream())
+    return await statistic_ingest.ingest_statistics(
+        session,
+        batch_id=batch_id,
+        mode=mode,
+        source=source,
+        synthetic=synthetic,
+        content_type=content_type,
+        stream=request.stream(),
+    )
 
 
-@router.get("/reference-statistics/batches/{batch_id}", tags=["reference-statistics"],
-            operation_id="get_reference_statistics_batch", response_model=StatisticBatchResult, responses=ERRORS,
-            summary="The outcome of a bulk upload of reference statistics")
-async def get_statistics_batch(session: SessionDep,
-                               batch_id: BatchIdPath) -> StatisticBatchResult:
+@router.get(
+    "/reference-statistics/batches/{batch_id}",
+    tags=["reference-statistics"],
+    operation_id="get_reference_statistics_batch",
+    response_model=StatisticBatchResult,
+    responses=ERRORS,
+    summary="The outcome of a bulk upload of reference statistics",
+)
+async def get_statistics_batch(session: SessionDep, batch_id: BatchIdPath) -> StatisticBatchResult:
     return await statistic_ingest.batch(session, batch_id)

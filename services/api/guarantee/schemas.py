@@ -44,9 +44,19 @@ class StatisticCode(StrEnum):
 
 
 class RegionOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"kato_code": "710000000", "name_kk": "Астана қаласы", "name_ru": "город Астана", "kind": "city",
-         "position": 19}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kato_code": "710000000",
+                    "name_kk": "Астана қаласы",
+                    "name_ru": "город Астана",
+                    "kind": "city",
+                    "position": 19,
+                }
+            ]
+        }
+    )
 
     kato_code: str
     name_kk: str
@@ -56,9 +66,19 @@ class RegionOut(BaseModel):
 
 
 class ProfileOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"code": "cardiology", "name_kk": "Кардиологиялық", "name_ru": "Кардиология", "position": 8,
-         "note": "printed as the adjective"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "cardiology",
+                    "name_kk": "Кардиологиялық",
+                    "name_ru": "Кардиология",
+                    "position": 8,
+                    "note": "printed as the adjective",
+                }
+            ]
+        }
+    )
 
     code: str
     name_kk: str
@@ -71,15 +91,41 @@ class CeilingVolumeOut(BaseModel):
     """One Annex 1 row. `values` holds the requested columns; null where the cell prints `*` (no bed fund),
     where the column does not exist (rural columns of the cities) or where no value can be assigned."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "region": "100000000", "region_name_kk": "Абай облысы", "profile": "gastroenterology",
-        "profile_name_kk": "Гастроэнтерология", "is_region_total": False, "layout": "oblast",
-        "unit": "planned_cases",
-        "values": {"total": 1801, "children": 0, "adults": 1801, "rural_total": 0, "rural_children": 0,
-                   "rural_adults": 0},
-        "printed": {"total": "1 801", "children": "0", "adults": "1 801", "rural_total": "0",
-                    "rural_children": "0", "rural_adults": "0"},
-        "no_bed_fund": False, "cell_assignment": "direct", "note": None, "lines": [968, 971]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region": "100000000",
+                    "region_name_kk": "Абай облысы",
+                    "profile": "gastroenterology",
+                    "profile_name_kk": "Гастроэнтерология",
+                    "is_region_total": False,
+                    "layout": "oblast",
+                    "unit": "planned_cases",
+                    "values": {
+                        "total": 1801,
+                        "children": 0,
+                        "adults": 1801,
+                        "rural_total": 0,
+                        "rural_children": 0,
+                        "rural_adults": 0,
+                    },
+                    "printed": {
+                        "total": "1 801",
+                        "children": "0",
+                        "adults": "1 801",
+                        "rural_total": "0",
+                        "rural_children": "0",
+                        "rural_adults": "0",
+                    },
+                    "no_bed_fund": False,
+                    "cell_assignment": "direct",
+                    "note": None,
+                    "lines": [968, 971],
+                }
+            ]
+        }
+    )
 
     region: str
     region_name_kk: str
@@ -120,11 +166,27 @@ class PaymentMethodOut(BaseModel):
 
 
 class AccessNormOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "code": "palliative_beds_per_population", "version": 1, "item": "7)", "measure": "provision of palliative "
-        "care beds", "unit": "beds", "comparator": "=", "threshold": "10", "per_population": "100000",
-        "eval_comparator": ">=", "eval_threshold": "10", "eval_per_persons": 100000,
-        "valid_from": "2025-10-09", "valid_to": None}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "palliative_beds_per_population",
+                    "version": 1,
+                    "item": "7)",
+                    "measure": "provision of palliative care beds",
+                    "unit": "beds",
+                    "comparator": "=",
+                    "threshold": "10",
+                    "per_population": "100000",
+                    "eval_comparator": ">=",
+                    "eval_threshold": "10",
+                    "eval_per_persons": 100000,
+                    "valid_from": "2025-10-09",
+                    "valid_to": None,
+                }
+            ]
+        }
+    )
 
     code: str
     version: int
@@ -193,18 +255,34 @@ class NormVersionIn(BaseModel):
     current statistics and formula and takes the comparator, the threshold and the population base from this
     version. A "=" reading or a range needs `evaluation` spelled out."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "valid_from": "2027-01-01", "legal_basis": "ҚР Үкіметінің 2026 жылғы 20 желтоқсандағы № 1000 қаулысы",
-        "legal_basis_date": "2026-12-20", "text_kk": "100 000 тұрғынға шаққанда кемінде 12 паллиативтік төсек",
-        "unit": "beds", "comparator": ">=", "threshold": "12", "threshold_printed": "кемінде 12",
-        "per_population": "100000", "per_population_unit_kk": "тұрғын", "per_population_persons": 100000}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "valid_from": "2027-01-01",
+                    "legal_basis": "ҚР Үкіметінің 2026 жылғы 20 желтоқсандағы № 1000 қаулысы",
+                    "legal_basis_date": "2026-12-20",
+                    "text_kk": "100 000 тұрғынға шаққанда кемінде 12 паллиативтік төсек",
+                    "unit": "beds",
+                    "comparator": ">=",
+                    "threshold": "12",
+                    "threshold_printed": "кемінде 12",
+                    "per_population": "100000",
+                    "per_population_unit_kk": "тұрғын",
+                    "per_population_persons": 100000,
+                }
+            ]
+        },
+    )
 
     valid_from: date = Field(description="The date the version takes effect.")
     legal_basis: Annotated[str, Field(min_length=1, max_length=1000, description="The act (name, number).")]
     legal_basis_date: date = Field(description="The date of the act.")
     text_kk: Annotated[str, Field(min_length=1, max_length=4000, description="The norm's text as printed.")]
-    measure: Annotated[str | None, Field(min_length=1, max_length=1000,
-                                         description="What is measured (default: as before).")] = None
+    measure: Annotated[
+        str | None, Field(min_length=1, max_length=1000, description="What is measured (default: as before).")
+    ] = None
     unit: NormUnit
     comparator: Comparator
     threshold: Threshold | None = None
@@ -213,8 +291,9 @@ class NormVersionIn(BaseModel):
     range_max: Threshold | None = None
     per_population: Annotated[Decimal | None, Field(gt=0, max_digits=20, decimal_places=4)] = None
     per_population_unit_kk: Annotated[str | None, Field(max_length=100, examples=["тұрғын"])] = None
-    per_population_persons: Annotated[int | None, Field(ge=1, le=1_000_000_000_000,
-                                                        description="The population base in persons.")] = None
+    per_population_persons: Annotated[
+        int | None, Field(ge=1, le=1_000_000_000_000, description="The population base in persons.")
+    ] = None
     evaluation: NormEvaluationIn | None = None
     note: Annotated[str | None, Field(max_length=4000)] = None
 
@@ -229,9 +308,18 @@ class StatisticIn(BaseModel):
 
 
 class StatisticsUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "source": "Бюро национальной статистики, 2026", "synthetic": False,
-        "statistics": [{"region": "710000000", "year": 2026, "code": "population", "value": "1354556"}]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "Бюро национальной статистики, 2026",
+                    "synthetic": False,
+                    "statistics": [{"region": "710000000", "year": 2026, "code": "population", "value": "1354556"}],
+                }
+            ]
+        },
+    )
 
     source: Annotated[str, Field(min_length=1, max_length=500)]
     synthetic: bool = False
@@ -245,17 +333,36 @@ class StatisticsUploadResult(BaseModel):
 
 
 class StatisticBatchResult(BatchResultBase):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "batch_id": "stat-bureau-2026-q4", "mode": "per_row", "status": "partially_accepted", "duplicate": False,
-        "rows_total": 2, "rows_accepted": 1, "rows_new": 0, "rows_new_version": 1, "rows_unchanged": 0,
-        "rows_rejected": 1, "kept_lines": [[2, 2]],
-        "refused": [{"line": 3, "errors": [{"field": "code", "reason": "unknown statistic code beds"}]}],
-        "refused_truncated": False, "bytes": 81, "content_sha256": "…"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": "stat-bureau-2026-q4",
+                    "mode": "per_row",
+                    "status": "partially_accepted",
+                    "duplicate": False,
+                    "rows_total": 2,
+                    "rows_accepted": 1,
+                    "rows_new": 0,
+                    "rows_new_version": 1,
+                    "rows_unchanged": 0,
+                    "rows_rejected": 1,
+                    "kept_lines": [[2, 2]],
+                    "refused": [{"line": 3, "errors": [{"field": "code", "reason": "unknown statistic code beds"}]}],
+                    "refused_truncated": False,
+                    "bytes": 81,
+                    "content_sha256": "…",
+                }
+            ]
+        }
+    )
 
     kind: str = "reference_statistics"
     rows_new: int = Field(description="Accepted rows for a region, year and statistic that had no value yet.")
-    rows_new_version: int = Field(description="Accepted rows whose value differs from the current one: a new "
-                                              "version, the old one kept (not current).")
+    rows_new_version: int = Field(
+        description="Accepted rows whose value differs from the current one: a new "
+        "version, the old one kept (not current)."
+    )
     rows_unchanged: int = Field(description="Accepted rows equal to the current value (no new version).")
 
 
@@ -271,11 +378,29 @@ class StatisticOut(BaseModel):
 
 
 class NormEvaluationOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "region": "710000000", "region_name_kk": "Астана қаласы", "year": 2026,
-        "norm": "palliative_beds_per_population", "norm_version": 1, "measure": "provision of palliative care beds",
-        "unit": "beds", "value": "8.1234", "comparator": ">=", "threshold": "10", "met": False, "gap": "-1.8766",
-        "inputs": {"palliative_beds": "110", "population": "1354556"}, "missing": [], "synthetic_inputs": True}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region": "710000000",
+                    "region_name_kk": "Астана қаласы",
+                    "year": 2026,
+                    "norm": "palliative_beds_per_population",
+                    "norm_version": 1,
+                    "measure": "provision of palliative care beds",
+                    "unit": "beds",
+                    "value": "8.1234",
+                    "comparator": ">=",
+                    "threshold": "10",
+                    "met": False,
+                    "gap": "-1.8766",
+                    "inputs": {"palliative_beds": "110", "population": "1354556"},
+                    "missing": [],
+                    "synthetic_inputs": True,
+                }
+            ]
+        }
+    )
 
     region: str
     region_name_kk: str

@@ -68,9 +68,17 @@ async def _check_filters(session: AsyncSession, region: str | None, profile: str
         raise ValidationFailed("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
 
 
-async def ceiling_volumes(session: AsyncSession, *, region: str | None, profile: str | None,
-                          columns: list[CeilingColumn] | None, include_totals: bool, as_of: date, limit: int,
-                          offset: int) -> tuple[list[CeilingVolumeOut], int]:
+async def ceiling_volumes(
+    session: AsyncSession,
+    *,
+    region: str | None,
+    profile: str | None,
+    columns: list[CeilingColumn] | None,
+    include_totals: bool,
+    as_of: date,
+    limit: int,
+    offset: int,
+) -> tuple[list[CeilingVolumeOut], int]:
     await _check_filters(session, region, profile)
     version_id = await repo.current_version_id(session, as_of)
     if version_id is None:
@@ -85,36 +93,63 @@ async def ceiling_volumes(session: AsyncSession, *, region: str | None, profile:
         # Cells map to columns only when as many are printed as the layout has (not for the "unassigned" row).
         mapped = len(cells) == len(layout_cols)
         printed = {col: cells[i] if mapped and col in layout_cols else None for i, col in enumerate(OBLAST_COLUMNS)}
-        out.append(CeilingVolumeOut(
-            region=cv.region_code, region_name_kk=row.region_name_kk, profile=cv.profile_code,
-            profile_name_kk=row.profile_name_kk, is_region_total=cv.is_region_total, layout=cv.layout,
-            values={c: getattr(cv, c.value) for c in wanted}, printed={c: printed[c] for c in wanted},
-            no_bed_fund="*" in cells, cell_assignment=cv.cell_assignment, note=cv.note,
-            lines=[cv.first_line or 0, cv.last_line or 0],
-        ))
+        out.append(
+            CeilingVolumeOut(
+                region=cv.region_code,
+                region_name_kk=row.region_name_kk,
+                profile=cv.profile_code,
+                profile_name_kk=row.profile_name_kk,
+                is_region_total=cv.is_region_total,
+                layout=cv.layout,
+                values={c: getattr(cv, c.value) for c in wanted},
+                printed={c: printed[c] for c in wanted},
+                no_bed_fund="*" in cells,
+                cell_assignment=cv.cell_assignment,
+                note=cv.note,
+                lines=[cv.first_line or 0, cv.last_line or 0],
+            )
+        )
     return out, total
 
 
-async def data_quality(session: AsyncSession, rule: str | None, region: str | None, limit: int,
-                       offset: int) -> tuple[list[DataQualityOut], int]:
+async def data_quality(
+    session: AsyncSession, rule: str | None, region: str | None, limit: int, offset: int
+) -> tuple[list[DataQualityOut], int]:
     items, total = await repo.data_quality(session, rule, region, limit, offset)
     out = []
     for i in items:
         parts = i.location.split("/")
         is_annex = parts[0] == "annex-1"
-        out.append(DataQualityOut(
-            id=i.id, rule=i.rule, location=i.location, region=parts[1] if is_annex and len(parts) > 1 else None,
-            profile=parts[2] if is_annex and len(parts) > 2 else None, message=i.message, expected=i.expected,
-            actual=i.actual, difference=i.difference,
-            lines=[i.first_line, i.last_line] if i.first_line is not None and i.last_line is not None else None))
+        out.append(
+            DataQualityOut(
+                id=i.id,
+                rule=i.rule,
+                location=i.location,
+                region=parts[1] if is_annex and len(parts) > 1 else None,
+                profile=parts[2] if is_annex and len(parts) > 2 else None,
+                message=i.message,
+                expected=i.expected,
+                actual=i.actual,
+                difference=i.difference,
+                lines=[i.first_line, i.last_line] if i.first_line is not None and i.last_line is not None else None,
+            )
+        )
     return out, total
 
 
 async def payment_methods(session: AsyncSession) -> list[PaymentMethodOut]:
-    return [PaymentMethodOut(row_position=m.row_position, row_number=m.row_number, care_type_kk=m.care_type_kk,
-                             position=m.position, text_kk=m.text_kk, sub_items=m.sub_items,
-                             lines=[m.first_line, m.last_line] if m.first_line and m.last_line else None)
-            for m in await repo.payment_methods(session)]
+    return [
+        PaymentMethodOut(
+            row_position=m.row_position,
+            row_number=m.row_number,
+            care_type_kk=m.care_type_kk,
+            position=m.position,
+            text_kk=m.text_kk,
+            sub_items=m.sub_items,
+            lines=[m.first_line, m.last_line] if m.first_line and m.last_line else None,
+        )
+        for m in await repo.payment_methods(session)
+    ]
 
 
 def _norm_out(n: AccessNorm) -> AccessNormOut:
@@ -144,15 +179,24 @@ def _evaluation_of(body: NormVersionIn, current: AccessNorm, errors: list[FieldE
     ev = body.evaluation
     if ev is None:
         if body.comparator == Comparator.eq or body.threshold is None:
-            errors.append(FieldError("evaluation", "required when the comparator is '=' or the threshold is a range: "
-                                                   "say how the norm is checked"))
+            errors.append(
+                FieldError(
+                    "evaluation",
+                    "required when the comparator is '=' or the threshold is a range: say how the norm is checked",
+                )
+            )
             return None
         formula = current.eval_formula
         per_persons = body.per_population_persons if formula == NormFormula.rate_per_population else None
         try:
-            ev = NormEvaluationIn(formula=formula, numerator=current.eval_numerator,
-                                  denominator=current.eval_denominator, per_persons=per_persons,
-                                  comparator=body.comparator, threshold=body.threshold)
+            ev = NormEvaluationIn(
+                formula=formula,
+                numerator=current.eval_numerator,
+                denominator=current.eval_denominator,
+                per_persons=per_persons,
+                comparator=body.comparator,
+                threshold=body.threshold,
+            )
         except ValueError as exc:  # the current parameters are not valid statistic codes any more
             errors.append(FieldError("evaluation", f"required: the current parameters cannot be reused ({exc})"))
             return None
@@ -172,8 +216,12 @@ def _evaluation_of(body: NormVersionIn, current: AccessNorm, errors: list[FieldE
 def _check_version(body: NormVersionIn, current: AccessNorm) -> NormEvaluationIn:
     errors: list[FieldError] = []
     if body.valid_from <= current.valid_from:
-        errors.append(FieldError("valid_from", f"must be after {current.valid_from}, when the current version "
-                                               f"{current.version} took effect"))
+        errors.append(
+            FieldError(
+                "valid_from",
+                f"must be after {current.valid_from}, when the current version {current.version} took effect",
+            )
+        )
     has_range = body.range_min is not None or body.range_max is not None
     if body.threshold is None and not has_range:
         errors.append(FieldError("threshold", "required (or a range: range_min and range_max)"))
@@ -181,8 +229,11 @@ def _check_version(body: NormVersionIn, current: AccessNorm) -> NormEvaluationIn
         errors.append(FieldError("threshold", "give a threshold or a range, not both"))
     if has_range:
         if body.range_min is None or body.range_max is None:
-            errors.append(FieldError("range_min" if body.range_min is None else "range_max",
-                                     "a range needs both range_min and range_max"))
+            errors.append(
+                FieldError(
+                    "range_min" if body.range_min is None else "range_max", "a range needs both range_min and range_max"
+                )
+            )
         elif body.range_min > body.range_max:
             errors.append(FieldError("range_min", f"{body.range_min} is above range_max {body.range_max}"))
     if body.per_population is not None and body.per_population_persons is None:
@@ -195,14 +246,16 @@ def _check_version(body: NormVersionIn, current: AccessNorm) -> NormEvaluationIn
     return ev
 
 
-async def record_norm_version(session: AsyncSession, code: str, body: NormVersionIn, if_match: str | None,
-                              user: str) -> tuple[AccessNormOut, str]:
+async def record_norm_version(
+    session: AsyncSession, code: str, body: NormVersionIn, if_match: str | None, user: str
+) -> tuple[AccessNormOut, str]:
     """Close the latest version of a norm on the new version's effective date and add the new version."""
     current = await repo.open_norm_version(session, code, lock=True)
     if current is None:
         if await repo.norm_versions(session, code):
-            raise PreconditionFailed(f"access norm {code} has no open version (it changed meanwhile)",
-                                     [FieldError("If-Match", "stale")])
+            raise PreconditionFailed(
+                f"access norm {code} has no open version (it changed meanwhile)", [FieldError("If-Match", "stale")]
+            )
         raise NotFound(f"no access norm {code}", [FieldError("code", "unknown norm")])
     check_if_match(if_match, etag_of(_norm_out(current)))
     ev = _check_version(body, current)
@@ -210,22 +263,44 @@ async def record_norm_version(session: AsyncSession, code: str, body: NormVersio
     try:
         await session.flush()
         new = AccessNorm(
-            code=code, version=current.version + 1, document_id=None, item=current.item, position=current.position,
-            text_kk=body.text_kk, measure=body.measure or current.measure, unit=body.unit.value,
-            comparator=body.comparator, threshold=body.threshold, threshold_printed=body.threshold_printed,
-            range_min=body.range_min, range_max=body.range_max, per_population=body.per_population,
+            code=code,
+            version=current.version + 1,
+            document_id=None,
+            item=current.item,
+            position=current.position,
+            text_kk=body.text_kk,
+            measure=body.measure or current.measure,
+            unit=body.unit.value,
+            comparator=body.comparator,
+            threshold=body.threshold,
+            threshold_printed=body.threshold_printed,
+            range_min=body.range_min,
+            range_max=body.range_max,
+            per_population=body.per_population,
             per_population_unit_kk=body.per_population_unit_kk,
             per_population_persons_literal=body.per_population_persons,
-            eval_formula=ev.formula, eval_numerator=ev.numerator.value,
-            eval_denominator=ev.denominator.value if ev.denominator else None, eval_per_persons=ev.per_persons,
-            eval_comparator=ev.comparator, eval_threshold=ev.threshold, eval_note=ev.note,
-            legal_basis=body.legal_basis, legal_basis_date=body.legal_basis_date, valid_from=body.valid_from,
-            valid_to=None, note=body.note, first_line=None, last_line=None, recorded_by=user)
+            eval_formula=ev.formula,
+            eval_numerator=ev.numerator.value,
+            eval_denominator=ev.denominator.value if ev.denominator else None,
+            eval_per_persons=ev.per_persons,
+            eval_comparator=ev.comparator,
+            eval_threshold=ev.threshold,
+            eval_note=ev.note,
+            legal_basis=body.legal_basis,
+            legal_basis_date=body.legal_basis_date,
+            valid_from=body.valid_from,
+            valid_to=None,
+            note=body.note,
+            first_line=None,
+            last_line=None,
+            recorded_by=user,
+        )
         session.add(new)
         await session.flush()
     except IntegrityError as exc:  # another writer closed the same version first
-        raise PreconditionFailed(f"access norm {code} changed meanwhile; read it again and retry",
-                                 [FieldError("If-Match", "stale")]) from exc
+        raise PreconditionFailed(
+            f"access norm {code} changed meanwhile; read it again and retry", [FieldError("If-Match", "stale")]
+        ) from exc
     await session.refresh(new)  # the stored values (numeric scale, recorded_at): the ETag a read will give
     out = _norm_out(new)
     return out, etag_of(out)
@@ -233,14 +308,18 @@ async def record_norm_version(session: AsyncSession, code: str, body: NormVersio
 
 async def upload_statistics(session: AsyncSession, body: StatisticsUpload) -> StatisticsUploadResult:
     known = {r.kato_code for r in await repo.list_regions(session)}
-    errors = [FieldError(f"statistics[{i}].region", f"unknown КАТО code {s.region!r}")
-              for i, s in enumerate(body.statistics) if s.region not in known]
+    errors = [
+        FieldError(f"statistics[{i}].region", f"unknown КАТО code {s.region!r}")
+        for i, s in enumerate(body.statistics)
+        if s.region not in known
+    ]
     seen: dict[tuple[str, int, str], int] = {}
     for i, s in enumerate(body.statistics):
         key = (s.region, s.year, s.code.value)
         if key in seen:
-            errors.append(FieldError(f"statistics[{i}]",
-                                     f"the same statistic is also given at statistics[{seen[key]}]"))
+            errors.append(
+                FieldError(f"statistics[{i}]", f"the same statistic is also given at statistics[{seen[key]}]")
+            )
         seen.setdefault(key, i)
     if errors:
         raise ValidationFailed(f"{len(errors)} statistic(s) refused; nothing was stored", errors[:200])
@@ -250,12 +329,21 @@ async def upload_statistics(session: AsyncSession, body: StatisticsUpload) -> St
 
 
 def _stat_out(s: ReferenceStatistic) -> StatisticOut:
-    return StatisticOut(region=s.region_code, year=s.year, code=s.code, value=s.value, source=s.source,
-                        synthetic=s.is_synthetic, version=s.version, recorded_at=s.recorded_at)
+    return StatisticOut(
+        region=s.region_code,
+        year=s.year,
+        code=s.code,
+        value=s.value,
+        source=s.source,
+        synthetic=s.is_synthetic,
+        version=s.version,
+        recorded_at=s.recorded_at,
+    )
 
 
-async def statistics(session: AsyncSession, region: str | None, year: int | None, code: str | None, limit: int,
-                     offset: int) -> tuple[list[StatisticOut], int]:
+async def statistics(
+    session: AsyncSession, region: str | None, year: int | None, code: str | None, limit: int, offset: int
+) -> tuple[list[StatisticOut], int]:
     items, total = await repo.statistics(session, region, year, code, limit, offset)
     return [_stat_out(s) for s in items], total
 
@@ -295,21 +383,27 @@ def evaluate_norm(n: AccessNorm, stats: dict[str, ReferenceStatistic]) -> dict[s
             value = num
     if value is not None:
         value = value.quantize(Decimal("0.0001"))
-    return dict(value=value, inputs=inputs, missing=missing,
-                met=None if value is None else _compare(value, n.eval_comparator, n.eval_threshold),
-                gap=None if value is None else value - n.eval_threshold,
-                synthetic=any(stats[c].is_synthetic for c in needed if c in stats))
+    return dict(
+        value=value,
+        inputs=inputs,
+        missing=missing,
+        met=None if value is None else _compare(value, n.eval_comparator, n.eval_threshold),
+        gap=None if value is None else value - n.eval_threshold,
+        synthetic=any(stats[c].is_synthetic for c in needed if c in stats),
+    )
 
 
-async def evaluate(session: AsyncSession, year: int, region: str | None, norm_code: str | None,
-                   as_of: date | None) -> list[NormEvaluationOut]:
+async def evaluate(
+    session: AsyncSession, year: int, region: str | None, norm_code: str | None, as_of: date | None
+) -> list[NormEvaluationOut]:
     await _check_filters(session, region, None)
     in_force = await repo.norms(session, as_of or date(year, 12, 31))
     if norm_code:
         in_force = [n for n in in_force if n.code == norm_code]
         if not in_force:
-            raise ValidationFailed(f"no access norm {norm_code!r} in force in {year}",
-                                   [FieldError("norm", "unknown or not in force")])
+            raise ValidationFailed(
+                f"no access norm {norm_code!r} in force in {year}", [FieldError("norm", "unknown or not in force")]
+            )
     by_region: dict[str, dict[str, ReferenceStatistic]] = {}
     for s in await repo.statistics_for(session, year, region):
         by_region.setdefault(s.region_code, {})[s.code] = s
@@ -320,9 +414,23 @@ async def evaluate(session: AsyncSession, year: int, region: str | None, norm_co
         stats = by_region.get(r.kato_code, {})
         for n in in_force:
             ev = evaluate_norm(n, stats)
-            out.append(NormEvaluationOut(
-                region=r.kato_code, region_name_kk=r.name_kk, year=year, norm=n.code, norm_version=n.version,
-                measure=n.measure, unit=n.unit, value=ev["value"], comparator=n.eval_comparator,
-                threshold=n.eval_threshold, met=ev["met"], gap=ev["gap"], inputs=ev["inputs"],
-                missing=ev["missing"], synthetic_inputs=ev["synthetic"]))
+            out.append(
+                NormEvaluationOut(
+                    region=r.kato_code,
+                    region_name_kk=r.name_kk,
+                    year=year,
+                    norm=n.code,
+                    norm_version=n.version,
+                    measure=n.measure,
+                    unit=n.unit,
+                    value=ev["value"],
+                    comparator=n.eval_comparator,
+                    threshold=n.eval_threshold,
+                    met=ev["met"],
+                    gap=ev["gap"],
+                    inputs=ev["inputs"],
+                    missing=ev["missing"],
+                    synthetic_inputs=ev["synthetic"],
+                )
+            )
     return out

@@ -23,15 +23,24 @@ from services.common.models.guarantee import BatchMode, StatisticBatch
 STATISTICS = StagedUpload("reference_statistics", StatisticBatch, StatisticBatchResult, parsing.FIELDS, repo.check)
 
 
-async def ingest_statistics(session: AsyncSession, *, batch_id: str, mode: BatchMode, source: str, synthetic: bool,
-                            content_type: str | None, stream: AsyncIterator[bytes]) -> StatisticBatchResult:
+async def ingest_statistics(
+    session: AsyncSession,
+    *,
+    batch_id: str,
+    mode: BatchMode,
+    source: str,
+    synthetic: bool,
+    content_type: str | None,
+    stream: AsyncIterator[bytes],
+) -> StatisticBatchResult:
     parse = parsing.parser_for(content_type)
 
     async def apply(conn: asyncpg.Connection, checked: str) -> tuple[int, int, int]:
         return await repo.apply(conn, checked, batch_id, source, synthetic)
 
-    return await STATISTICS.take_in(session, batch_id=batch_id, mode=mode, content_type=content_type, stream=stream,
-                                    parse=parse, apply=apply)
+    return await STATISTICS.take_in(
+        session, batch_id=batch_id, mode=mode, content_type=content_type, stream=stream, parse=parse, apply=apply
+    )
 
 
 async def batch(session: AsyncSession, batch_id: str) -> StatisticBatchResult:

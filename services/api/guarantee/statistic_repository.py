@@ -64,20 +64,27 @@ LEFT JOIN reference_statistic e ON e.is_current AND e.region_code = k.known_regi
 async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int, int]:
     await conn.execute(check_sql(stage, checked))
     row = await conn.fetchrow(
-        f"SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad FROM {checked}")
+        f"SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad FROM {checked}"
+    )
     assert row is not None
     return int(row["total"]), int(row["bad"])
 
 
-async def apply(conn: asyncpg.Connection, checked: str, batch_id: str, source: str,
-                synthetic: bool) -> tuple[int, int, int]:
+async def apply(
+    conn: asyncpg.Connection, checked: str, batch_id: str, source: str, synthetic: bool
+) -> tuple[int, int, int]:
     """Close the values being corrected and insert the new versions. Returns (new, new versions, unchanged)."""
     fresh, corrected, unchanged = await staging.version_counts(conn, checked)
     if corrected:
         await staging.close_corrected(conn, checked, "reference_statistic", batch_id)
-    await conn.execute(f"""
+    await conn.execute(
+        f"""
         INSERT INTO reference_statistic (region_code, year, code, value, source, is_synthetic, version, is_current,
             batch_id, line_no)
         SELECT region, year, code, value, $2, $3, COALESCE(cur_version, 0) + 1, true, $1, line_no
-        FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""", batch_id, source, synthetic)
+        FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""",
+        batch_id,
+        source,
+        synthetic,
+    )
     return fresh, corrected, unchanged

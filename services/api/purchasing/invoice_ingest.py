@@ -23,15 +23,17 @@ from services.common.models.purchasing import InvoiceBatch
 INVOICES = StagedUpload("invoices", InvoiceBatch, InvoiceBatchResult, parsing.FIELDS, repo.check)
 
 
-async def ingest_invoices(session: AsyncSession, *, batch_id: str, mode: BatchMode, content_type: str | None,
-                          stream: AsyncIterator[bytes]) -> InvoiceBatchResult:
+async def ingest_invoices(
+    session: AsyncSession, *, batch_id: str, mode: BatchMode, content_type: str | None, stream: AsyncIterator[bytes]
+) -> InvoiceBatchResult:
     parse = parsing.parser_for(content_type)
 
     async def apply(conn: asyncpg.Connection, checked: str) -> tuple[int, int, int]:
         return await repo.apply(conn, checked, batch_id)
 
-    return await INVOICES.take_in(session, batch_id=batch_id, mode=mode, content_type=content_type, stream=stream,
-                                  parse=parse, apply=apply)
+    return await INVOICES.take_in(
+        session, batch_id=batch_id, mode=mode, content_type=content_type, stream=stream, parse=parse, apply=apply
+    )
 
 
 async def batch(session: AsyncSession, batch_id: str) -> InvoiceBatchResult:

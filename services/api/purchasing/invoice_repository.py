@@ -9,8 +9,10 @@ from services.api.bulk import staging
 
 _MONTH = r"'^(199[1-9]|20[0-9][0-9]|2100)-(0[1-9]|1[0-2])$'"
 _AMOUNT = r"'^[0-9]{1,18}(\.[0-9]{1,2})?$'"
-_TENGE = ("CASE c.amount_unit WHEN 'tenge' THEN 1 WHEN 'thousand_tenge' THEN 1000 "
-          "WHEN 'million_tenge' THEN 1000000 WHEN 'billion_tenge' THEN 1000000000 END")
+_TENGE = (
+    "CASE c.amount_unit WHEN 'tenge' THEN 1 WHEN 'thousand_tenge' THEN 1000 "
+    "WHEN 'million_tenge' THEN 1000000 WHEN 'billion_tenge' THEN 1000000000 END"
+)
 
 
 def _amount(field: str) -> str:
@@ -19,8 +21,11 @@ def _amount(field: str) -> str:
 
 def _amount_check(field: str, required: bool) -> str:
     v = f"k.{field}"
-    missing = (f"WHEN {v} IS NULL OR {v} = '' THEN '{field}|required'" if required
-               else f"WHEN {v} IS NULL OR {v} = '' THEN NULL")
+    missing = (
+        f"WHEN {v} IS NULL OR {v} = '' THEN '{field}|required'"
+        if required
+        else f"WHEN {v} IS NULL OR {v} = '' THEN NULL"
+    )
     return f"""CASE WHEN k.parse_error IS NOT NULL THEN NULL
         {missing}
         WHEN {v} ~ '^-[0-9]+(\\.[0-9]+)?$' THEN '{field}|negative amount ' || {v}
@@ -38,7 +43,7 @@ WITH typed AS (
   SELECT s.*,
     CASE WHEN s.contract_id ~ '^[0-9]{{1,9}}$' THEN s.contract_id::int END AS cid_in,
     CASE WHEN s.month ~ {_MONTH} THEN (s.month || '-01')::date END AS month_d,
-    {_amount('presented')} AS pr, {_amount('accepted')} AS ac, {_amount('deduction')} AS de,
+    {_amount("presented")} AS pr, {_amount("accepted")} AS ac, {_amount("deduction")} AS de,
     NULLIF(s.deduction_reason, '') AS reason
   FROM {stage} s
 ), resolved AS (
@@ -82,9 +87,9 @@ SELECT k.line_no, k.contract, k.month_d, k.pr, k.ac, k.reason,
          WHEN agg.id IS NOT NULL
          THEN 'month|' || k.month || ' is covered by the aggregate invoice ' || agg.id || ' for '
               || to_char(agg.period_start, 'YYYY-MM') || ' – ' || to_char(agg.period_end, 'YYYY-MM') END,
-    {_amount_check('presented', True)},
-    {_amount_check('accepted', True)},
-    {_amount_check('deduction', False)},
+    {_amount_check("presented", True)},
+    {_amount_check("accepted", True)},
+    {_amount_check("deduction", False)},
     CASE WHEN k.ac > k.pr THEN 'accepted|' || k.ac || ' exceeds the presented ' || k.pr END,
     CASE WHEN k.de IS NOT NULL AND k.ac <= k.pr AND k.de <> k.pr - k.ac
          THEN 'deduction|' || k.de || ' is not presented − accepted (' || (k.pr - k.ac) || ')' END,
@@ -129,7 +134,8 @@ async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int
     await conn.execute(check_sql(stage, checked))
     await conn.execute(over_contract_sql(checked))
     row = await conn.fetchrow(
-        f"SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad FROM {checked}")
+        f"SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad FROM {checked}"
+    )
     assert row is not None
     return int(row["total"]), int(row["bad"])
 
@@ -139,9 +145,12 @@ async def apply(conn: asyncpg.Connection, checked: str, batch_id: str) -> tuple[
     fresh, corrected, unchanged = await staging.version_counts(conn, checked)
     if corrected:
         await staging.close_corrected(conn, checked, "contract_invoice", batch_id)
-    await conn.execute(f"""
+    await conn.execute(
+        f"""
         INSERT INTO contract_invoice (contract_id, period_start, period_end, granularity, presented, accepted,
             deduction_reason, version, is_current, batch_id, line_no)
         SELECT contract, month_d, month_d, 'monthly', pr, ac, reason, COALESCE(cur_version, 0) + 1, true, $1, line_no
-        FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""", batch_id)
+        FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""",
+        batch_id,
+    )
     return fresh, corrected, unchanged

@@ -11,19 +11,28 @@ from services.common.models.guarantee import ContractInvoice, PurchaseContract, 
 from services.common.models.reference import Organisation, OrganisationKind
 
 
-async def providers(session: AsyncSession, region: str | None, limit: int,
-                    offset: int) -> tuple[Sequence[Organisation], int]:
+async def providers(
+    session: AsyncSession, region: str | None, limit: int, offset: int
+) -> tuple[Sequence[Organisation], int]:
     where = [Organisation.kind == OrganisationKind.provider]
     if region:
         where.append(Organisation.region_code == region)
     total = (await session.execute(select(func.count()).select_from(Organisation).where(*where))).scalar_one()
-    items = (await session.execute(select(Organisation).where(*where).order_by(Organisation.id)
-                                   .limit(limit).offset(offset))).scalars().all()
+    items = (
+        (
+            await session.execute(
+                select(Organisation).where(*where).order_by(Organisation.id).limit(limit).offset(offset)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return items, total
 
 
-async def allocations(session: AsyncSession, region: str | None, service_kind: str | None,
-                      year: int | None) -> Sequence[PurchasingAllocation]:
+async def allocations(
+    session: AsyncSession, region: str | None, service_kind: str | None, year: int | None
+) -> Sequence[PurchasingAllocation]:
     q = select(PurchasingAllocation)
     if region:
         q = q.where(PurchasingAllocation.region_code == region)
@@ -35,21 +44,40 @@ async def allocations(session: AsyncSession, region: str | None, service_kind: s
 
 
 def _contracts_query() -> Any:
-    invoiced = (select(ContractInvoice.contract_id, func.sum(ContractInvoice.presented).label("presented"),
-                       func.sum(ContractInvoice.accepted).label("accepted"))
-                .where(ContractInvoice.is_current.is_(True))
-                .group_by(ContractInvoice.contract_id).subquery())
+    invoiced = (
+        select(
+            ContractInvoice.contract_id,
+            func.sum(ContractInvoice.presented).label("presented"),
+            func.sum(ContractInvoice.accepted).label("accepted"),
+        )
+        .where(ContractInvoice.is_current.is_(True))
+        .group_by(ContractInvoice.contract_id)
+        .subquery()
+    )
     purchaser = aliased(Organisation)
-    return (select(PurchaseContract, Organisation, purchaser.name_kk.label("purchaser_name"),
-                   func.coalesce(invoiced.c.presented, 0).label("presented"),
-                   func.coalesce(invoiced.c.accepted, 0).label("accepted"))
-            .join(Organisation, Organisation.id == PurchaseContract.provider_id)
-            .outerjoin(purchaser, purchaser.id == PurchaseContract.purchaser_id)
-            .outerjoin(invoiced, invoiced.c.contract_id == PurchaseContract.id))
+    return (
+        select(
+            PurchaseContract,
+            Organisation,
+            purchaser.name_kk.label("purchaser_name"),
+            func.coalesce(invoiced.c.presented, 0).label("presented"),
+            func.coalesce(invoiced.c.accepted, 0).label("accepted"),
+        )
+        .join(Organisation, Organisation.id == PurchaseContract.provider_id)
+        .outerjoin(purchaser, purchaser.id == PurchaseContract.purchaser_id)
+        .outerjoin(invoiced, invoiced.c.contract_id == PurchaseContract.id)
+    )
 
 
-async def contracts(session: AsyncSession, region: str | None, service_kind: str | None, year: int | None,
-                    provider_id: int | None, limit: int, offset: int) -> tuple[list[Row[Any]], int]:
+async def contracts(
+    session: AsyncSession,
+    region: str | None,
+    service_kind: str | None,
+    year: int | None,
+    provider_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row[Any]], int]:
     conds = []
     if region:
         conds.append(PurchaseContract.region_code == region)
@@ -62,8 +90,9 @@ async def contracts(session: AsyncSession, region: str | None, service_kind: str
         conds.append(PurchaseContract.provider_id == provider_id)
     where = and_(True, *conds)
     total = (await session.execute(select(func.count()).select_from(PurchaseContract).where(where))).scalar_one()
-    rows = (await session.execute(_contracts_query().where(where).order_by(PurchaseContract.id)
-                                  .limit(limit).offset(offset))).all()
+    rows = (
+        await session.execute(_contracts_query().where(where).order_by(PurchaseContract.id).limit(limit).offset(offset))
+    ).all()
     return list(rows), total
 
 

@@ -29,60 +29,105 @@ YearQ = Annotated[int | None, Query(ge=1991, le=2100, examples=[2022])]
 ContractId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
-@router.get("/providers", tags=["purchasing"], operation_id="list_providers", response_model=Paginated[ProviderOut],
-            summary="Provider organisations")
+@router.get(
+    "/providers",
+    tags=["purchasing"],
+    operation_id="list_providers",
+    response_model=Paginated[ProviderOut],
+    summary="Provider organisations",
+)
 async def list_providers(session: SessionDep, page: Pagination, region: RegionQ = None) -> Paginated[ProviderOut]:
     items, total = await service.providers(session, region, page.limit, page.offset)
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/purchasing/allocations", tags=["purchasing"], operation_id="list_purchasing_allocations",
-            response_model=list[AllocationOut], summary="Purchasing-plan allocations (amount in its stated unit)")
-async def list_allocations(session: SessionDep, region: RegionQ = None, service_kind: KindQ = None,
-                           year: YearQ = None) -> list[AllocationOut]:
+@router.get(
+    "/purchasing/allocations",
+    tags=["purchasing"],
+    operation_id="list_purchasing_allocations",
+    response_model=list[AllocationOut],
+    summary="Purchasing-plan allocations (amount in its stated unit)",
+)
+async def list_allocations(
+    session: SessionDep, region: RegionQ = None, service_kind: KindQ = None, year: YearQ = None
+) -> list[AllocationOut]:
     return await service.allocations(session, region, service_kind, year)
 
 
-@router.get("/purchasing/summary", tags=["purchasing"], operation_id="get_purchasing_summary",
-            response_model=PurchasingSummaryOut, responses=ERRORS,
-            summary="Allocated, contracted, presented, accepted and remaining for a region, service kind and year")
-async def get_summary(session: SessionDep,
-                      region: Annotated[str, Query(pattern=r"^\d{9}$", examples=["710000000"])],
-                      service_kind: Annotated[str, Query(max_length=60, examples=["palliative_care"])],
-                      year: Annotated[int, Query(ge=1991, le=2100, examples=[2022])]) -> PurchasingSummaryOut:
+@router.get(
+    "/purchasing/summary",
+    tags=["purchasing"],
+    operation_id="get_purchasing_summary",
+    response_model=PurchasingSummaryOut,
+    responses=ERRORS,
+    summary="Allocated, contracted, presented, accepted and remaining for a region, service kind and year",
+)
+async def get_summary(
+    session: SessionDep,
+    region: Annotated[str, Query(pattern=r"^\d{9}$", examples=["710000000"])],
+    service_kind: Annotated[str, Query(max_length=60, examples=["palliative_care"])],
+    year: Annotated[int, Query(ge=1991, le=2100, examples=[2022])],
+) -> PurchasingSummaryOut:
     return await service.summary(session, region, service_kind, year)
 
 
-@router.get("/contracts", tags=["purchasing"], operation_id="list_contracts", response_model=Paginated[ContractOut],
-            summary="Purchase contracts with presented, accepted and remaining amounts")
-async def list_contracts(session: SessionDep, page: Pagination, region: RegionQ = None, service_kind: KindQ = None,
-                         year: YearQ = None,
-                         provider: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-                         ) -> Paginated[ContractOut]:
+@router.get(
+    "/contracts",
+    tags=["purchasing"],
+    operation_id="list_contracts",
+    response_model=Paginated[ContractOut],
+    summary="Purchase contracts with presented, accepted and remaining amounts",
+)
+async def list_contracts(
+    session: SessionDep,
+    page: Pagination,
+    region: RegionQ = None,
+    service_kind: KindQ = None,
+    year: YearQ = None,
+    provider: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+) -> Paginated[ContractOut]:
     items, total = await service.contracts(session, region, service_kind, year, provider, page.limit, page.offset)
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/contracts/{contract_id}", tags=["purchasing"], operation_id="get_contract_status",
-            response_model=ContractStatusOut, responses=ERRORS,
-            summary="A contract with its invoices, balance and run-rate forecast (ETag)")
+@router.get(
+    "/contracts/{contract_id}",
+    tags=["purchasing"],
+    operation_id="get_contract_status",
+    response_model=ContractStatusOut,
+    responses=ERRORS,
+    summary="A contract with its invoices, balance and run-rate forecast (ETag)",
+)
 async def get_contract(request: Request, session: SessionDep, contract_id: ContractId) -> Response:
     return single(request, await service.contract_status(session, contract_id))
 
 
-@router.post("/contracts/{contract_id}/invoices", tags=["purchasing"], operation_id="add_contract_invoice",
-             status_code=201, response_model=InvoiceOut, responses=WRITE_ERRORS,
-             summary="Record a monthly invoice: presented, accepted, and the deduction's reason")
+@router.post(
+    "/contracts/{contract_id}/invoices",
+    tags=["purchasing"],
+    operation_id="add_contract_invoice",
+    status_code=201,
+    response_model=InvoiceOut,
+    responses=WRITE_ERRORS,
+    summary="Record a monthly invoice: presented, accepted, and the deduction's reason",
+)
 async def add_invoice(session: SessionDep, contract_id: ContractId, body: InvoiceIn) -> InvoiceOut:
     return await service.add_invoice(session, contract_id, body)
 
 
-@router.get("/contracts/{contract_id}/invoices", tags=["purchasing"], operation_id="list_contract_invoices",
-            response_model=list[InvoiceOut], responses=ERRORS,
-            summary="A contract's invoices (current figures, or every version with history=true)")
-async def list_invoices(session: SessionDep, contract_id: ContractId,
-                        history: Annotated[bool, Query(description="Every version, corrected ones too.")] = False,
-                        ) -> list[InvoiceOut]:
+@router.get(
+    "/contracts/{contract_id}/invoices",
+    tags=["purchasing"],
+    operation_id="list_contract_invoices",
+    response_model=list[InvoiceOut],
+    responses=ERRORS,
+    summary="A contract's invoices (current figures, or every version with history=true)",
+)
+async def list_invoices(
+    session: SessionDep,
+    contract_id: ContractId,
+    history: Annotated[bool, Query(description="Every version, corrected ones too.")] = False,
+) -> list[InvoiceOut]:
     return await service.invoices(session, contract_id, history)
 
 
@@ -106,21 +151,38 @@ body of monthly invoices, one row per contract and month:
 """
 
 
-@router.post("/bulk/invoices", tags=["purchasing"], operation_id="upload_invoices",
-             response_model=InvoiceBatchResult, responses=WRITE_ERRORS,
-             summary="Bulk upload of monthly invoices (streamed CSV or JSON Lines)", description=BULK_INVOICES_DOC,
-             openapi_extra=upload_body("contract_id,month,presented,accepted,deduction,deduction_reason\n"
-                                       "5,2022-11,30000000.00,28500000.00,1500000.00,volume monitoring\n"))
+@router.post(
+    "/bulk/invoices",
+    tags=["purchasing"],
+    operation_id="upload_invoices",
+    response_model=InvoiceBatchResult,
+    responses=WRITE_ERRORS,
+    summary="Bulk upload of monthly invoices (streamed CSV or JSON Lines)",
+    description=BULK_INVOICES_DOC,
+    openapi_extra=upload_body(
+        "contract_id,month,presented,accepted,deduction,deduction_reason\n"
+        "5,2022-11,30000000.00,28500000.00,1500000.00,volume monitoring\n"
+    ),
+)
 async def upload_invoices(
-    request: Request, session: SessionDep, batch_id: BatchId, mode: Mode = BatchMode.all_or_nothing,
+    request: Request,
+    session: SessionDep,
+    batch_id: BatchId,
+    mode: Mode = BatchMode.all_or_nothing,
     content_type: ContentType = None,
 ) -> InvoiceBatchResult:
-    return await invoice_ingest.ingest_invoices(session, batch_id=batch_id, mode=mode, content_type=content_type,
-                                                stream=request.stream())
+    return await invoice_ingest.ingest_invoices(
+        session, batch_id=batch_id, mode=mode, content_type=content_type, stream=request.stream()
+    )
 
 
-@router.get("/purchasing/invoice-batches/{batch_id}", tags=["purchasing"], operation_id="get_invoice_batch",
-            response_model=InvoiceBatchResult, responses=ERRORS, summary="The outcome of a bulk invoice upload")
-async def get_invoice_batch(session: SessionDep,
-                            batch_id: BatchIdPath) -> InvoiceBatchResult:
+@router.get(
+    "/purchasing/invoice-batches/{batch_id}",
+    tags=["purchasing"],
+    operation_id="get_invoice_batch",
+    response_model=InvoiceBatchResult,
+    responses=ERRORS,
+    summary="The outcome of a bulk invoice upload",
+)
+async def get_invoice_batch(session: SessionDep, batch_id: BatchIdPath) -> InvoiceBatchResult:
     return await invoice_ingest.batch(session, batch_id)

@@ -22,11 +22,29 @@ class ProviderOut(BaseModel):
 
 
 class AllocationOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 1, "plan_date": "2022-11-18", "year": 2022, "service_kind": "palliative_care", "region": "710000000",
-        "beds": "128.00", "bed_days": "340.00", "bed_days_printed": "340 төсек-тәуліктік", "tariff": None,
-        "tariff_unit": None, "amount": "452759.00", "amount_unit": "thousand_tenge", "amount_tenge": "452759000.00",
-        "amount_printed": "452 759 мың теңге", "note": None}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "plan_date": "2022-11-18",
+                    "year": 2022,
+                    "service_kind": "palliative_care",
+                    "region": "710000000",
+                    "beds": "128.00",
+                    "bed_days": "340.00",
+                    "bed_days_printed": "340 төсек-тәуліктік",
+                    "tariff": None,
+                    "tariff_unit": None,
+                    "amount": "452759.00",
+                    "amount_unit": "thousand_tenge",
+                    "amount_tenge": "452759000.00",
+                    "amount_printed": "452 759 мың теңге",
+                    "note": None,
+                }
+            ]
+        }
+    )
 
     id: int
     plan_date: str
@@ -46,9 +64,19 @@ class AllocationOut(BaseModel):
 
 
 class InvoiceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "month": "2022-11", "presented": "30000000.00", "accepted": "28500000.00",
-        "deduction_reason": "volume monitoring: 12 bed-days not confirmed"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "month": "2022-11",
+                    "presented": "30000000.00",
+                    "accepted": "28500000.00",
+                    "deduction_reason": "volume monitoring: 12 bed-days not confirmed",
+                }
+            ]
+        },
+    )
 
     month: YearMonth
     presented: Money
@@ -84,12 +112,29 @@ class InvoiceOut(BaseModel):
 
 
 class InvoiceBatchResult(BatchResultBase):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "batch_id": "fund-astana-2022-11", "mode": "per_row", "status": "partially_accepted", "duplicate": False,
-        "rows_total": 2, "rows_accepted": 1, "rows_new": 1, "rows_new_version": 0, "rows_unchanged": 0,
-        "rows_rejected": 1, "kept_lines": [[2, 2]],
-        "refused": [{"line": 3, "errors": [{"field": "contract_id", "reason": "unknown contract 999"}]}],
-        "refused_truncated": False, "bytes": 164, "content_sha256": "…"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": "fund-astana-2022-11",
+                    "mode": "per_row",
+                    "status": "partially_accepted",
+                    "duplicate": False,
+                    "rows_total": 2,
+                    "rows_accepted": 1,
+                    "rows_new": 1,
+                    "rows_new_version": 0,
+                    "rows_unchanged": 0,
+                    "rows_rejected": 1,
+                    "kept_lines": [[2, 2]],
+                    "refused": [{"line": 3, "errors": [{"field": "contract_id", "reason": "unknown contract 999"}]}],
+                    "refused_truncated": False,
+                    "bytes": 164,
+                    "content_sha256": "…",
+                }
+            ]
+        }
+    )
 
     kind: str = "invoices"
     rows_new: int = Field(description="Accepted rows for a contract and month that had no invoice yet.")
@@ -118,11 +163,25 @@ class ContractOut(BaseModel):
 class ForecastOut(BaseModel):
     """Run-rate forecast: at the average monthly accepted amount so far, does the balance last?"""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "months_elapsed": 10, "last_invoiced_month": "2022-10", "average_monthly_accepted": "27332669.20",
-        "months_left": 2, "months_left_list": ["2022-11", "2022-12"], "needed_for_months_left": "54665338.40",
-        "remaining": "59187721.50", "sufficient": True, "surplus_or_shortfall": "4522383.10",
-        "months_covered": 2, "covered_until": "2022-12"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "months_elapsed": 10,
+                    "last_invoiced_month": "2022-10",
+                    "average_monthly_accepted": "27332669.20",
+                    "months_left": 2,
+                    "months_left_list": ["2022-11", "2022-12"],
+                    "needed_for_months_left": "54665338.40",
+                    "remaining": "59187721.50",
+                    "sufficient": True,
+                    "surplus_or_shortfall": "4522383.10",
+                    "months_covered": 2,
+                    "covered_until": "2022-12",
+                }
+            ]
+        }
+    )
 
     months_elapsed: int
     last_invoiced_month: YearMonth | None
@@ -134,8 +193,10 @@ class ForecastOut(BaseModel):
     sufficient: bool | None
     surplus_or_shortfall: Decimal | None = Field(description="remaining − needed: negative is a shortfall")
     months_covered: int | None
-    covered_until: YearMonth | None = Field(description="The last month the balance covers at the run-rate (null "
-                                           "when nothing is accepted yet or beyond 2100-12).")
+    covered_until: YearMonth | None = Field(
+        description="The last month the balance covers at the run-rate (null "
+        "when nothing is accepted yet or beyond 2100-12)."
+    )
 
 
 class ContractStatusOut(BaseModel):

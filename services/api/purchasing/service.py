@@ -28,31 +28,48 @@ from services.common.models.reference import Organisation
 from services.common.models.registry import AmountUnit
 
 CENT = Decimal("0.01")
-UNIT_TO_TENGE = {AmountUnit.tenge: Decimal(1), AmountUnit.thousand_tenge: Decimal(1000),
-                 AmountUnit.million_tenge: Decimal(1_000_000), AmountUnit.billion_tenge: Decimal(1_000_000_000)}
+UNIT_TO_TENGE = {
+    AmountUnit.tenge: Decimal(1),
+    AmountUnit.thousand_tenge: Decimal(1000),
+    AmountUnit.million_tenge: Decimal(1_000_000),
+    AmountUnit.billion_tenge: Decimal(1_000_000_000),
+}
 
 
 def _provider(o: Organisation) -> ProviderOut:
     return ProviderOut(id=o.id, code=o.code, name_kk=o.name_kk, name_ru=o.name_ru, region=o.region_code)
 
 
-async def providers(session: AsyncSession, region: str | None, limit: int,
-                    offset: int) -> tuple[list[ProviderOut], int]:
+async def providers(
+    session: AsyncSession, region: str | None, limit: int, offset: int
+) -> tuple[list[ProviderOut], int]:
     items, total = await repo.providers(session, region, limit, offset)
     return [_provider(o) for o in items], total
 
 
 def _allocation(a: PurchasingAllocation) -> AllocationOut:
     return AllocationOut(
-        id=a.id, plan_date=a.plan_date.isoformat(), year=a.year, service_kind=a.service_kind, region=a.region_code,
-        beds=a.beds, bed_days=a.bed_days, bed_days_printed=a.bed_days_printed, tariff=a.tariff,
-        tariff_unit=a.tariff_unit, amount=a.amount, amount_unit=a.amount_unit,
-        amount_tenge=(a.amount * UNIT_TO_TENGE[a.amount_unit]).quantize(CENT), amount_printed=a.amount_printed,
-        note=a.note)
+        id=a.id,
+        plan_date=a.plan_date.isoformat(),
+        year=a.year,
+        service_kind=a.service_kind,
+        region=a.region_code,
+        beds=a.beds,
+        bed_days=a.bed_days,
+        bed_days_printed=a.bed_days_printed,
+        tariff=a.tariff,
+        tariff_unit=a.tariff_unit,
+        amount=a.amount,
+        amount_unit=a.amount_unit,
+        amount_tenge=(a.amount * UNIT_TO_TENGE[a.amount_unit]).quantize(CENT),
+        amount_printed=a.amount_printed,
+        note=a.note,
+    )
 
 
-async def allocations(session: AsyncSession, region: str | None, service_kind: str | None,
-                      year: int | None) -> list[AllocationOut]:
+async def allocations(
+    session: AsyncSession, region: str | None, service_kind: str | None, year: int | None
+) -> list[AllocationOut]:
     return [_allocation(a) for a in await repo.allocations(session, region, service_kind, year)]
 
 
@@ -60,37 +77,75 @@ def _contract(row: Row[Any]) -> ContractOut:
     c, provider = row._mapping["PurchaseContract"], row._mapping["Organisation"]
     accepted = Decimal(row.accepted)
     return ContractOut(
-        id=c.id, number=c.number, provider=_provider(provider), purchaser=row.purchaser_name, region=c.region_code,
-        service_kind=c.service_kind, period_start=YearMonth.of(c.period_start), period_end=YearMonth.of(c.period_end),
-        period_note=c.period_note, amount=c.amount, amount_unit=c.amount_unit, amount_printed=c.amount_printed,
-        presented_total=Decimal(row.presented), accepted_total=accepted,
-        remaining=(c.amount * UNIT_TO_TENGE[c.amount_unit] - accepted).quantize(CENT))
+        id=c.id,
+        number=c.number,
+        provider=_provider(provider),
+        purchaser=row.purchaser_name,
+        region=c.region_code,
+        service_kind=c.service_kind,
+        period_start=YearMonth.of(c.period_start),
+        period_end=YearMonth.of(c.period_end),
+        period_note=c.period_note,
+        amount=c.amount,
+        amount_unit=c.amount_unit,
+        amount_printed=c.amount_printed,
+        presented_total=Decimal(row.presented),
+        accepted_total=accepted,
+        remaining=(c.amount * UNIT_TO_TENGE[c.amount_unit] - accepted).quantize(CENT),
+    )
 
 
-async def contracts(session: AsyncSession, region: str | None, service_kind: str | None, year: int | None,
-                    provider_id: int | None, limit: int, offset: int) -> tuple[list[ContractOut], int]:
+async def contracts(
+    session: AsyncSession,
+    region: str | None,
+    service_kind: str | None,
+    year: int | None,
+    provider_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ContractOut], int]:
     rows, total = await repo.contracts(session, region, service_kind, year, provider_id, limit, offset)
     return [_contract(r) for r in rows], total
 
 
 def _invoice(i: ContractInvoice) -> InvoiceOut:
     start, end = YearMonth.of(i.period_start), YearMonth.of(i.period_end)
-    return InvoiceOut(id=i.id, period_start=start, period_end=end, months=start.months_until(end) + 1,
-                      granularity=i.granularity, presented=i.presented, accepted=i.accepted,
-                      deduction=i.presented - i.accepted, deduction_reason=i.deduction_reason, note=i.note,
-                      version=i.version, is_current=i.is_current, batch_id=i.batch_id, line=i.line_no,
-                      superseded_by_batch=i.superseded_by_batch)
+    return InvoiceOut(
+        id=i.id,
+        period_start=start,
+        period_end=end,
+        months=start.months_until(end) + 1,
+        granularity=i.granularity,
+        presented=i.presented,
+        accepted=i.accepted,
+        deduction=i.presented - i.accepted,
+        deduction_reason=i.deduction_reason,
+        note=i.note,
+        version=i.version,
+        is_current=i.is_current,
+        batch_id=i.batch_id,
+        line=i.line_no,
+        superseded_by_batch=i.superseded_by_batch,
+    )
 
 
 def forecast(contract: ContractOut, invoices: Sequence[InvoiceOut]) -> ForecastOut:
     """At the average monthly accepted amount so far, does the remaining balance cover the months left?"""
     if not invoices:
         months_left = contract.period_start.months_until(contract.period_end) + 1
-        return ForecastOut(months_elapsed=0, last_invoiced_month=None, average_monthly_accepted=None,
-                           months_left=months_left,
-                           months_left_list=_months(contract.period_start, months_left),
-                           needed_for_months_left=None, remaining=contract.remaining, sufficient=None,
-                           surplus_or_shortfall=None, months_covered=None, covered_until=None)
+        return ForecastOut(
+            months_elapsed=0,
+            last_invoiced_month=None,
+            average_monthly_accepted=None,
+            months_left=months_left,
+            months_left_list=_months(contract.period_start, months_left),
+            needed_for_months_left=None,
+            remaining=contract.remaining,
+            sufficient=None,
+            surplus_or_shortfall=None,
+            months_covered=None,
+            covered_until=None,
+        )
     last = max(i.period_end for i in invoices)
     elapsed = contract.period_start.months_until(last) + 1
     average = (contract.accepted_total / elapsed).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -99,11 +154,18 @@ def forecast(contract: ContractOut, invoices: Sequence[InvoiceOut]) -> ForecastO
     covered = int(contract.remaining // average) if average > 0 else None
     next_month = _months(last, 2)[1]
     return ForecastOut(
-        months_elapsed=elapsed, last_invoiced_month=last, average_monthly_accepted=average, months_left=months_left,
-        months_left_list=_months(next_month, months_left), needed_for_months_left=needed,
-        remaining=contract.remaining, sufficient=contract.remaining >= needed,
-        surplus_or_shortfall=contract.remaining - needed, months_covered=covered,
-        covered_until=_shift(last, covered) if covered else None)
+        months_elapsed=elapsed,
+        last_invoiced_month=last,
+        average_monthly_accepted=average,
+        months_left=months_left,
+        months_left_list=_months(next_month, months_left),
+        needed_for_months_left=needed,
+        remaining=contract.remaining,
+        sufficient=contract.remaining >= needed,
+        surplus_or_shortfall=contract.remaining - needed,
+        months_covered=covered,
+        covered_until=_shift(last, covered) if covered else None,
+    )
 
 
 def _shift(start: YearMonth, count: int) -> YearMonth | None:
@@ -127,9 +189,12 @@ async def contract_status(session: AsyncSession, contract_id: int) -> ContractSt
         raise NotFound(f"no contract {contract_id}", [FieldError("contract_id", "unknown contract")])
     contract = _contract(row)
     invoices = [_invoice(i) for i in await repo.invoices(session, contract_id)]
-    return ContractStatusOut(contract=contract, invoices=invoices,
-                             accepted_share_percent=_share(contract.accepted_total, contract.presented_total),
-                             forecast=forecast(contract, invoices))
+    return ContractStatusOut(
+        contract=contract,
+        invoices=invoices,
+        accepted_share_percent=_share(contract.accepted_total, contract.presented_total),
+        forecast=forecast(contract, invoices),
+    )
 
 
 async def invoices(session: AsyncSession, contract_id: int, history: bool) -> list[InvoiceOut]:
@@ -144,20 +209,35 @@ async def add_invoice(session: AsyncSession, contract_id: int, body: InvoiceIn) 
         raise NotFound(f"no contract {contract_id}", [FieldError("contract_id", "unknown contract")])
     contract = _contract(row)
     if not contract.period_start <= body.month <= contract.period_end:
-        raise ValidationFailed(f"{body.month} is outside the contract period {contract.period_start} – "
-                               f"{contract.period_end}", [FieldError("month", "outside the contract period")])
+        raise ValidationFailed(
+            f"{body.month} is outside the contract period {contract.period_start} – {contract.period_end}",
+            [FieldError("month", "outside the contract period")],
+        )
     for i in await repo.invoices(session, contract_id):
         if YearMonth.of(i.period_start) <= body.month <= YearMonth.of(i.period_end):
-            raise Conflict(f"an invoice for {body.month} is already recorded (invoice {i.id})",
-                           [FieldError("month", "already invoiced")])
+            raise Conflict(
+                f"an invoice for {body.month} is already recorded (invoice {i.id})",
+                [FieldError("month", "already invoiced")],
+            )
     if contract.accepted_total + body.accepted > contract.amount * UNIT_TO_TENGE[contract.amount_unit]:
-        raise ValidationFailed("the accepted amount would exceed the contract amount",
-                               [FieldError("accepted", f"only {contract.remaining} tenge remain on the contract")])
-    invoice = ContractInvoice(contract_id=contract_id, period_start=body.month.first_day,
-                              period_end=body.month.first_day, granularity=InvoiceGranularity.monthly,
-                              presented=body.presented, accepted=body.accepted,
-                              deduction_reason=body.deduction_reason, version=1, is_current=True, batch_id=None,
-                              line_no=None, superseded_by_batch=None)
+        raise ValidationFailed(
+            "the accepted amount would exceed the contract amount",
+            [FieldError("accepted", f"only {contract.remaining} tenge remain on the contract")],
+        )
+    invoice = ContractInvoice(
+        contract_id=contract_id,
+        period_start=body.month.first_day,
+        period_end=body.month.first_day,
+        granularity=InvoiceGranularity.monthly,
+        presented=body.presented,
+        accepted=body.accepted,
+        deduction_reason=body.deduction_reason,
+        version=1,
+        is_current=True,
+        batch_id=None,
+        line_no=None,
+        superseded_by_batch=None,
+    )
     session.add(invoice)
     await session.flush()
     return _invoice(invoice)
@@ -167,15 +247,24 @@ async def summary(session: AsyncSession, region: str, service_kind: str, year: i
     allocs = await allocations(session, region, service_kind, year)
     contracts_, total = await contracts(session, region, service_kind, year, None, 500, 0)
     if not allocs and not contracts_:
-        raise NotFound(f"no purchasing of {service_kind} in {region} in {year}",
-                       [FieldError("service_kind", "nothing purchased")])
+        raise NotFound(
+            f"no purchasing of {service_kind} in {region} in {year}", [FieldError("service_kind", "nothing purchased")]
+        )
     presented = sum((c.presented_total for c in contracts_), Decimal(0))
     accepted = sum((c.accepted_total for c in contracts_), Decimal(0))
     beds = [a.beds for a in allocs if a.beds is not None]
     return PurchasingSummaryOut(
-        region=region, service_kind=service_kind, year=year, allocations=allocs,
+        region=region,
+        service_kind=service_kind,
+        year=year,
+        allocations=allocs,
         allocated_beds=sum(beds, Decimal(0)) if beds else None,
         allocated_thousand_tenge=sum((a.amount_tenge / 1000 for a in allocs), Decimal(0)).quantize(CENT),
-        contracts_count=total, contracted_tenge=sum((c.amount for c in contracts_), Decimal(0)),
-        presented_tenge=presented, accepted_tenge=accepted, accepted_share_percent=_share(accepted, presented),
-        remaining_tenge=sum((c.remaining for c in contracts_), Decimal(0)), contracts=contracts_)
+        contracts_count=total,
+        contracted_tenge=sum((c.amount for c in contracts_), Decimal(0)),
+        presented_tenge=presented,
+        accepted_tenge=accepted,
+        accepted_share_percent=_share(accepted, presented),
+        remaining_tenge=sum((c.remaining for c in contracts_), Decimal(0)),
+        contracts=contracts_,
+    )

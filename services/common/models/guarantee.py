@@ -219,8 +219,14 @@ class ReferenceStatistic(Base):
     __tablename__ = "reference_statistic"
     __table_args__ = (
         UniqueConstraint("region_code", "year", "code", "version"),
-        Index("uq_reference_statistic_current", "region_code", "year", "code", unique=True,
-              postgresql_where=text("is_current")),
+        Index(
+            "uq_reference_statistic_current",
+            "region_code",
+            "year",
+            "code",
+            unique=True,
+            postgresql_where=text("is_current"),
+        ),
         Index("ix_reference_statistic_batch", "batch_id"),
         CheckConstraint("value >= 0", name="value_not_negative"),
     )
@@ -299,14 +305,20 @@ class ContractInvoice(CreatedAtMixin, Base):
     __table_args__ = (
         # One row per version; `is_current` marks the live one of a contract and starting month.
         UniqueConstraint("contract_id", "period_start", "version"),
-        Index("uq_contract_invoice_current", "contract_id", "period_start", unique=True,
-              postgresql_where=text("is_current")),
+        Index(
+            "uq_contract_invoice_current",
+            "contract_id",
+            "period_start",
+            unique=True,
+            postgresql_where=text("is_current"),
+        ),
         Index("ix_contract_invoice_batch", "batch_id"),
         CheckConstraint("period_end >= period_start", name="period_ordered"),
         CheckConstraint("presented >= 0 AND accepted >= 0", name="amounts_not_negative"),
         CheckConstraint("accepted <= presented", name="accepted_within_presented"),
-        CheckConstraint("EXTRACT(DAY FROM period_start) = 1 AND EXTRACT(DAY FROM period_end) = 1",
-                        name="periods_are_months"),
+        CheckConstraint(
+            "EXTRACT(DAY FROM period_start) = 1 AND EXTRACT(DAY FROM period_end) = 1", name="periods_are_months"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -367,7 +379,8 @@ class IngestBatch(Base):
 # executed_volume_provider, which do carry foreign keys: every row's region, profile and provider stands in its
 # upload's rows there.
 executed_volume = Table(
-    "executed_volume", Base.metadata,
+    "executed_volume",
+    Base.metadata,
     Column("batch_no", Integer, nullable=False),
     Column("line_no", BigInteger, nullable=False),
     Column("region_code", String(9), nullable=False),
@@ -388,10 +401,13 @@ executed_volume = Table(
         "treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0"
         " AND (children_bed_days IS NULL OR children_bed_days >= 0)"
         " AND (rural_bed_days IS NULL OR rural_bed_days >= 0)",
-        name="not_negative"),
-    CheckConstraint("children_cases <= treated_cases AND rural_cases <= treated_cases"
-                    " AND children_bed_days <= bed_days AND rural_bed_days <= bed_days",
-                    name="parts_within_total"),
+        name="not_negative",
+    ),
+    CheckConstraint(
+        "children_cases <= treated_cases AND rural_cases <= treated_cases"
+        " AND children_bed_days <= bed_days AND rural_bed_days <= bed_days",
+        name="parts_within_total",
+    ),
     postgresql_partition_by="LIST (batch_no)",
 )
 
