@@ -14,8 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import FieldError, NotFound
+from services.common.validity import in_force_sql
 
-VALID = "mv.valid_from <= :as_of AND (mv.valid_to IS NULL OR mv.valid_to > :as_of)"
+VALID = in_force_sql("mv", ":as_of")
 
 MEASURES_DUE = f"""
 SELECT coalesce(json_agg(json_build_object(
@@ -56,12 +57,12 @@ SELECT coalesce(json_agg(json_build_object('source', x.source, 'programme', x.pr
 ) x
 """
 
-INDICATORS = """
+INDICATORS = f"""
 SELECT coalesce(json_agg(json_build_object('number', i.number, 'name_kk', i.name_kk,
          'desired_direction', i.desired_direction, 'target_kind', t.kind, 'target', t.printed)
        ORDER BY i.number), '[]'::json)::text
 FROM indicator i JOIN indicator_target t ON t.indicator_id = i.id AND t.source = 'section6' AND t.year = :year
-WHERE i.document_id = :document_id AND i.valid_from <= :as_of AND (i.valid_to IS NULL OR i.valid_to > :as_of)
+WHERE i.document_id = :document_id AND {in_force_sql("i", ":as_of")}
 """
 
 

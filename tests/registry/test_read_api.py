@@ -71,7 +71,7 @@ async def test_single_resources_carry_etags(api: AsyncClient) -> None:
     assert (await api.get("/api/v1/documents/no-such-plan", headers={"If-None-Match": "*"})).status_code == 404
     measures = (await api.get("/api/v1/measures", params={"document": CANCER, "limit": 1})).json()["items"]
     resp = await api.get(f"/api/v1/measures/{measures[0]['id']}")
-    assert resp.headers["etag"] == f'"m{measures[0]["id"]}v1"'
+    assert resp.headers["etag"] == f'"measure-{measures[0]["id"]}.v1.v1"'
     assert (
         await api.get(f"/api/v1/measures/{measures[0]['id']}", headers={"If-None-Match": resp.headers["etag"]})
     ).status_code == 304

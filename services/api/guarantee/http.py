@@ -1,12 +1,10 @@
 """Small HTTP helpers shared by the guarantee, purchasing and actuals routers: typed months, ETags."""
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import orjson
 from fastapi import Request, Response
 from pydantic import BaseModel, GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -81,14 +79,8 @@ class YearMonth:
         return {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "examples": ["2022-10"]}
 
 
-def etag_of(payload: Any) -> str:
-    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-    return '"' + hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32] + '"'
-
-
-def single(request: Request, payload: BaseModel) -> Response:
-    """A single resource with its ETag; 304 when the caller already has it."""
-    etag = etag_of(payload)
+def single(request: Request, payload: BaseModel, etag: str) -> Response:
+    """A single resource with its ETag (services.common.concurrency); 304 when the caller already has it."""
     if not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return Response(payload.model_dump_json().encode(), media_type="application/json", headers={"ETag": etag})

@@ -17,6 +17,7 @@ from services.common.models.guarantee import (
 )
 from services.common.models.reference import Region
 from services.common.models.registry import DataQualityIssue, Document, DocumentVersion
+from services.common.validity import in_force
 
 SLUG = "guarantee-programme-2026-2028"
 
@@ -44,8 +45,7 @@ async def current_version_id(session: AsyncSession, as_of: date) -> int | None:
             .join(Document, Document.id == DocumentVersion.document_id)
             .where(
                 Document.slug == SLUG,
-                DocumentVersion.valid_from <= as_of,
-                (DocumentVersion.valid_to.is_(None)) | (DocumentVersion.valid_to > as_of),
+                in_force(DocumentVersion, as_of),
             )
             .order_by(DocumentVersion.version.desc())
             .limit(1)
@@ -126,15 +126,11 @@ async def payment_methods(session: AsyncSession) -> Sequence[PaymentMethod]:
     )
 
 
-def _valid_on(as_of: date) -> Any:
-    return and_(AccessNorm.valid_from <= as_of, (AccessNorm.valid_to.is_(None)) | (AccessNorm.valid_to > as_of))
-
-
 async def norms(session: AsyncSession, as_of: date) -> Sequence[AccessNorm]:
     return (
         (
             await session.execute(
-                select(AccessNorm).where(_valid_on(as_of)).order_by(AccessNorm.position, AccessNorm.code)
+                select(AccessNorm).where(in_force(AccessNorm, as_of)).order_by(AccessNorm.position, AccessNorm.code)
             )
         )
         .scalars()
@@ -150,12 +146,12 @@ async def norm_versions(session: AsyncSession, code: str) -> Sequence[AccessNorm
     )
 
 
-async def open_norm_version(session: AsyncSession, code: str, lock: bool = False) -> AccessNorm | None:
-    """The latest version of a norm (the one without an end), locked for a write when asked."""
-    q = select(AccessNorm).where(AccessNorm.code == code, AccessNorm.valid_to.is_(None))
-    if lock:
-        q = q.with_for_update().execution_options(populate_existing=True)
-    return (await session.execute(q)).scalar_one_or_none()
+async def open_norm_version(session: AsyncSession, code: str) -> AccessNorm | None:
+    """The latest version of a norm (the one without an end), read without a lock: a write closes it with a
+    guarded UPDATE (services.common.concurrency.close_latest_version)."""
+    return (
+        await session.execute(select(AccessNorm).where(AccessNorm.code == code, AccessNorm.valid_to.is_(None)))
+    ).scalar_one_or_none()
 
 
 async def upsert_statistics(

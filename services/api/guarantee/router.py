@@ -24,6 +24,7 @@ from services.api.guarantee.schemas import (
     StatisticsUpload,
     StatisticsUploadResult,
 )
+from services.common.concurrency import content_etag
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
@@ -73,7 +74,8 @@ async def list_regions(session: SessionDep) -> list[RegionOut]:
     summary="One region (ETag)",
 )
 async def get_region(request: Request, session: SessionDep, kato_code: Kato) -> Response:
-    return single(request, await service.region(session, kato_code))
+    out = await service.region(session, kato_code)
+    return single(request, out, content_etag(f"region-{kato_code}", out))
 
 
 @router.get(
@@ -98,7 +100,8 @@ async def list_profiles(session: SessionDep) -> list[ProfileOut]:
 async def get_profile(
     request: Request, session: SessionDep, code: Annotated[str, Path(max_length=60, examples=["cardiology"])]
 ) -> Response:
-    return single(request, await service.profile(session, code))
+    out = await service.profile(session, code)
+    return single(request, out, content_etag(f"profile-{code}", out))
 
 
 # --- Annex 1 ------------------------------------------------------------------------------------------
@@ -159,7 +162,7 @@ async def get_ceiling_volume(
         limit=1,
         offset=0,
     )
-    return single(request, items[0])
+    return single(request, items[0], content_etag(f"ceiling-volume-{kato_code}-{profile}", items[0]))
 
 
 @router.get(
@@ -235,7 +238,8 @@ async def evaluate_norms(
 async def get_norm(
     request: Request, session: SessionDep, code: Annotated[str, Path(max_length=80)], as_of: AsOf = None
 ) -> Response:
-    return single(request, await service.norm(session, code, as_of or _today()))
+    out, etag = await service.norm(session, code, as_of or _today())
+    return single(request, out, etag)
 
 
 @router.get(

@@ -4,11 +4,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.guarantee import repository as repo
-from services.api.guarantee.http import etag_of
 from services.api.guarantee.schemas import (
     CITY_COLUMNS,
     OBLAST_COLUMNS,
@@ -26,14 +24,14 @@ from services.api.guarantee.schemas import (
     StatisticsUpload,
     StatisticsUploadResult,
 )
-from services.common.concurrency import check_if_match
+from services.common.concurrency import check_if_match, close_latest_version, etag
 from services.common.errors import (
     FieldError,
     NotFound,
-    PreconditionFailed,
     ValidationFailed,
 )
 from services.common.models.guarantee import AccessNorm, Comparator, NormFormula, ReferenceStatistic
+from services.common.validity import is_in_force
 
 
 async def regions(session: AsyncSession) -> list[RegionOut]:
@@ -160,10 +158,16 @@ async def norms(session: AsyncSession, as_of: date) -> list[AccessNormOut]:
     return [_norm_out(n) for n in await repo.norms(session, as_of)]
 
 
-async def norm(session: AsyncSession, code: str, as_of: date) -> AccessNormOut:
-    for n in await repo.norm_versions(session, code):
-        if n.valid_from <= as_of and (n.valid_to is None or n.valid_to > as_of):
-            return _norm_out(n)
+def norm_etag(code: str, latest: int, shown: int | None = None) -> str:
+    return etag(f"access-norm-{code}", latest, shown)
+
+
+async def norm(session: AsyncSession, code: str, as_of: date) -> tuple[AccessNormOut, str]:
+    """The version in force on `as_of`, with an ETag naming it and the latest version."""
+    versions = await repo.norm_versions(session, code)
+    for n in versions:
+        if is_in_force(n, as_of):
+            return _norm_out(n), norm_etag(code, versions[-1].version, n.version)
     raise NotFound(f"no access norm {code} in force on {as_of}", [FieldError("code", "unknown or not in force")])
 
 
@@ -250,60 +254,49 @@ async def record_norm_version(
     session: AsyncSession, code: str, body: NormVersionIn, if_match: str | None, user: str
 ) -> tuple[AccessNormOut, str]:
     """Close the latest version of a norm on the new version's effective date and add the new version."""
-    current = await repo.open_norm_version(session, code, lock=True)
+    current = await repo.open_norm_version(session, code)
     if current is None:
-        if await repo.norm_versions(session, code):
-            raise PreconditionFailed(
-                f"access norm {code} has no open version (it changed meanwhile)", [FieldError("If-Match", "stale")]
-            )
         raise NotFound(f"no access norm {code}", [FieldError("code", "unknown norm")])
-    check_if_match(if_match, etag_of(_norm_out(current)))
+    check_if_match(if_match, norm_etag(code, current.version))
     ev = _check_version(body, current)
-    current.valid_to = body.valid_from
-    try:
-        await session.flush()
-        new = AccessNorm(
-            code=code,
-            version=current.version + 1,
-            document_id=None,
-            item=current.item,
-            position=current.position,
-            text_kk=body.text_kk,
-            measure=body.measure or current.measure,
-            unit=body.unit.value,
-            comparator=body.comparator,
-            threshold=body.threshold,
-            threshold_printed=body.threshold_printed,
-            range_min=body.range_min,
-            range_max=body.range_max,
-            per_population=body.per_population,
-            per_population_unit_kk=body.per_population_unit_kk,
-            per_population_persons_literal=body.per_population_persons,
-            eval_formula=ev.formula,
-            eval_numerator=ev.numerator.value,
-            eval_denominator=ev.denominator.value if ev.denominator else None,
-            eval_per_persons=ev.per_persons,
-            eval_comparator=ev.comparator,
-            eval_threshold=ev.threshold,
-            eval_note=ev.note,
-            legal_basis=body.legal_basis,
-            legal_basis_date=body.legal_basis_date,
-            valid_from=body.valid_from,
-            valid_to=None,
-            note=body.note,
-            first_line=None,
-            last_line=None,
-            recorded_by=user,
-        )
-        session.add(new)
-        await session.flush()
-    except IntegrityError as exc:  # another writer closed the same version first
-        raise PreconditionFailed(
-            f"access norm {code} changed meanwhile; read it again and retry", [FieldError("If-Match", "stale")]
-        ) from exc
-    await session.refresh(new)  # the stored values (numeric scale, recorded_at): the ETag a read will give
-    out = _norm_out(new)
-    return out, etag_of(out)
+    await close_latest_version(session, AccessNorm, current.id, body.valid_from)
+    new = AccessNorm(
+        code=code,
+        version=current.version + 1,
+        document_id=None,
+        item=current.item,
+        position=current.position,
+        text_kk=body.text_kk,
+        measure=body.measure or current.measure,
+        unit=body.unit.value,
+        comparator=body.comparator,
+        threshold=body.threshold,
+        threshold_printed=body.threshold_printed,
+        range_min=body.range_min,
+        range_max=body.range_max,
+        per_population=body.per_population,
+        per_population_unit_kk=body.per_population_unit_kk,
+        per_population_persons_literal=body.per_population_persons,
+        eval_formula=ev.formula,
+        eval_numerator=ev.numerator.value,
+        eval_denominator=ev.denominator.value if ev.denominator else None,
+        eval_per_persons=ev.per_persons,
+        eval_comparator=ev.comparator,
+        eval_threshold=ev.threshold,
+        eval_note=ev.note,
+        legal_basis=body.legal_basis,
+        legal_basis_date=body.legal_basis_date,
+        valid_from=body.valid_from,
+        valid_to=None,
+        note=body.note,
+        first_line=None,
+        last_line=None,
+        recorded_by=user,
+    )
+    session.add(new)
+    await session.flush()
+    await session.refresh(new)  # the stored values (numeric scale, recorded_at), as a read will show them
+    return _norm_out(new), norm_etag(code, new.version)
 
 
 async def upload_statistics(session: AsyncSession, body: StatisticsUpload) -> StatisticsUploadResult:

@@ -17,6 +17,7 @@ from services.api.purchasing.schemas import (
     ProviderOut,
     PurchasingSummaryOut,
 )
+from services.common.concurrency import content_etag
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
@@ -99,7 +100,8 @@ async def list_contracts(
     summary="A contract with its invoices, balance and run-rate forecast (ETag)",
 )
 async def get_contract(request: Request, session: SessionDep, contract_id: ContractId) -> Response:
-    return single(request, await service.contract_status(session, contract_id))
+    out = await service.contract_status(session, contract_id)
+    return single(request, out, content_etag(f"contract-{contract_id}", out))
 
 
 @router.post(

@@ -22,12 +22,15 @@ from services.common.models.registry import (
     MeasureSubItem,
     MeasureVersion,
 )
+from services.common.validity import in_force_sql
 
 
 class Queryable(Protocol):
     """An asyncpg pool or connection."""
 
     async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+    async def fetchrow(self, query: str, *args: Any) -> Any: ...
 
 
 def search_text(*parts: str | None) -> str:
@@ -110,11 +113,11 @@ async def insert_measure(
     return row
 
 
-async def current_version_for_update(session: AsyncSession, measure_id: int) -> MeasureVersion | None:
+async def latest_version(session: AsyncSession, measure_id: int) -> MeasureVersion | None:
+    """The latest version of a measure (the open one), read without a lock: the write closes it with a guarded
+    UPDATE (services.common.concurrency.close_latest_version)."""
     return await session.scalar(
-        select(MeasureVersion)
-        .where(MeasureVersion.measure_id == measure_id, MeasureVersion.valid_to.is_(None))
-        .with_for_update()
+        select(MeasureVersion).where(MeasureVersion.measure_id == measure_id, MeasureVersion.valid_to.is_(None))
     )
 
 
@@ -163,7 +166,6 @@ MEASURE_JOINS = """measure_version mv
   LEFT JOIN section sec ON sec.id = mv.section_id
   LEFT JOIN completion_form cf ON cf.id = mv.completion_form_id"""
 
-VALID_AT = "mv.valid_from <= {p} AND (mv.valid_to IS NULL OR mv.valid_to > {p})"
 
 SORTS = {
     "position": "d.id, mv.position",
@@ -200,7 +202,7 @@ class MeasureFilter:
 
     def where(self) -> str:
         self.params.clear()
-        clauses = [VALID_AT.format(p=self._p(self.as_of))]
+        clauses = [in_force_sql("mv", self._p(self.as_of))]
         if self.document is not None:
             clauses.append(f"d.slug = {self._p(self.document)}")
         if self.direction is not None:
@@ -281,11 +283,20 @@ SELECT json_build_object(
     return result
 
 
-async def get_measure_json(db: Queryable, measure_id: int, as_of: date) -> str | None:
-    sql = f"""SELECT {MEASURE_JSON.format(extra=SUB_ITEMS_JSON)}::text FROM {MEASURE_JOINS}
-WHERE m.id = $2 AND {VALID_AT.format(p="$1")}"""
-    result: str | None = await db.fetchval(sql, as_of, measure_id)
-    return result
+@dataclass(frozen=True)
+class MeasureRead:
+    body: str  # the measure as JSON, built in Postgres
+    shown: int  # the version in force on the day read
+    latest: int  # the latest version recorded (later than `shown` when it takes effect after that day)
+
+
+async def get_measure_json(db: Queryable, measure_id: int, as_of: date) -> MeasureRead | None:
+    sql = f"""SELECT {MEASURE_JSON.format(extra=SUB_ITEMS_JSON)}::text, mv.version,
+  (SELECT max(l.version) FROM measure_version l WHERE l.measure_id = m.id)
+FROM {MEASURE_JOINS}
+WHERE m.id = $2 AND {in_force_sql("mv", "$1")}"""
+    row = await db.fetchrow(sql, as_of, measure_id)
+    return None if row is None else MeasureRead(row[0], row[1], row[2])
 
 
 async def measure_history_json(db: Queryable, measure_id: int) -> str | None:

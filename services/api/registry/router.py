@@ -4,7 +4,6 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
@@ -25,7 +24,7 @@ from services.api.registry.schemas import (
     MeasureWrite,
     OrganisationOut,
 )
-from services.common.concurrency import not_modified
+from services.common.concurrency import content_etag, not_modified
 from services.common.db import ReadPoolDep, SessionDep, driver_connection
 from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.models.reference import OrganisationKind
@@ -38,7 +37,10 @@ AsOf = Annotated[
     date | None,
     Query(description="Read the registry as it stood on this date (default: today).", examples=["2021-06-30"]),
 ]
-IfMatch = Annotated[str | None, Header(description="The ETag of the version being replaced.")]
+IfMatch = Annotated[
+    str | None,
+    Header(description="The ETag of the latest version, from a read of any date or from the last write (required)."),
+]
 User = Annotated[
     str, Header(alias="X-User", max_length=200, description="Who makes the change (recorded in the history).")
 ]
@@ -272,20 +274,15 @@ async def get_measure(
     request: Request, db: ReadPoolDep, measure_id: Annotated[int, Path(ge=1, le=2**31 - 1)], as_of: AsOf = None
 ) -> Response:
     when = as_of or _today()
-    body = await repository.get_measure_json(db, measure_id, when)
-    if body is None:
+    read = await repository.get_measure_json(db, measure_id, when)
+    if read is None:
         raise NotFound(
             f"no measure {measure_id} in force on {when}", [FieldError("measure_id", "unknown or not in force")]
         )
-    etag = _measure_etag_from(body)
+    etag = service.measure_etag(measure_id, read.latest, read.shown)
     if not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return _json(body, etag)
-
-
-def _measure_etag_from(body: str) -> str:
-    data = orjson.loads(body)
-    return service.measure_etag(data["id"], data["version"])
+    return _json(read.body, etag)
 
 
 @router.get(
@@ -321,7 +318,7 @@ async def create_measure(
         await driver_connection(session), measure_id, body.effective_from or _today()
     )
     return Response(
-        (out or "{}").encode(),
+        (out.body if out else "{}").encode(),
         status_code=201,
         media_type="application/json",
         headers={"ETag": etag, "Location": f"/api/v1/measures/{measure_id}"},
@@ -347,7 +344,7 @@ async def update_measure(
     out = await repository.get_measure_json(
         await driver_connection(session), measure_id, body.effective_from or _today()
     )
-    return Response((out or "{}").encode(), media_type="application/json", headers={"ETag": etag})
+    return Response((out.body if out else "{}").encode(), media_type="application/json", headers={"ETag": etag})
 
 
 # --- indicators ---------------------------------------------------------------------------------------
@@ -394,8 +391,7 @@ async def get_indicator(
     request: Request, session: SessionDep, indicator_id: Annotated[int, Path(ge=1, le=2**31 - 1)], as_of: AsOf = None
 ) -> Response:
     detail = await service.get_indicator(session, indicator_id, as_of or _today())
-    etag = f'"i{detail.id}"'
-    return _conditional(request, detail, etag)
+    return _conditional(request, detail, content_etag(f"indicator-{detail.id}", detail))
 
 
 # --- vocabularies, organisations, data quality --------------------------------------------------------

@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.registry import repository
@@ -28,7 +28,7 @@ from services.api.registry.schemas import (
     SectionOut,
     TargetOut,
 )
-from services.common.concurrency import check_if_match
+from services.common.concurrency import check_if_match, close_latest_version, etag
 from services.common.errors import (
     Conflict,
     FieldError,
@@ -55,18 +55,15 @@ from services.common.models.registry import (
     TargetSource,
 )
 from services.common.money import decimal_text, to_thousand_tenge
+from services.common.validity import in_force
 
 
-def valid_at(model: Any, as_of: date) -> Any:
-    return and_(model.valid_from <= as_of, or_(model.valid_to.is_(None), model.valid_to > as_of))
+def document_etag(document_id: int, latest: int, shown: int | None = None) -> str:
+    return etag(f"document-{document_id}", latest, shown)
 
 
-def document_etag(document_id: int, version: int) -> str:
-    return f'"d{document_id}v{version}"'
-
-
-def measure_etag(measure_id: int, version: int) -> str:
-    return f'"m{measure_id}v{version}"'
+def measure_etag(measure_id: int, latest: int, shown: int | None = None) -> str:
+    return etag(f"measure-{measure_id}", latest, shown)
 
 
 # --- documents ----------------------------------------------------------------------------------------
@@ -105,7 +102,7 @@ async def list_documents(
     stmt = (
         select(Document, DocumentVersion)
         .join(DocumentVersion, DocumentVersion.document_id == Document.id)
-        .where(valid_at(DocumentVersion, as_of))
+        .where(in_force(DocumentVersion, as_of))
     )
     if kind:
         stmt = stmt.where(DocumentVersion.kind == kind)
@@ -127,7 +124,7 @@ async def list_documents(
 
 async def _version_at(session: AsyncSession, doc: Document, as_of: date) -> DocumentVersion:
     v = await session.scalar(
-        select(DocumentVersion).where(DocumentVersion.document_id == doc.id, valid_at(DocumentVersion, as_of))
+        select(DocumentVersion).where(DocumentVersion.document_id == doc.id, in_force(DocumentVersion, as_of))
     )
     if v is None:
         raise NotFound(
@@ -153,10 +150,10 @@ async def get_document(session: AsyncSession, slug: str, as_of: date) -> tuple[D
     measures = await session.scalar(
         select(func.count())
         .select_from(MeasureVersion)
-        .where(MeasureVersion.document_id == doc.id, valid_at(MeasureVersion, as_of))
+        .where(MeasureVersion.document_id == doc.id, in_force(MeasureVersion, as_of))
     )
     indicators = await session.scalar(
-        select(func.count()).select_from(Indicator).where(Indicator.document_id == doc.id, valid_at(Indicator, as_of))
+        select(func.count()).select_from(Indicator).where(Indicator.document_id == doc.id, in_force(Indicator, as_of))
     )
     directions = await session.scalar(
         select(func.count()).select_from(Direction).where(Direction.document_id == doc.id)
@@ -169,7 +166,10 @@ async def get_document(session: AsyncSession, slug: str, as_of: date) -> tuple[D
         indicators=int(indicators or 0),
         directions=int(directions or 0),
     )
-    return detail, document_etag(doc.id, v.version)
+    latest = await session.scalar(
+        select(func.max(DocumentVersion.version)).where(DocumentVersion.document_id == doc.id)
+    )
+    return detail, document_etag(doc.id, int(latest or v.version), v.version)
 
 
 async def document_history(session: AsyncSession, slug: str) -> list[DocumentOut]:
@@ -218,17 +218,14 @@ async def update_document(
 ) -> tuple[DocumentOut, str]:
     doc = await _document(session, slug)
     current = await session.scalar(
-        select(DocumentVersion)
-        .where(DocumentVersion.document_id == doc.id, DocumentVersion.valid_to.is_(None))
-        .with_for_update()
+        select(DocumentVersion).where(DocumentVersion.document_id == doc.id, DocumentVersion.valid_to.is_(None))
     )
-    if current is None:
-        raise Conflict(f"document '{slug}' has no current version")
+    if current is None:  # not committed yet by the writer that created it
+        raise NotFound(f"no document '{slug}'", [FieldError("document", f"unknown slug '{slug}'")])
     check_if_match(if_match, document_etag(doc.id, current.version))
     effective = body.effective_from or today
     _check_effective(effective, current.valid_from)
-    current.valid_to = effective
-    await session.flush()
+    await close_latest_version(session, DocumentVersion, current.id, effective)
     new = DocumentVersion(
         document_id=doc.id,
         version=current.version + 1,
@@ -259,7 +256,7 @@ async def list_directions(session: AsyncSession, slug: str, as_of: date) -> list
         (
             await session.execute(
                 select(MeasureVersion.direction_id, func.count())
-                .where(MeasureVersion.document_id == doc.id, valid_at(MeasureVersion, as_of))
+                .where(MeasureVersion.document_id == doc.id, in_force(MeasureVersion, as_of))
                 .group_by(MeasureVersion.direction_id)
             )
         ).all()
@@ -344,7 +341,7 @@ async def list_indicators(
         select(Indicator, Document.slug, Direction.code)
         .join(Document, Document.id == Indicator.document_id)
         .join(Direction, Direction.id == Indicator.direction_id)
-        .where(valid_at(Indicator, as_of))
+        .where(in_force(Indicator, as_of))
     )
     if slug:
         stmt = stmt.where(Document.slug == slug)
@@ -395,7 +392,7 @@ async def get_indicator(session: AsyncSession, indicator_id: int, as_of: date) -
             select(Indicator, Document.slug, Direction.code)
             .join(Document, Document.id == Indicator.document_id)
             .join(Direction, Direction.id == Indicator.direction_id)
-            .where(Indicator.id == indicator_id, valid_at(Indicator, as_of))
+            .where(Indicator.id == indicator_id, in_force(Indicator, as_of))
         )
     ).first()
     if row is None:
@@ -407,7 +404,7 @@ async def get_indicator(session: AsyncSession, indicator_id: int, as_of: date) -
         await session.scalars(
             select(MeasureVersion.measure_id)
             .join(MeasureIndicator, MeasureIndicator.measure_version_id == MeasureVersion.id)
-            .where(MeasureIndicator.indicator_id == ind.id, valid_at(MeasureVersion, as_of))
+            .where(MeasureIndicator.indicator_id == ind.id, in_force(MeasureVersion, as_of))
             .order_by(MeasureVersion.position)
         )
     ).all()
@@ -432,7 +429,7 @@ async def financing_summary(session: AsyncSession, slug: str, group_by: str, as_
         await session.execute(
             select(key, func.sum(MeasureFinancing.amount_thousand_tenge))
             .join(MeasureVersion, MeasureVersion.id == MeasureFinancing.measure_version_id)
-            .where(MeasureVersion.document_id == doc.id, valid_at(MeasureVersion, as_of))
+            .where(MeasureVersion.document_id == doc.id, in_force(MeasureVersion, as_of))
             .group_by(key)
             .order_by(key)
         )
@@ -626,9 +623,9 @@ async def update_measure(
     measure = await session.get(Measure, measure_id)
     if measure is None:
         raise NotFound(f"no measure {measure_id}", [FieldError("measure_id", "unknown")])
-    current = await repository.current_version_for_update(session, measure_id)
-    if current is None:
-        raise Conflict(f"measure {measure_id} has no current version")
+    current = await repository.latest_version(session, measure_id)
+    if current is None:  # not committed yet by the writer that created it
+        raise NotFound(f"no measure {measure_id}", [FieldError("measure_id", "unknown")])
     check_if_match(if_match, measure_etag(measure_id, current.version))
     if body.number != measure.key:
         raise ValidationFailed(
@@ -639,8 +636,7 @@ async def update_measure(
     doc = await session.get(Document, measure.document_id)
     assert doc is not None
     resolved = await _resolve_measure(session, doc, body, effective)
-    current.valid_to = effective
-    await session.flush()
+    await close_latest_version(session, MeasureVersion, current.id, effective)
     row = await repository.insert_measure(
         session,
         document_id=doc.id,
