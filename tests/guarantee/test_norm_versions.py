@@ -1,5 +1,6 @@
 """New versions of access norms through the API: If-Match/ETag, validation, history, evaluation by year."""
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -183,3 +184,21 @@ async def test_explicit_evaluation_for_an_equals_norm(gapi: AsyncClient) -> None
     out = r.json()
     assert out["comparator"] == "=" and out["eval_comparator"] == ">=" and out["per_population_unit_kk"] == "тұрғын"
     assert out["eval_note"] == "the amended text drops the word мың" and out["item"] == "1)"
+
+
+async def test_a_future_dated_version_does_not_trap_the_client(gapi: AsyncClient) -> None:
+    """Read today, after a version that takes effect later: the ETag names it, and a write with it is not stale."""
+    soon = date.today() + timedelta(days=60)
+    r = await gapi.post(
+        f"{URL}/versions", json=_version(valid_from=soon.isoformat()), headers={"If-Match": await _etag(gapi)}
+    )
+    assert r.status_code == 201, r.text
+    today = await gapi.get(URL)
+    assert today.json()["version"] == 1
+    later = (soon + timedelta(days=30)).isoformat()
+    r = await gapi.post(
+        f"{URL}/versions", json=_version(valid_from=later, threshold="13"), headers={"If-Match": today.headers["etag"]}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["version"] == 3
+    assert today.headers["etag"] == f'"access-norm-{CODE}.v2.v1"'  # latest 2, shown 1
