@@ -18,7 +18,8 @@ deadlines, planned financing and target indicators, exactly as published.
 * Amounts travel as decimal strings, in thousand tenge unless a field says otherwise.
 * Every read takes an optional `as_of` date: the plan as it stood that day.
 * Errors are RFC 9457 problem details (`application/problem+json`) naming the field and the reason.
-* Single resources carry an `ETag`; writes require `If-Match` and answer 412 on a stale one.
+* Single resources carry an `ETag` naming the latest version and the version shown on `as_of`; changes
+  (`PUT`, a new version) require `If-Match` naming the latest version: 428 without it, 412 when stale.
 """
 
 TAGS = [

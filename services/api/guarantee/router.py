@@ -259,9 +259,9 @@ base, unit, the act and its date, and the date it takes effect. The latest versi
 `valid_to`), never overwritten; both stay in `/access-norms/{code}/history`, and the evaluation of a year uses the
 version in force then.
 
-Send `If-Match` with the ETag of the latest version: `GET /access-norms/{code}` returns it (with `as_of` on or
-after the latest version's `valid_from` when that lies in the future), and so does this write's answer.
-Without `If-Match` the answer is 428; with a stale one, 412."""
+Send `If-Match` with an ETag of the norm: every `GET /access-norms/{code}` names the latest version in it, whatever
+day it shows (`"access-norm-{code}.v{latest}.v{shown}"`), and so does this write's answer. Without `If-Match` the
+answer is 428; when a later version was recorded meanwhile, 412."""
 
 
 @router.post(
