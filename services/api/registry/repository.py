@@ -30,6 +30,10 @@ class Queryable(Protocol):
 
     async def fetchval(self, query: str, *args: Any) -> Any: ...
 
+
+class RowQueryable(Protocol):
+    """An asyncpg pool or connection, read a row at a time."""
+
     async def fetchrow(self, query: str, *args: Any) -> Any: ...
 
 
@@ -290,7 +294,7 @@ class MeasureRead:
     latest: int  # the latest version recorded (later than `shown` when it takes effect after that day)
 
 
-async def get_measure_json(db: Queryable, measure_id: int, as_of: date) -> MeasureRead | None:
+async def get_measure_json(db: RowQueryable, measure_id: int, as_of: date) -> MeasureRead | None:
     sql = f"""SELECT {MEASURE_JSON.format(extra=SUB_ITEMS_JSON)}::text, mv.version,
   (SELECT max(l.version) FROM measure_version l WHERE l.measure_id = m.id)
 FROM {MEASURE_JOINS}
