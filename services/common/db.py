@@ -2,6 +2,12 @@
 
 One owner of the transaction: the request dependency (or a job's `unit_of_work()` scope) commits on
 success and rolls back on error. Services and repositories only `flush()`.
+
+A write commits before it is answered: the session dependency has `scope="function"`, so its exit (the commit)
+runs when the handler has returned and its result is serialised, before the response is sent. A commit that
+fails becomes the error answer (errors.py: 409 for a conflict, 503 when the database is gone), never a success
+claimed for a write that was lost. A streamed response body runs after that exit: it takes its own session
+(`reading_session`) or only what the handler loaded.
 """
 
 from collections.abc import AsyncIterator
@@ -29,6 +35,13 @@ def make_engine(settings: Settings | None = None, **kwargs: Any) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def reading_session(request: Request) -> AsyncSession:
+    """A session of its own for a streamed response body, which runs after the request's session has committed and
+    closed. The caller closes it (`async with reading_session(request) as session:`)."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return maker()
 
 
 async def _init_read_connection(conn: asyncpg.Connection) -> None:
@@ -60,7 +73,7 @@ async def get_read_pool(request: Request) -> asyncpg.Pool:
     return pool
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadPoolDep = Annotated[asyncpg.Pool, Depends(get_read_pool)]
 
 
