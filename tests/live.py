@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from alembic import command
@@ -114,3 +115,38 @@ def serve(app: str, database_url: str, *, env: dict[str, str] | None = None, wor
             proc.wait()
         log_file.close()
         os.unlink(log_file.name)
+
+
+@dataclass
+class PrivatePostgres:
+    """A Postgres server of a test's own (pgserver, in a temporary directory) that the test may stop and start:
+    never the shared one."""
+
+    server: Any
+
+    @property
+    def url(self) -> str:
+        return str(self.server.get_uri())
+
+    def stop(self) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="pgserver-run-"))
+    import pgserver
+
+    with tempfile.TemporaryDirectory(prefix="private-pg-") as tmp:
+        os.chmod(tmp, 0o755)  # run as root, pgserver runs Postgres as its own user
+        server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="delete")
+        try:
+            yield PrivatePostgres(server)
+        finally:
+            server.ensure_postgres_running()  # cleanup stops it: it must be running
+            server.cleanup()
