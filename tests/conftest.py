@@ -128,16 +128,20 @@ async def raw_connection(connection: AsyncConnection) -> Any:
 
 def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
     """Point an app's session and read dependencies at the test's transaction."""
-    from services.common.db import get_read_pool, get_session
+    from services.common.db import get_read_pool, get_session, get_stream_session
 
     async def _session() -> AsyncIterator[AsyncSession]:
         yield session
         await session.commit()  # a savepoint: rolled back with the test
 
+    async def _stream_session() -> AsyncIterator[AsyncSession]:
+        yield session
+
     async def _read() -> Any:
         return raw_connection
 
     app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_stream_session] = _stream_session
     app.dependency_overrides[get_read_pool] = _read
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from services.common.settings import plain_dsn
@@ -140,3 +141,38 @@ async def test_concurrent_writers_read_their_own_writes(client: httpx.AsyncClien
         *(put_then_read(made, n) for n, made in enumerate(created)), *(create_then_read() for _ in range(30))
     )
     assert [m for m in misses if m] == []
+
+
+async def test_scoring_streams_and_jobs_on_a_real_server(scoring_server: LiveServer, live_database: str) -> None:
+    """The scoring service's streamed routes keep what they need once the request's session has committed: the
+    streamed batch scores every line; a queued job is readable at once; its results stream from a session of
+    their own."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.common.db import make_sessionmaker
+    from services.common.settings import asyncpg_dialect_url
+    from services.scoring import tasks
+
+    line = {"first_used_world_year": 2020, "as_of": "2026-06-01"}
+    levels = {"resource_intensity": "5", "uniqueness": "7.5", "complexity": "10"}
+    body = b"\n".join(orjson.dumps({**line, "levels": levels, "ref": f"r{i}"}) for i in range(700)) + b"\n{broken"
+    ndjson = {"content-type": "application/x-ndjson"}
+    async with httpx.AsyncClient(base_url=scoring_server.url, timeout=60) as client:
+        scored = await client.post("/batch/score", content=body, headers=ndjson)
+        assert scored.status_code == 200, scored.text
+        out = [orjson.loads(x) for x in scored.content.splitlines()]
+        assert len(out) == 701 and out[0]["score"] and out[-1]["error"]["detail"] == "malformed JSON"
+
+        created = await client.post("/batch/jobs", content=body, headers=ndjson)
+        assert created.status_code == 202, created.text
+        job = created.json()["id"]
+        assert (await client.get(f"/batch/jobs/{job}")).json()["status"] in ("queued", "running", "done")
+
+        engine = create_async_engine(asyncpg_dialect_url(live_database))
+        try:
+            await tasks.score_batch_job({"sessionmaker": make_sessionmaker(engine)}, job)
+        finally:
+            await engine.dispose()
+        results = await client.get(f"/batch/jobs/{job}/results")
+        assert results.status_code == 200
+        assert [orjson.loads(x)["line"] for x in results.content.splitlines()] == list(range(1, 702))

@@ -7,7 +7,7 @@ A write commits before it is answered: the session dependency has `scope="functi
 runs when the handler has returned and its result is serialised, before the response is sent. A commit that
 fails becomes the error answer (errors.py: 409 for a conflict, 503 when the database is gone), never a success
 claimed for a write that was lost. A streamed response body runs after that exit: it takes its own session
-(`reading_session`) or only what the handler loaded.
+(`StreamSessionDep`) or only what the handler loaded.
 """
 
 from collections.abc import AsyncIterator
@@ -37,13 +37,6 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def reading_session(request: Request) -> AsyncSession:
-    """A session of its own for a streamed response body, which runs after the request's session has committed and
-    closed. The caller closes it (`async with reading_session(request) as session:`)."""
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return maker()
-
-
 async def _init_read_connection(conn: asyncpg.Connection) -> None:
     # json/jsonb come back as raw text: the read path passes Postgres-built JSON straight through.
     for typ in ("json", "jsonb"):
@@ -68,12 +61,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_stream_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a route that reads only and streams its answer: it stays open until the response has been sent
+    (a yield dependency of the default, request scope), and commits nothing."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        yield session
+
+
 async def get_read_pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.read_pool
     return pool
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+StreamSessionDep = Annotated[AsyncSession, Depends(get_stream_session)]
 ReadPoolDep = Annotated[asyncpg.Pool, Depends(get_read_pool)]
 
 
