@@ -96,3 +96,27 @@ def test_an_unexpected_error_answers_500_and_closes_cleanly(database_url: str) -
             assert b'"type":"https://errors.kz-health-plans.example/internal"' in body
             assert sock.recv(65536) == b""  # a reset would raise ConnectionResetError here
         assert "a fault no one planned for" in app.log()  # logged with its traceback
+
+
+def test_database_errors_are_told_apart() -> None:
+    """What the driver raises, by SQLSTATE or by kind: a conflict (409), the database gone (503), or neither."""
+    import asyncpg
+    import sqlalchemy.exc
+
+    from services.common.errors import database_fault
+
+    def wrapped(exc: BaseException) -> BaseException:
+        """As SQLAlchemy raises it: the driver's exception as `orig`."""
+        return sqlalchemy.exc.DBAPIError("COMMIT", None, exc, connection_invalidated=False)
+
+    assert database_fault(wrapped(asyncpg.UniqueViolationError("duplicate key"))) == 409
+    assert database_fault(wrapped(asyncpg.DeadlockDetectedError("deadlock detected"))) == 409
+    assert database_fault(wrapped(asyncpg.SerializationError("could not serialize"))) == 409
+    assert database_fault(wrapped(asyncpg.AdminShutdownError("terminating connection"))) == 503
+    assert database_fault(wrapped(asyncpg.CannotConnectNowError("the database system is starting up"))) == 503
+    assert database_fault(asyncpg.ConnectionDoesNotExistError("connection was closed")) == 503
+    assert database_fault(ConnectionRefusedError(111, "Connect call failed")) == 503
+    assert database_fault(sqlalchemy.exc.DBAPIError("SELECT 1", None, OSError(), connection_invalidated=True)) == 503
+    assert database_fault(wrapped(asyncpg.DivisionByZeroError("division by zero"))) is None
+    assert database_fault(FileNotFoundError(2, "No such file or directory")) is None  # not raised by the driver
+    assert database_fault(RuntimeError("a bug")) is None
