@@ -128,16 +128,20 @@ async def raw_connection(connection: AsyncConnection) -> Any:
 
 def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
     """Point an app's session and read dependencies at the test's transaction."""
-    from services.common.db import get_read_pool, get_session
+    from services.common.db import get_read_pool, get_session, get_stream_session
 
     async def _session() -> AsyncIterator[AsyncSession]:
         yield session
         await session.commit()  # a savepoint: rolled back with the test
 
+    async def _stream_session() -> AsyncIterator[AsyncSession]:
+        yield session
+
     async def _read() -> Any:
         return raw_connection
 
     app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_stream_session] = _stream_session
     app.dependency_overrides[get_read_pool] = _read
 
 
@@ -149,3 +153,33 @@ async def api(loaded: None, session: AsyncSession, raw_connection: Any) -> Async
     bind_app(app, session, raw_connection)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client:
         yield client
+
+
+# ------------------------------------------------------------------------------------------------ live servers
+
+
+@pytest.fixture(scope="session")
+def live_database(database_url: str) -> Iterator[str]:
+    """A database of its own, migrated and loaded, whose writes really commit (for the services run as processes)."""
+    from tests.live import committed_database
+
+    with committed_database("live") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def api_server(live_database: str) -> Iterator[Any]:
+    """The registry API in a uvicorn process on `live_database` (a tests.live.LiveServer: `.url`, `.log()`)."""
+    from tests.live import API_APP, serve
+
+    with serve(API_APP, live_database) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def scoring_server(live_database: str) -> Iterator[Any]:
+    """The scoring service in a uvicorn process on `live_database`."""
+    from tests.live import SCORING_APP, serve
+
+    with serve(SCORING_APP, live_database) as server:
+        yield server

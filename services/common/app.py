@@ -9,7 +9,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from services.common.db import make_engine, make_read_pool, make_sessionmaker
-from services.common.errors import BodySizeLimit, install_error_handlers, problem_response
+from services.common.errors import BodySizeLimit, Faults, install_error_handlers, problem_response
 from services.common.settings import get_settings
 
 health = APIRouter(tags=["health"])
@@ -85,7 +85,13 @@ def create_service_app(
         openapi_tags=[*openapi_tags, {"name": "health", "description": "Liveness and readiness."}],
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, exempt_prefixes=bulk_prefixes)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        bulk_limit=settings.bulk_max_upload_bytes,
+        bulk_prefixes=bulk_prefixes,
+    )
+    app.add_middleware(Faults)  # added last: the outermost, so it answers for the body limit too
     app.include_router(health)
     for router in routers:
         app.include_router(router)

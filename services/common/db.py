@@ -2,6 +2,12 @@
 
 One owner of the transaction: the request dependency (or a job's `unit_of_work()` scope) commits on
 success and rolls back on error. Services and repositories only `flush()`.
+
+A write commits before it is answered: the session dependency has `scope="function"`, so its exit (the commit)
+runs when the handler has returned and its result is serialised, before the response is sent. A commit that
+fails becomes the error answer (errors.py: 409 for a conflict, 503 when the database is gone), never a success
+claimed for a write that was lost. A streamed response body runs after that exit: it takes its own session
+(`StreamSessionDep`) or only what the handler loaded.
 """
 
 from collections.abc import AsyncIterator
@@ -55,12 +61,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_stream_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a route that reads only and streams its answer: it stays open until the response has been sent
+    (a yield dependency of the default, request scope), and commits nothing."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        yield session
+
+
 async def get_read_pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.read_pool
     return pool
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+StreamSessionDep = Annotated[AsyncSession, Depends(get_stream_session)]
 ReadPoolDep = Annotated[asyncpg.Pool, Depends(get_read_pool)]
 
 

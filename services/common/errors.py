@@ -148,37 +148,185 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, BodyTooLarge):
+            return too_large_response(exc.limit, exc.setting, instance=request.url.path)
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return problem_response(
             exc.status_code, title, str(exc.detail), type_slug=f"http-{exc.status_code}", instance=request.url.path
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.url.path)
+
+# ------------------------------------------------------------------------------------------------ faults
+
+# SQLSTATE classes and codes: a conflict with another transaction or with the data (answered 409) and the database
+# gone or refusing connections (answered 503).
+_CONFLICT_CLASSES = ("23", "40")  # integrity constraint violation; serialization failure, deadlock
+_UNAVAILABLE_CLASSES = ("08",)  # connection exception
+_UNAVAILABLE_CODES = ("57P01", "57P02", "57P03", "53300")  # shut down, crashed, cannot connect now, too many clients
+_DRIVERS = ("asyncpg", "sqlalchemy")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (SQLAlchemy's `orig`, causes, contexts) and a group's members."""
+    out: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        e = todo.pop(0)
+        if any(e is seen for seen in out):
+            continue
+        out.append(e)
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        for nxt in (getattr(e, "orig", None), e.__cause__, e.__context__):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+    return out
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """Whether the database driver (or SQLAlchemy's pool) raised it: an OSError from there is the database gone."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith(_DRIVERS):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def database_fault(exc: BaseException) -> int | None:
+    """409 when the exception is a database conflict (a unique, foreign-key or check violation, a serialization
+    failure, a deadlock), 503 when the database is gone or refuses connections, None when it is something else."""
+    import asyncpg
+    import sqlalchemy.exc
+
+    for e in _chain(exc):
+        sqlstate = getattr(e, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            if sqlstate.startswith(_CONFLICT_CLASSES):
+                return 409
+            if sqlstate.startswith(_UNAVAILABLE_CLASSES) or sqlstate in _UNAVAILABLE_CODES:
+                return 503
+        if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
+            return 503
+        if isinstance(e, sqlalchemy.exc.TimeoutError):  # no pooled connection came free in time
+            return 503
+        if isinstance(e, asyncpg.InterfaceError) and "closed" in str(e):
+            return 503
+        if isinstance(e, OSError) and (isinstance(e, ConnectionError) or _raised_by_driver(e)):
+            return 503
+    return None
+
+
+def fault_response(exc: BaseException, path: str | None = None) -> Response:
+    """The answer to an exception no handler took: 409 or 503 for a database conflict or outage, else 500. A 500
+    closes its connection (`Connection: close`): the process may be in a state no one planned for."""
+    status = database_fault(exc)
+    if status == 409:
+        log.info("database conflict on %s: %s", path, exc)
         return problem_response(
-            500, "Internal error", "an unexpected error occurred; it has been logged", type_slug="internal"
+            409,
+            "Conflict",
+            "the write conflicts with another one or with the stored data; nothing was stored: read again and retry",
+            type_slug="conflict",
+            instance=path,
         )
+    if status == 503:
+        log.warning("database unavailable on %s: %s", path, exc)
+        response = problem_response(
+            503,
+            "Service unavailable",
+            "the database does not answer; nothing was stored: retry later",
+            type_slug="database-unavailable",
+            instance=path,
+        )
+        response.headers["Retry-After"] = "5"
+        return response
+    log.error("unhandled error on %s", path, exc_info=exc)
+    response = problem_response(
+        500, "Internal error", "an unexpected error occurred; it has been logged", type_slug="internal", instance=path
+    )
+    response.headers["Connection"] = "close"
+    return response
+
+
+class Faults:
+    """ASGI middleware: an exception that no handler took (one raised by a commit included, as the session
+    dependency's exit runs outside the route's handlers) is answered as problem+json by `fault_response`. Once a
+    response has started nothing else can be sent: the exception goes on and the server drops the connection."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await fault_response(exc, scope.get("path"))(scope, receive, send)
+
+
+# ------------------------------------------------------------------------------------------------ body sizes
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A request body over its cap. An HTTPException, so that FastAPI's body reading lets it through (it turns any
+    other exception raised while reading into a 400)."""
+
+    def __init__(self, limit: int, setting: str) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+        self.limit = limit
+        self.setting = setting
+
+
+def too_large_response(
+    limit: int, setting: str, *, instance: str | None = None, what: str = "request body"
+) -> Response:
+    return problem_response(
+        413,
+        "Payload too large",
+        f"the {what} is larger than {limit} bytes (the limit set by {setting.upper()}); nothing was stored",
+        type_slug="payload-too-large",
+        instance=instance,
+        errors=[FieldError("body", f"larger than {limit} bytes", limit_bytes=limit)],
+        limit_bytes=limit,
+    )
 
 
 class BodySizeLimit:
-    """ASGI middleware: refuse request bodies over `limit` bytes with 413 before the handler runs.
+    """ASGI middleware: a cap on every request body, chunked ones included, answered 413 problem+json.
 
-    Paths under `exempt_prefixes` (streamed bulk uploads) are not limited here.
+    A declared Content-Length over the cap is refused before the handler runs; a body that grows over it while it is
+    read raises BodyTooLarge from `receive`. Paths under `bulk_prefixes` (streamed bulk uploads) have the larger cap
+    `bulk_limit`; their lines are capped where they are split (services/api/bulk/stream.py).
     """
 
-    def __init__(self, app: Any, limit: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: Any, limit: int, bulk_limit: int, bulk_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
-        self.exempt = exempt_prefixes
+        self.bulk_limit = bulk_limit
+        self.bulk = bulk_prefixes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        bulk = bool(self.bulk) and scope["path"].startswith(self.bulk)
+        limit, setting = (self.bulk_limit, "bulk_max_upload_bytes") if bulk else (self.limit, "max_body_bytes")
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(send, int(value))
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await too_large_response(limit, setting, instance=scope["path"])(scope, receive, send)
                 return
         received = 0
 
@@ -187,31 +335,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise PayloadTooLarge(
-                        f"request body is larger than {self.limit} bytes",
-                        [FieldError("body", f"larger than {self.limit} bytes")],
-                    )
+                if received > limit:
+                    raise BodyTooLarge(limit, setting)
             return message
 
         await self.app(scope, limited_receive, send)
-
-    async def _refuse(self, send: Any, size: int) -> None:
-        response = problem_response(
-            413,
-            "Payload too large",
-            f"request body of {size} bytes is larger than {self.limit} bytes",
-            type_slug="payload-too-large",
-            errors=[FieldError("body", f"larger than {self.limit} bytes")],
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(response.body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})

@@ -18,8 +18,11 @@ class Settings(BaseSettings):
     api_port: int = 8000
     scoring_port: int = 8001
     data_dir: Path = REPO_ROOT / "data"
-    # Largest request body accepted by write endpoints (bulk uploads have their own limit).
+    # Largest request body of any route but the bulk uploads (chunked bodies included): 413 above it.
     max_body_bytes: int = 1_000_000
+    # Largest bulk upload (the routes under a service's bulk prefixes), and largest line in one: 413 above them.
+    bulk_max_upload_bytes: int = 512 * 1024 * 1024
+    bulk_max_line_bytes: int = 1024 * 1024
     db_pool_size: int = 10
     environment: str = "development"
     # The arq queue of the report worker (tests give each run its own).

@@ -11,7 +11,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from services.common.concurrency import not_modified
-from services.common.db import SessionDep
+from services.common.db import SessionDep, StreamSessionDep
 from services.common.errors import DomainError, FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import BatchJob
 from services.common.pagination import Paginated, Pagination
@@ -802,7 +802,7 @@ async def get_batch_job(session: SessionDep, job_id: JobId) -> JobOut:
     "the database (a chunk of lines at a time). While the job runs, the lines scored so far.",
     responses={200: {"content": {NDJSON: {}}, "description": "One result or error object per line"}, **ERRORS},
 )
-async def get_batch_results(session: SessionDep, job_id: JobId) -> Response:
+async def get_batch_results(session: StreamSessionDep, job_id: JobId) -> Response:
     job = await session.get(BatchJob, job_id)
     if job is None:
         raise NotFound(f"batch job {job_id} does not exist")
@@ -812,5 +812,5 @@ async def get_batch_results(session: SessionDep, job_id: JobId) -> Response:
             if outputs:
                 yield b"".join(orjson.dumps(output) + b"\n" for output in outputs)
 
-    # The session stays open until the response is sent (the dependency's exit runs after it).
+    # A read-only route: its session stays open until the response is sent.
     return StreamingResponse(body(), media_type=NDJSON)

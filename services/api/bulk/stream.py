@@ -9,7 +9,8 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
-from services.common.errors import DomainError, FieldError, ValidationFailed
+from services.common.errors import DomainError, FieldError, PayloadTooLarge, ValidationFailed
+from services.common.settings import get_settings
 
 Row = tuple[Any, ...]
 
@@ -42,35 +43,68 @@ def stored_content_type(content_type: str | None) -> str:
 
 
 class Digest:
-    def __init__(self) -> None:
+    """What an upload's bytes add up to as they pass: their SHA-256 and count; and the cap on a line, checked on
+    every chunk before a parser buffers it, so that a line over `max_line` bytes is refused (413) once that many
+    bytes of it have come, whatever its length. (The cap on the whole upload is the body limit's: errors.py.)"""
+
+    def __init__(self, max_line: int | None = None) -> None:
         self.sha = hashlib.sha256()
         self.bytes = 0
+        self.max_line = get_settings().bulk_max_line_bytes if max_line is None else max_line
+        self._line = 0  # bytes of the line not ended yet
 
     def update(self, chunk: bytes) -> None:
         self.sha.update(chunk)
         self.bytes += len(chunk)
+        first = chunk.find(b"\n")
+        if first < 0:
+            self._line += len(chunk)
+        else:
+            longest = self._line + first
+            last = chunk.rfind(b"\n")
+            if last - first - 1 > self.max_line:  # lines wholly inside this chunk: only a chunk this long can hold one
+                longest = max(longest, *map(len, chunk[first + 1 : last].split(b"\n")))
+            if longest > self.max_line:
+                self._refuse()
+            self._line = len(chunk) - last - 1
+        if self._line > self.max_line:
+            self._refuse()
+
+    def _refuse(self) -> None:
+        raise PayloadTooLarge(
+            f"a line of the upload is longer than {self.max_line} bytes (the limit set by BULK_MAX_LINE_BYTES); "
+            "nothing was stored",
+            [FieldError("body", f"a line longer than {self.max_line} bytes", limit_bytes=self.max_line)],
+            limit_bytes=self.max_line,
+        )
 
     def hexdigest(self) -> str:
         return self.sha.hexdigest()
 
 
 async def lines(stream: AsyncIterator[bytes], digest: Digest) -> AsyncIterator[list[tuple[int, bytes]]]:
-    """Complete lines (without the line break) with their 1-based numbers, in blocks as the chunks arrive."""
-    rest = b""
+    """Complete lines (without the line break) with their 1-based numbers, in blocks as the chunks arrive. A line's
+    pieces are joined once, when its end comes (never re-copied chunk by chunk)."""
+    pending: list[bytes] = []
     line_no = 0
     async for chunk in stream:
         if not chunk:
             continue
         digest.update(chunk)
-        data = rest + chunk
-        parts = data.split(b"\n")
+        if b"\n" not in chunk:
+            pending.append(chunk)
+            continue
+        pending.append(chunk)
+        parts = b"".join(pending).split(b"\n")
         rest = parts.pop()
+        pending = [rest] if rest else []
         block = []
         for part in parts:
             line_no += 1
             block.append((line_no, part[:-1] if part.endswith(b"\r") else part))
         if block:
             yield block
+    rest = b"".join(pending)
     if rest:
         yield [(line_no + 1, rest[:-1] if rest.endswith(b"\r") else rest)]
 
