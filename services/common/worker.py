@@ -268,4 +268,6 @@ def sweeper(*kinds: JobKind) -> CronJob:
     async def sweep_jobs(ctx: dict[str, Any]) -> int:
         return await sweep(ctx, kinds)
 
-    return cron(sweep_jobs, second=sweep_seconds(), run_at_startup=True, timeout=300)
+    # The cron's arq job id is global to Redis: named after the queues, so workers of other queues sweep too.
+    name = "sweep_jobs:" + ",".join(kind.queue for kind in kinds)
+    return cron(sweep_jobs, name=name, second=sweep_seconds(), run_at_startup=True, timeout=300)
