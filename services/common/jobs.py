@@ -60,6 +60,10 @@ class JobKind:
         return f"{self.queue}:{self.function}:{job_id}:{attempt}"
 
 
+class Lost(Exception):
+    """A job's row is no longer this send's: the sweeper gave the job to another send (raised by a job's work)."""
+
+
 REPORT = JobKind("run_report", "reports_queue", ReportJob, UUID)
 SCORING_BATCH = JobKind("score_batch_job", "scoring_queue_name", BatchJob, int)
 

@@ -88,10 +88,6 @@ def _guard(kind: JobKind, job_id: Any, attempt: int, status: JobStatus) -> Any:
     return update(model).where(model.id == job_id, model.attempts == attempt, model.status == status)
 
 
-class Lost(Exception):
-    """The row is no longer this send's: the sweeper gave the job to another send."""
-
-
 async def _heartbeat(maker: async_sessionmaker[AsyncSession], kind: JobKind, job_id: Any, attempt: int) -> None:
     """Refresh the heartbeat until cancelled; return when the row is no longer this send's."""
     every = get_settings().job_heartbeat_s

@@ -18,9 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.db import unit_of_work
 from services.common.errors import FieldError, ValidationFailed
-from services.common.jobs import SCORING_BATCH, send_after_commit
+from services.common.jobs import SCORING_BATCH, Lost, send_after_commit
 from services.common.models.scoring import BatchItem, BatchJob, JobStatus
-from services.common.worker import Lost
 
 log = logging.getLogger(__name__)
 
