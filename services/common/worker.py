@@ -40,7 +40,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.db import make_engine, make_sessionmaker, unit_of_work
-from services.common.jobs import JobKind, send
+from services.common.jobs import JobKind, Lost, send
 from services.common.models.jobs import JobStatus
 from services.common.settings import get_settings
 
@@ -166,6 +166,9 @@ async def run_job(ctx: dict[str, Any], kind: JobKind, job_id: Any, attempt: int,
         with suppress(Exception):
             await asyncio.wait_for(_release(ctx, kind, job_id, attempt, "interrupted: timeout or shutdown"), 5)
         raise
+    except Lost:
+        log.warning("%s %s attempt %s was taken over; stopped", kind.function, job_id, attempt)
+        return "lost"
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         if _transient(exc):

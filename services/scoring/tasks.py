@@ -133,13 +133,6 @@ async def score_batch_job(ctx: dict[str, Any], job: BatchJob) -> dict[str, Any]:
             ).all()
             if not rows:
                 break
-            progress = await session.execute(
-                update(BatchJob)
-                .where(BatchJob.id == job.id, BatchJob.attempts == job.attempts, BatchJob.status == JobStatus.running)
-                .values(processed=BatchJob.processed + len(rows), heartbeat_at=datetime.now(UTC))
-            )
-            if not progress.rowcount:  # type: ignore[attr-defined]
-                raise Lost(f"batch job {job.id} attempt {job.attempts}")
             failed = 0
             for line_no, data in rows:
                 out = _score_stored(cache, line_no, data)
@@ -148,9 +141,17 @@ async def score_batch_job(ctx: dict[str, Any], job: BatchJob) -> dict[str, Any]:
                     update(BatchItem).where(BatchItem.job_id == job.id, BatchItem.line_no == line_no).values(output=out)
                 )
             last = rows[-1][0]
-            await session.execute(
-                update(BatchJob).where(BatchJob.id == job.id).values(failed_lines=BatchJob.failed_lines + failed)
+            progress = await session.execute(
+                update(BatchJob)
+                .where(BatchJob.id == job.id, BatchJob.attempts == job.attempts, BatchJob.status == JobStatus.running)
+                .values(
+                    processed=BatchJob.processed + len(rows),
+                    failed_lines=BatchJob.failed_lines + failed,
+                    heartbeat_at=datetime.now(UTC),
+                )
             )
+            if not progress.rowcount:  # type: ignore[attr-defined]
+                raise Lost(f"batch job {job.id} attempt {job.attempts}")  # this chunk is rolled back
     return {}
 
 

@@ -1,6 +1,7 @@
 """The job machinery of services.common.worker on both job tables: the guarded claim, sends under a new arq id,
 and the one sweeper (called with a real context; the rows are committed in this run's database and deleted)."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.jobs import Job
 from arq.jobs import JobStatus as ArqJobStatus
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import make_sessionmaker, unit_of_work
@@ -147,3 +148,48 @@ def test_the_api_imports_no_worker_code() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize("kind", [REPORT, SCORING_BATCH], ids=["report", "scoring"])
+async def test_a_try_taken_over_stops_and_writes_nothing(
+    kind: JobKind, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a try runs, the sweeper gives its job to the next send (as it does when the heartbeat went silent):
+    the try's heartbeat finds the row is no longer its own, the try is cancelled, and it neither finishes nor
+    fails the job."""
+    monkeypatch.setattr(get_settings(), "job_heartbeat_s", 0.05)
+    maker = make_sessionmaker(engine)
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def body(ctx: dict[str, Any], job: Any) -> dict[str, Any]:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return {}
+
+    async with unit_of_work(maker) as session:
+        row = _row(kind, status=JobStatus.queued, attempts=1)
+        session.add(row)
+    model: Any = kind.model
+    try:
+        run = asyncio.create_task(job_function(kind, body).coroutine({"sessionmaker": maker}, str(row.id), 1))
+        await asyncio.wait_for(started.wait(), 10)
+        async with unit_of_work(maker) as session:
+            await session.execute(
+                update(model).where(model.id == row.id).values(status=JobStatus.queued, attempts=2, error="taken over")
+            )
+        assert await asyncio.wait_for(run, 10) == "lost"
+        assert cancelled.is_set()
+        async with maker() as session:
+            after = await session.get(model, row.id)
+            assert after is not None and (after.status, after.attempts, after.error) == (
+                JobStatus.queued,
+                2,
+                "taken over",
+            )
+    finally:
+        async with unit_of_work(maker) as session:
+            await session.execute(delete(model).where(model.id == row.id))
