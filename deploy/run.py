@@ -2,6 +2,9 @@
 
 python -m deploy.run up     migrate, load the official documents, serve every service until Ctrl-C
 python -m deploy.run test   lint, type-check and run the test suite (migrations check included)
+
+`up` supervises what it starts: a process that exits is started again (after 0.5 s, doubling up to 30 s while
+it keeps dying within a minute of its start), and the others keep running. Ctrl-C or SIGTERM stops them all.
 """
 
 import os
@@ -9,7 +12,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from deploy import backing
 from deploy.backing import REPO_ROOT, ensure_backing_services
 
 PY = sys.executable
@@ -20,10 +26,70 @@ def _run(*cmd: str) -> None:
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
 
 
-def _serve(app: str, port: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port, "--no-access-log"], cwd=REPO_ROOT
-    )
+def _serve(app: str, port: str) -> list[str]:
+    return [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port, "--no-access-log"]
+
+
+@dataclass
+class Supervised:
+    """A process kept running: started again when it exits, with a growing delay while it keeps failing."""
+
+    name: str
+    cmd: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    failures: int = 0  # exits in a row, each within STABLE_AFTER of its start
+    next_start: float = field(default=0.0)
+
+    STABLE_AFTER = 60.0
+    FIRST_DELAY = 0.5
+    MAX_DELAY = 30.0
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.cmd, cwd=REPO_ROOT)
+        self.started_at = time.monotonic()
+
+    def check(self, now: float) -> None:
+        """Start it if it is due; note its exit and when to start it again."""
+        if self.proc is None:
+            if now >= self.next_start:
+                self.start()
+            return
+        code = self.proc.poll()
+        if code is None:
+            return
+        self.failures = 0 if now - self.started_at >= self.STABLE_AFTER else self.failures + 1
+        delay = min(self.MAX_DELAY, self.FIRST_DELAY * 2 ** max(0, self.failures - 1))
+        print(f"{self.name} exited with {code}; starting it again in {delay:g} s", file=sys.stderr, flush=True)
+        self.proc, self.next_start = None, now + delay
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
+    def wait(self, timeout: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def supervise(processes: list[Supervised], stopping: Callable[[], bool], tick: float = 0.2) -> None:
+    """Keep every process running until `stopping()`, then stop them all."""
+    try:
+        while not stopping():
+            now = time.monotonic()
+            for process in processes:
+                process.check(now)
+            time.sleep(tick)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        for process in reversed(processes):
+            process.wait(timeout=20)
 
 
 def up() -> int:
@@ -32,12 +98,16 @@ def up() -> int:
     _run(PY, "-m", "services.loader")
     api_port = os.environ.get("API_PORT", "8000")
     scoring_port = os.environ.get("SCORING_PORT", "8001")
-    procs = [
-        _serve("services.api.main:app", api_port),
-        _serve("services.scoring.main:app", scoring_port),
-        subprocess.Popen([PY, "-m", "arq", "services.reports.worker.WorkerSettings"], cwd=REPO_ROOT),
-        subprocess.Popen([PY, "-m", "arq", "services.scoring.worker.WorkerSettings"], cwd=REPO_ROOT),
+    processes = [
+        Supervised("registry API", _serve("services.api.main:app", api_port)),
+        Supervised("scoring API", _serve("services.scoring.main:app", scoring_port)),
+        Supervised("report worker", [PY, "-m", "arq", "services.reports.worker.WorkerSettings"]),
+        Supervised("scoring worker", [PY, "-m", "arq", "services.scoring.worker.WorkerSettings"]),
     ]
+    if backing.embedded_redis is not None:  # started above: kept running on its port like the rest
+        redis = Supervised("embedded Redis", backing.embedded_redis_command)
+        redis.proc, redis.started_at = backing.embedded_redis, time.monotonic()
+        processes.insert(0, redis)
     print(f"API:     http://127.0.0.1:{api_port}/docs", flush=True)
     print(f"Scoring: http://127.0.0.1:{scoring_port}/docs", flush=True)
     stopping = False
@@ -48,18 +118,8 @@ def up() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    code = 0
-    while not stopping:
-        for proc in procs:
-            if proc.poll() is not None:
-                print(f"process {proc.args!r} exited with {proc.returncode}", file=sys.stderr)
-                stopping, code = True, proc.returncode or 1
-        time.sleep(0.5)
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        proc.wait(timeout=20)
-    return code
+    supervise(processes, lambda: stopping)
+    return 0
 
 
 def test(pytest_args: list[str]) -> int:

@@ -1,4 +1,10 @@
-"""Enqueue arq jobs only after the transaction that recorded them commits.
+"""The kinds of jobs and their queues, and sending them to arq only after the transaction that recorded them
+commits.
+
+A job kind names its arq function, its queue and its table; the API sends jobs by kind and imports no worker
+code (services.common.worker runs them). Each send of a job carries its number (`attempts` on the row) and has
+an arq job id of its own, `{queue}:{function}:{id}:{attempt}`: a re-send is never ignored by arq for an id it
+still holds (a result, an in-progress key left by a killed worker), and a stale send cannot claim the job.
 
 A job recorded in Postgres inside the request's transaction must not reach the worker before the
 commit (the worker would not see its row) and must not reach it at all after a rollback. The session
@@ -9,12 +15,19 @@ Redis loses is found again by the worker's sweeper, which re-enqueues recorded j
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from arq.connections import ArqRedis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+
+from services.common.models.jobs import JobColumns
+from services.common.models.reports import ReportJob
+from services.common.models.scoring import BatchJob
+from services.common.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +43,59 @@ class PendingJob:
     args: tuple[Any, ...]
     job_id: str
     queue_name: str | None
+
+
+@dataclass(frozen=True)
+class JobKind:
+    function: str  # the arq function that runs it
+    queue_setting: str  # the setting naming its queue
+    model: type[JobColumns]  # its table
+    parse_id: Any  # the row id from its text form in the arq job's arguments
+
+    @property
+    def queue(self) -> str:
+        return str(getattr(get_settings(), self.queue_setting))
+
+    def arq_job_id(self, job_id: Any, attempt: int) -> str:
+        return f"{self.queue}:{self.function}:{job_id}:{attempt}"
+
+
+class Lost(Exception):
+    """A job's row is no longer this send's: the sweeper gave the job to another send (raised by a job's work)."""
+
+
+REPORT = JobKind("run_report", "reports_queue", ReportJob, UUID)
+SCORING_BATCH = JobKind("score_batch_job", "scoring_queue_name", BatchJob, int)
+
+
+def send_after_commit(session: AsyncSession, redis: ArqRedis | None, kind: JobKind, job_id: Any, attempt: int) -> None:
+    """Send a recorded job (its send number `attempt`) once `session` commits; nothing if it rolls back. Without
+    Redis the job stays queued until the worker's sweeper sends it."""
+    if redis is None:
+        log.warning("no redis pool: %s %s stays queued until the sweeper sends it", kind.function, job_id)
+        return
+    enqueue_after_commit(
+        session,
+        redis,
+        kind.function,
+        str(job_id),
+        attempt,
+        job_id=kind.arq_job_id(job_id, attempt),
+        queue_name=kind.queue,
+    )
+
+
+async def send(redis: ArqRedis, kind: JobKind, job_id: Any, attempt: int, defer: timedelta | None = None) -> bool:
+    """Send a job now (the sweeper and the worker); False when arq already holds this send."""
+    sent = await redis.enqueue_job(
+        kind.function,
+        str(job_id),
+        attempt,
+        _job_id=kind.arq_job_id(job_id, attempt),
+        _queue_name=kind.queue,
+        _defer_by=defer,
+    )
+    return sent is not None
 
 
 def enqueue_after_commit(

@@ -25,8 +25,17 @@ class Settings(BaseSettings):
     bulk_max_line_bytes: int = 1024 * 1024
     db_pool_size: int = 10
     environment: str = "development"
-    # The arq queue of the report worker (tests give each run its own).
+    # The arq queues of the report and scoring workers (tests give each run its own).
     reports_queue: str = "arq:reports"
+    scoring_queue_name: str = "arq:scoring"
+    # Jobs (services.common.worker): a running job refreshes its heartbeat every `job_heartbeat_s`; a job whose
+    # heartbeat (or, queued, whose last send) is older than `job_lost_after_s` is taken for lost by the sweeper,
+    # which runs every `job_sweep_every_s` seconds (a divisor of 60): sent again, or failed with the reason after
+    # `job_max_attempts` sends. Defaults: a dead worker's job is taken up again within 150 s.
+    job_heartbeat_s: float = 15
+    job_lost_after_s: float = 120
+    job_sweep_every_s: int = 30
+    job_max_attempts: int = 5
 
     @field_validator("database_url")
     @classmethod

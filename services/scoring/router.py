@@ -774,7 +774,7 @@ async def batch_score(session: SessionDep, request: Request) -> Response:
 async def create_batch_job(session: SessionDep, request: Request, response: Response) -> JobOut:
     job = await tasks.create_job(session, _lines(request))
     response.headers["Location"] = f"/batch/jobs/{job.id}"
-    tasks.enqueue(session, getattr(request.app.state, "redis", None), job.id)  # sent once the row is committed
+    tasks.enqueue(session, getattr(request.app.state, "redis", None), job)  # sent once the row is committed
     return JobOut.model_validate(job)
 
 

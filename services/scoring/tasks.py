@@ -1,57 +1,36 @@
 """Jobs of the scoring service: large JSON Lines scoring runs, recorded in Postgres, run by arq.
 
-The request records the job and its lines; the job id is handed to `enqueue_after_commit`, so it reaches
-Redis only once the request's transaction has committed (and never after a rollback). The worker takes
-only the id, scores the lines in chunks, and records progress after each chunk (resumable: a retried run
-carries on from the first line without a result). A job Redis lost (still `queued` after `LOST_AFTER`) is
-sent again by the worker's cron `sweep_lost_jobs`; the arq job id is derived from the job's id, so a second
-send of a job arq still holds is a no-op. The same cron marks `failed` a job left `running` that arq no longer
-holds and that made no progress for longer than the worker's job timeout (`fail_stalled_jobs`).
+The request records the job and its lines and sends it (`send_after_commit`), so it reaches Redis only once the
+request's transaction has committed (and never after a rollback). The worker takes only the id and runs it
+through the job machinery of services.common.worker (a guarded claim, a heartbeat, the sweeper that sends again a
+job Redis lost or whose worker died); `score_batch_job` scores the lines in chunks and records progress after
+each chunk, so a try taken up again carries on from the first line without a result.
 """
 
 import logging
-import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from arq import Retry
 from arq.connections import ArqRedis
-from arq.jobs import Job
-from arq.jobs import JobStatus as ArqJobStatus
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.db import unit_of_work
 from services.common.errors import FieldError, ValidationFailed
-from services.common.jobs import enqueue_after_commit
+from services.common.jobs import SCORING_BATCH, Lost, send_after_commit
 from services.common.models.scoring import BatchItem, BatchJob, JobStatus
 
 log = logging.getLogger(__name__)
 
-SCORE_BATCH_JOB = "score_batch_job"
 CHUNK = 1000
 # Results read per query when a job's results are streamed out.
 RESULTS_CHUNK = 1000
 MAX_JOB_LINES = 1_000_000
-MAX_TRIES = 5
-# The worker's `job_timeout` (one try of a job); also how long a running job may go without progress.
-JOB_TIMEOUT = timedelta(hours=1)
-# A recorded job still queued after this long is taken for lost by Redis and sent again.
-LOST_AFTER = timedelta(seconds=60)
 # A line longer than this is answered with an error line (and not buffered further).
 MAX_LINE_BYTES = 1 << 20
 # Yielded by `lines_of` in place of a line longer than MAX_LINE_BYTES (compared by identity).
 OVERLONG = b"\x00overlong\x00"
-
-
-def queue_name() -> str:
-    return os.environ.get("SCORING_QUEUE_NAME", "arq:scoring")
-
-
-def arq_job_id(job_id: int) -> str:
-    """The arq job id of a batch job: unique per queue, stable across re-sends (idempotent enqueue)."""
-    return f"{queue_name()}:htmc-batch:{job_id}"
 
 
 async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -118,73 +97,9 @@ async def create_job(session: AsyncSession, lines: AsyncIterator[bytes]) -> Batc
     return job
 
 
-def enqueue(session: AsyncSession, redis: ArqRedis | None, job_id: int) -> None:
+def enqueue(session: AsyncSession, redis: ArqRedis | None, job: BatchJob) -> None:
     """Send the job to the worker once `session` commits (nothing is sent if it rolls back)."""
-    if redis is None:
-        log.warning("no redis pool: batch job %s stays queued until the sweeper sends it", job_id)
-        return
-    enqueue_after_commit(session, redis, SCORE_BATCH_JOB, job_id, job_id=arq_job_id(job_id), queue_name=queue_name())
-
-
-async def sweep_lost_jobs(ctx: dict[str, Any]) -> int:
-    """Re-enqueue recorded jobs still queued long after they were created (Redis lost them), then fail the
-    running jobs the worker gave up on (`fail_stalled_jobs`). How many jobs it re-sent or failed."""
-    cutoff = datetime.now(UTC) - LOST_AFTER
-    async with unit_of_work(ctx["sessionmaker"]) as session:
-        ids = (
-            await session.scalars(
-                select(BatchJob.id).where(BatchJob.status == JobStatus.queued, BatchJob.created_at < cutoff)
-            )
-        ).all()
-    for job_id in ids:
-        await ctx["redis"].enqueue_job(SCORE_BATCH_JOB, job_id, _job_id=arq_job_id(job_id), _queue_name=queue_name())
-    return len(ids) + len(await fail_stalled_jobs(ctx))
-
-
-async def fail_stalled_jobs(ctx: dict[str, Any]) -> list[int]:
-    """Mark `failed` the jobs still `running` without progress for longer than JOB_TIMEOUT that arq no longer
-    holds (it timed the try out, or gave up after a crash and MAX_TRIES); the ids failed.
-
-    A try refreshes `updated_at` when it starts and after each chunk, and arq cancels a try JOB_TIMEOUT after it
-    started: older than that, no try is at work. A job arq still holds (queued, deferred for a retry, or in
-    progress until a crashed worker's lock expires) is left to it. Failed rather than sent again: arq does not
-    retry a timed-out try, and a re-send would start a new arq job with its tries counted from 1, so a job that
-    cannot finish in time would run for ever. The lines scored are kept and readable in the results."""
-    stalled_before = datetime.now(UTC) - JOB_TIMEOUT
-    async with unit_of_work(ctx["sessionmaker"]) as session:
-        stalled = (
-            await session.execute(
-                select(BatchJob.id, BatchJob.error).where(
-                    BatchJob.status == JobStatus.running, BatchJob.updated_at < stalled_before
-                )
-            )
-        ).all()
-    failed: list[int] = []
-    for job_id, last_error in stalled:
-        held = await Job(arq_job_id(job_id), ctx["redis"], _queue_name=queue_name()).status()
-        if held not in (ArqJobStatus.complete, ArqJobStatus.not_found):
-            continue
-        error = (
-            f"the worker gave up on this job: no progress for more than {int(JOB_TIMEOUT.total_seconds())} s "
-            "(the worker's job timeout); the lines scored are kept"
-        )
-        if last_error:
-            error += f"; last error: {last_error}"
-        now = datetime.now(UTC)
-        async with unit_of_work(ctx["sessionmaker"]) as session:
-            done = await session.execute(
-                update(BatchJob)
-                .where(
-                    BatchJob.id == job_id,
-                    BatchJob.status == JobStatus.running,
-                    BatchJob.updated_at < stalled_before,  # unless a try took it up meanwhile
-                )
-                .values(status=JobStatus.failed, error=error, finished_at=now, updated_at=now)
-            )
-        if done.rowcount:  # type: ignore[attr-defined]
-            log.warning("batch job %s failed by the sweeper: %s", job_id, error)
-            failed.append(job_id)
-    return failed
+    send_after_commit(session, redis, SCORING_BATCH, job.id, job.attempts)
 
 
 def _score_stored(cache: Any, line_no: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -196,79 +111,48 @@ def _score_stored(cache: Any, line_no: int, data: dict[str, Any]) -> dict[str, A
     return score_raw_line(cache, line_no, data["raw"].encode())
 
 
-async def score_batch_job(ctx: dict[str, Any], job_id: int) -> dict[str, Any]:
+async def score_batch_job(ctx: dict[str, Any], job: BatchJob) -> dict[str, Any]:
+    """The work of a claimed batch job (services.common.worker runs it). Lines already scored are kept
+    (committed chunk by chunk): a later attempt carries on after them. Progress is written only while the row is
+    this attempt's."""
     from services.scoring.service import VersionCache
 
     maker: async_sessionmaker[AsyncSession] = ctx["sessionmaker"]
     async with unit_of_work(maker) as session:
-        job = await session.get(BatchJob, job_id, with_for_update=True)
-        if job is None:
-            raise Retry(defer=1)  # not committed yet (or never: arq gives up after max_tries)
-        if job.status in (JobStatus.done, JobStatus.failed):
-            return {"job_id": job_id, "status": str(job.status)}
-        job.status = JobStatus.running
-        job.started_at = job.started_at or datetime.now(UTC)
-        job.error = None
-        job.updated_at = datetime.now(UTC)
         cache = await VersionCache.load(session)
-    try:
-        last = 0
-        while True:
-            async with unit_of_work(maker) as session:
-                rows = (
-                    await session.execute(
-                        select(BatchItem.line_no, BatchItem.input)
-                        .where(BatchItem.job_id == job_id, BatchItem.line_no > last, BatchItem.output.is_(None))
-                        .order_by(BatchItem.line_no)
-                        .limit(CHUNK)
-                    )
-                ).all()
-                if not rows:
-                    break
-                failed = 0
-                for line_no, data in rows:
-                    out = _score_stored(cache, line_no, data)
-                    failed += "error" in out
-                    await session.execute(
-                        update(BatchItem)
-                        .where(BatchItem.job_id == job_id, BatchItem.line_no == line_no)
-                        .values(output=out)
-                    )
-                last = rows[-1][0]
-                await session.execute(
-                    update(BatchJob)
-                    .where(BatchJob.id == job_id)
-                    .values(
-                        processed=BatchJob.processed + len(rows),
-                        failed_lines=BatchJob.failed_lines + failed,
-                        updated_at=datetime.now(UTC),
-                    )
-                )
-    except Exception as exc:
-        # Lines already scored are kept (committed chunk by chunk): a retry carries on after them.
-        final = int(ctx.get("job_try") or 1) >= MAX_TRIES
-        log.exception("batch job %s failed (try %s%s)", job_id, ctx.get("job_try"), ", giving up" if final else "")
+    last = 0
+    while True:
         async with unit_of_work(maker) as session:
-            await session.execute(
+            rows = (
+                await session.execute(
+                    select(BatchItem.line_no, BatchItem.input)
+                    .where(BatchItem.job_id == job.id, BatchItem.line_no > last, BatchItem.output.is_(None))
+                    .order_by(BatchItem.line_no)
+                    .limit(CHUNK)
+                )
+            ).all()
+            if not rows:
+                break
+            failed = 0
+            for line_no, data in rows:
+                out = _score_stored(cache, line_no, data)
+                failed += "error" in out
+                await session.execute(
+                    update(BatchItem).where(BatchItem.job_id == job.id, BatchItem.line_no == line_no).values(output=out)
+                )
+            last = rows[-1][0]
+            progress = await session.execute(
                 update(BatchJob)
-                .where(BatchJob.id == job_id)
+                .where(BatchJob.id == job.id, BatchJob.attempts == job.attempts, BatchJob.status == JobStatus.running)
                 .values(
-                    status=JobStatus.failed if final else JobStatus.running,
-                    error=f"{type(exc).__name__}: {exc}",
-                    finished_at=datetime.now(UTC) if final else None,
-                    updated_at=datetime.now(UTC),
+                    processed=BatchJob.processed + len(rows),
+                    failed_lines=BatchJob.failed_lines + failed,
+                    heartbeat_at=datetime.now(UTC),
                 )
             )
-        if final:
-            return {"job_id": job_id, "status": "failed"}
-        raise Retry(defer=5) from exc
-    async with unit_of_work(maker) as session:
-        await session.execute(
-            update(BatchJob)
-            .where(BatchJob.id == job_id)
-            .values(status=JobStatus.done, finished_at=datetime.now(UTC), updated_at=datetime.now(UTC))
-        )
-    return {"job_id": job_id, "status": "done"}
+            if not progress.rowcount:  # type: ignore[attr-defined]
+                raise Lost(f"batch job {job.id} attempt {job.attempts}")  # this chunk is rolled back
+    return {}
 
 
 async def result_chunks(session: AsyncSession, job_id: int) -> AsyncIterator[list[dict[str, Any]]]:

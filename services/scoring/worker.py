@@ -2,20 +2,16 @@
 
 from typing import Any, ClassVar
 
-from arq import cron
-
-from services.common.worker import close_database, open_database, worker_redis_settings
-from services.scoring.tasks import JOB_TIMEOUT, MAX_TRIES, queue_name, score_batch_job, sweep_lost_jobs
+from services.common.jobs import SCORING_BATCH
+from services.common.worker import close_database, job_function, open_database, sweeper, worker_redis_settings
+from services.scoring.tasks import score_batch_job
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [score_batch_job]
-    # Re-sends recorded jobs that Redis lost (still queued a minute after they were recorded) and fails running
-    # jobs the worker gave up on (no progress for longer than job_timeout).
-    cron_jobs: ClassVar[list[Any]] = [cron(sweep_lost_jobs, second=0, run_at_startup=True)]
+    functions: ClassVar[list[Any]] = [job_function(SCORING_BATCH, score_batch_job)]
+    cron_jobs: ClassVar[list[Any]] = [sweeper(SCORING_BATCH)]
     on_startup = open_database
     on_shutdown = close_database
     redis_settings = worker_redis_settings()
-    queue_name = queue_name()
-    max_tries = MAX_TRIES
-    job_timeout = JOB_TIMEOUT  # the sweeper's limit for a running job too
+    queue_name = SCORING_BATCH.queue
+    job_timeout = 3600

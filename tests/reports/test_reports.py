@@ -17,10 +17,11 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.common.db import make_sessionmaker, unit_of_work
-from services.common.jobs import wait_for_enqueued
+from services.common.jobs import REPORT, wait_for_enqueued
 from services.common.models.reports import ReportJob
 from services.common.settings import REPO_ROOT
-from services.reports.tasks import report_queue, run_report, sweep_lost_jobs
+from services.common.worker import job_function, sweep
+from services.reports.tasks import run_report
 from tests.conftest import bind_app
 
 CONCEPT = "health-concept-2022-2029"
@@ -44,8 +45,9 @@ async def test_annual_plan_report_job(loaded: None, engine: AsyncEngine, redis: 
         session.add(job)
     try:
         ctx: dict[str, Any] = {"sessionmaker": maker, "redis": redis}
-        assert await run_report(ctx, str(job.id)) == "done"
-        assert await run_report(ctx, str(job.id)) == "skipped"  # a second delivery changes nothing
+        run = job_function(REPORT, run_report).coroutine
+        assert await run(ctx, str(job.id), 1) == "done"
+        assert await run(ctx, str(job.id), 1) == "skipped"  # a second delivery changes nothing
         async with maker() as session:
             done = await session.get(ReportJob, job.id)
             assert done is not None and done.status == "done" and done.result is not None
@@ -77,10 +79,12 @@ async def test_request_is_enqueued_only_after_commit(
         job_id = resp.json()["id"]
         assert resp.json()["status"] == "queued"
         await wait_for_enqueued()
-        status = await Job(job_id, redis, _queue_name=report_queue()).status()
+        assert resp.json()["attempts"] == 1
+        arq_id = REPORT.arq_job_id(job_id, 1)
+        status = await Job(arq_id, redis, _queue_name=REPORT.queue).status()
         assert status == JobStatus.queued
-        await redis.delete(f"arq:job:{job_id}")
-        await redis.zrem(report_queue(), job_id)
+        await redis.delete(f"arq:job:{arq_id}")
+        await redis.zrem(REPORT.queue, arq_id)
 
         bad = await client.post("/api/v1/reports/annual-plan", json={"document": "nope", "year": 2027})
         assert bad.status_code == 404 and bad.json()["errors"][0]["field"] == "document"
@@ -141,9 +145,9 @@ async def test_worker_end_to_end(loaded: None, engine: AsyncEngine, database_url
             await session.execute(
                 ReportJob.__table__.update()
                 .where(ReportJob.id == lost.id)
-                .values(created_at=ReportJob.created_at - timedelta(hours=1))
+                .values(heartbeat_at=ReportJob.heartbeat_at - timedelta(hours=1))
             )
-        assert await sweep_lost_jobs({"sessionmaker": maker, "redis": redis}) >= 1
+        assert await sweep({"sessionmaker": maker, "redis": redis}, (REPORT,)) >= 1
         for _ in range(300):
             async with maker() as session:
                 row = await session.get(ReportJob, lost.id)
@@ -151,6 +155,7 @@ async def test_worker_end_to_end(loaded: None, engine: AsyncEngine, database_url
                     break
             await asyncio.sleep(0.1)
         assert row is not None and row.status == "done"
+        assert row.attempts == 2 and row.error is None  # the second send ran it
     finally:
         worker.terminate()
         await asyncio.wait_for(worker.wait(), timeout=20)
@@ -164,14 +169,14 @@ async def test_rolled_back_jobs_are_never_sent(engine: AsyncEngine, redis: ArqRe
     rolled_back, committed = f"rolled-back-{uuid4()}", f"committed-{uuid4()}"
     maker = make_sessionmaker(engine)
     async with maker() as session:
-        enqueue_after_commit(session, redis, "run_report", "x", job_id=rolled_back, queue_name=report_queue())
+        enqueue_after_commit(session, redis, "run_report", "x", job_id=rolled_back, queue_name=REPORT.queue)
         await session.rollback()
     async with maker() as session:
-        enqueue_after_commit(session, redis, "run_report", "y", job_id=committed, queue_name=report_queue())
-        assert await Job(committed, redis, _queue_name=report_queue()).status() == JobStatus.not_found
+        enqueue_after_commit(session, redis, "run_report", "y", job_id=committed, queue_name=REPORT.queue)
+        assert await Job(committed, redis, _queue_name=REPORT.queue).status() == JobStatus.not_found
         await session.commit()
         await wait_for_enqueued()
-    assert await Job(committed, redis, _queue_name=report_queue()).status() == JobStatus.queued
-    assert await Job(rolled_back, redis, _queue_name=report_queue()).status() == JobStatus.not_found
+    assert await Job(committed, redis, _queue_name=REPORT.queue).status() == JobStatus.queued
+    assert await Job(rolled_back, redis, _queue_name=REPORT.queue).status() == JobStatus.not_found
     await redis.delete(f"arq:job:{committed}")
-    await redis.zrem(report_queue(), committed)
+    await redis.zrem(REPORT.queue, committed)

@@ -377,6 +377,8 @@ async def test_jsonl_batch(client: AsyncClient, criteria: Any) -> None:
 async def test_batch_job_through_the_worker_function(client: AsyncClient, criteria: Any, connection: Any) -> None:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
+    from services.common.jobs import SCORING_BATCH
+    from services.common.worker import job_function
     from services.scoring.tasks import score_batch_job
 
     line = {
@@ -390,7 +392,8 @@ async def test_batch_job_through_the_worker_function(client: AsyncClient, criter
     job = resp.json()
     assert job["status"] == "queued" and job["total"] == 2500
     maker = async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    assert (await score_batch_job({"sessionmaker": maker}, job["id"]))["status"] == "done"
+    run = job_function(SCORING_BATCH, score_batch_job).coroutine
+    assert await run({"sessionmaker": maker}, str(job["id"]), 1) == "done"
     state = (await client.get(f"/batch/jobs/{job['id']}")).json()
     assert (state["status"], state["processed"], state["failed_lines"]) == ("done", 2500, 0)
     results = (await client.get(f"/batch/jobs/{job['id']}/results")).content.splitlines()
@@ -438,8 +441,7 @@ async def test_robustness_of_each_decision(client: AsyncClient, criteria: Any) -
 
 
 async def test_batch_job_is_enqueued_after_commit_only(client: AsyncClient, criteria: Any) -> None:
-    from services.common.jobs import wait_for_enqueued
-    from services.scoring.tasks import queue_name
+    from services.common.jobs import SCORING_BATCH, wait_for_enqueued
 
     calls: list[tuple[Any, ...]] = []
 
@@ -458,8 +460,8 @@ async def test_batch_job_is_enqueued_after_commit_only(client: AsyncClient, crit
     assert resp.status_code == 202
     await wait_for_enqueued()
     job_id = resp.json()["id"]
-    expected = {"_job_id": f"{queue_name()}:htmc-batch:{job_id}", "_queue_name": queue_name()}
-    assert calls == [("score_batch_job", job_id, expected)]
+    expected = {"_job_id": f"{SCORING_BATCH.queue}:score_batch_job:{job_id}:1", "_queue_name": SCORING_BATCH.queue}
+    assert calls == [("score_batch_job", str(job_id), 1, expected)]
 
 
 async def test_lists_are_paginated(client: AsyncClient, criteria: Any) -> None:

@@ -8,7 +8,9 @@ from httpx import AsyncClient
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from services.common.jobs import SCORING_BATCH
 from services.common.models.scoring import BatchItem
+from services.common.worker import job_function
 from services.scoring import tasks
 
 NDJSON = "application/x-ndjson"
@@ -44,7 +46,8 @@ async def test_results_are_streamed_in_chunks_with_the_same_bytes(
     assert (empty.status_code, empty.content) == (200, b"")
 
     maker = async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    assert (await tasks.score_batch_job({"sessionmaker": maker}, job_id))["status"] == "done"
+    run = job_function(SCORING_BATCH, tasks.score_batch_job).coroutine
+    assert await run({"sessionmaker": maker}, str(job_id), 1) == "done"
 
     statements: list[str] = []
 

@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import orjson
 import pytest
@@ -17,10 +17,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import make_sessionmaker, unit_of_work
-from services.common.jobs import wait_for_enqueued
+from services.common.jobs import SCORING_BATCH, wait_for_enqueued
 from services.common.models.scoring import BatchItem, BatchJob, JobStatus
 from services.common.settings import REPO_ROOT
-from services.scoring.tasks import arq_job_id, queue_name, sweep_lost_jobs
+from services.common.worker import sweep
 
 LINE = {
     "first_used_world_year": 2020,
@@ -55,7 +55,7 @@ async def test_real_worker_runs_a_queued_job_to_done(
 ) -> None:
     from services.scoring.main import create_app
 
-    assert queue_name().startswith("arq:test-")  # this run's own queue
+    assert SCORING_BATCH.queue.startswith("arq:test-")  # this run's own queue
     app = create_app()
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -132,9 +132,9 @@ async def test_real_worker_runs_a_queued_job_to_done(
             await session.execute(
                 update(BatchJob)
                 .where(BatchJob.id == lost.id)
-                .values(created_at=BatchJob.created_at - timedelta(hours=1))
+                .values(heartbeat_at=BatchJob.heartbeat_at - timedelta(hours=1))
             )
-        assert await sweep_lost_jobs({"sessionmaker": maker, "redis": redis}) == 1
+        assert await sweep({"sessionmaker": maker, "redis": redis}, (SCORING_BATCH,)) == 1
         row = None
         for _ in range(600):
             async with maker() as session:
@@ -142,9 +142,9 @@ async def test_real_worker_runs_a_queued_job_to_done(
             if row is not None and row.status == JobStatus.done:
                 break
             await asyncio.sleep(0.05)
-        assert row is not None and (row.status, row.processed) == (JobStatus.done, 2)
+        assert row is not None and (row.status, row.processed, row.attempts) == (JobStatus.done, 2, 2)
         # Swept again, a finished job is not sent again.
-        assert await sweep_lost_jobs({"sessionmaker": maker, "redis": redis}) == 0
+        assert await sweep({"sessionmaker": maker, "redis": redis}, (SCORING_BATCH,)) == 0
     finally:
         worker.terminate()
         await asyncio.wait_for(worker.wait(), timeout=20)
@@ -153,82 +153,6 @@ async def test_real_worker_runs_a_queued_job_to_done(
         async with maker() as session:
             assert (await session.scalars(select(BatchItem.job_id).where(BatchItem.job_id.in_(ids)))).all() == []
         for job_id in ids:
-            await redis.delete(f"arq:result:{arq_job_id(job_id)}", f"arq:job:{arq_job_id(job_id)}")
-
-
-async def test_sweeper_fails_running_jobs_the_worker_gave_up_on(engine: AsyncEngine, redis: ArqRedis) -> None:
-    """A job left `running` with no progress for longer than the worker's job timeout, that arq no longer holds
-    (it timed the try out: a result is stored; or Redis lost it), is failed with the reason; the lines it scored
-    stay readable. A job arq still holds (a retry waiting) or one that moved recently is left alone."""
-    from arq.jobs import result_key_prefix
-
-    from services.scoring.tasks import JOB_TIMEOUT, result_chunks
-    from services.scoring.worker import WorkerSettings
-
-    assert WorkerSettings.job_timeout is JOB_TIMEOUT  # the sweeper's limit is the worker's setting
-    maker = make_sessionmaker(engine)
-    now = datetime.now(UTC)
-    stale = now - JOB_TIMEOUT - timedelta(minutes=1)
-    moved = {
-        "timed_out": stale,
-        "lost": stale,
-        "retry_waiting": stale,
-        "recent": now - JOB_TIMEOUT + timedelta(minutes=5),
-    }
-    ids: dict[str, int] = {}
-    try:
-        async with unit_of_work(maker) as session:
-            for name, updated_at in moved.items():
-                job = BatchJob(
-                    status=JobStatus.running,
-                    total=2,
-                    processed=1,
-                    failed_lines=0,
-                    error="ValueError: boom" if name == "timed_out" else None,
-                    started_at=updated_at - timedelta(minutes=5),
-                    updated_at=updated_at,
-                )
-                session.add(job)
-                await session.flush()
-                ids[name] = job.id
-                # Line 1 scored, line 2 not yet (no output).
-                await session.execute(
-                    insert(BatchItem), [{"job_id": job.id, "line_no": 1, "input": {}, "output": {"line": 1}}]
-                )
-                await session.execute(insert(BatchItem), [{"job_id": job.id, "line_no": 2, "input": {}}])
-        # arq finished the timed-out try (its result is stored) and holds the waiting retry (deferred).
-        await redis.set(result_key_prefix + arq_job_id(ids["timed_out"]), b"timed out")
-        sent = await redis.enqueue_job(
-            "score_batch_job",
-            ids["retry_waiting"],
-            _job_id=arq_job_id(ids["retry_waiting"]),
-            _queue_name=queue_name(),
-            _defer_by=timedelta(hours=1),
-        )
-        assert sent is not None
-
-        ctx = {"sessionmaker": maker, "redis": redis}
-        assert await sweep_lost_jobs(ctx) == 2
-        async with maker() as session:
-            rows = {name: await session.get(BatchJob, job_id) for name, job_id in ids.items()}
-            status = {name: row.status if row else None for name, row in rows.items()}
-            error = {name: row.error if row else None for name, row in rows.items()}
-            assert status == {
-                "timed_out": JobStatus.failed,
-                "lost": JobStatus.failed,
-                "retry_waiting": JobStatus.running,
-                "recent": JobStatus.running,
-            }
-            for name in ("timed_out", "lost"):
-                assert "no progress for more than 3600 s (the worker's job timeout)" in str(error[name]), error
-            assert str(error["timed_out"]).endswith("; last error: ValueError: boom")
-            assert all(rows[n] and rows[n].finished_at and rows[n].processed == 1 for n in ("timed_out", "lost"))
-            assert [c async for c in result_chunks(session, ids["lost"])] == [[{"line": 1}]]  # the lines done are kept
-        # Swept again, nothing more to do: the failed jobs stay failed, the others are still left alone.
-        assert await sweep_lost_jobs(ctx) == 0
-    finally:
-        async with unit_of_work(maker) as session:
-            await session.execute(delete(BatchJob).where(BatchJob.id.in_(ids.values())))  # items cascade
-        for job_id in ids.values():
-            await redis.delete(f"arq:result:{arq_job_id(job_id)}", f"arq:job:{arq_job_id(job_id)}")
-            await redis.zrem(queue_name(), arq_job_id(job_id))
+            for attempt in (1, 2):
+                arq_id = SCORING_BATCH.arq_job_id(job_id, attempt)
+                await redis.delete(f"arq:result:{arq_id}", f"arq:job:{arq_id}")

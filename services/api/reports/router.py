@@ -10,10 +10,9 @@ from sqlalchemy import select
 
 from services.common.db import SessionDep
 from services.common.errors import FieldError, NotFound, ValidationFailed
-from services.common.jobs import enqueue_after_commit
+from services.common.jobs import REPORT, send_after_commit
 from services.common.models.registry import Document
 from services.common.models.reports import JobStatus, ReportJob
-from services.reports.tasks import RUN_REPORT, report_queue
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 PROBLEM: dict[str, Any] = {"description": "Problem details", "content": {"application/problem+json": {}}}
@@ -70,9 +69,7 @@ async def request_annual_plan(
     )
     session.add(job)
     await session.flush()
-    enqueue_after_commit(
-        session, request.app.state.redis, RUN_REPORT, str(job.id), job_id=str(job.id), queue_name=report_queue()
-    )
+    send_after_commit(session, getattr(request.app.state, "redis", None), REPORT, job.id, job.attempts)
     out = ReportJobOut.model_validate(job)
     return Response(
         out.model_dump_json(),

@@ -32,6 +32,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models.base import Base, CreatedAtMixin
+from services.common.models.jobs import JobColumns
+from services.common.models.jobs import JobStatus as JobStatus  # re-exported: the scoring code names it here
 from services.common.models.reference import pg_enum
 
 SCORE = Numeric(12, 6)
@@ -61,13 +63,6 @@ class DecisionKind(StrEnum):
     include = "include"  # the application's technology enters the HTMC list
     refuse = "refuse"  # the application is refused
     move_to_specialised = "move_to_specialised"  # a listed technology leaves the list for ММК
-
-
-class JobStatus(StrEnum):
-    queued = "queued"
-    running = "running"
-    done = "done"
-    failed = "failed"
 
 
 class CriteriaVersion(CreatedAtMixin, Base):
@@ -340,20 +335,17 @@ class Scenario(CreatedAtMixin, Base):
     created_by: Mapped[str | None] = mapped_column(Text)
 
 
-class BatchJob(CreatedAtMixin, Base):
+class BatchJob(JobColumns, CreatedAtMixin, Base):
     """A queued batch scoring run: lines stored in `htmc_batch_item`, processed by the arq worker."""
 
     __tablename__ = "htmc_batch_job"
+    __table_args__ = (Index("ix_htmc_batch_job_status_heartbeat", "status", "heartbeat_at"),)
+    status_type_name = "htmc_job_status"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[JobStatus] = mapped_column(pg_enum(JobStatus, "htmc_job_status"), default=JobStatus.queued)
     total: Mapped[int] = mapped_column(Integer, default=0)
     processed: Mapped[int] = mapped_column(Integer, default=0)
     failed_lines: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class BatchItem(Base):
