@@ -24,6 +24,7 @@ from services.api.guarantee.schemas import (
     StatisticsUpload,
     StatisticsUploadResult,
 )
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
@@ -42,7 +43,7 @@ ProfileQ = Annotated[
         examples=["cardiology"],
     ),
 ]
-AsOf = Annotated[date | None, Query(description="Read as in force on this date (default: today).")]
+AsOf = Annotated[CalendarDate | None, Query(description="Read as in force on this date (default: today).")]
 Year = Annotated[int, Query(ge=1991, le=2100, description="Calendar year.", examples=[2026])]
 
 

@@ -17,6 +17,7 @@ from services.api.purchasing.schemas import (
     ProviderOut,
     PurchasingSummaryOut,
 )
+from services.common.bounds import Int32Id
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/api/v1")
 RegionQ = Annotated[str | None, Query(pattern=r"^\d{9}$", examples=["710000000"])]
 KindQ = Annotated[str | None, Query(max_length=60, examples=["palliative_care"])]
 YearQ = Annotated[int | None, Query(ge=1991, le=2100, examples=[2022])]
-ContractId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+ContractId = Annotated[Int32Id, Path()]
 
 
 @router.get(
