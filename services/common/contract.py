@@ -9,11 +9,13 @@
 """
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
-from starlette.routing import Match, Router
+from starlette.routing import compile_path
 
 from services.common.errors import FieldError, problem_response
 
@@ -87,9 +89,10 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
 class RefuseNul:
     """ASGI middleware: a query or path parameter holding NUL answers 422 naming the parameter."""
 
-    def __init__(self, app: Any, router: Router) -> None:
+    def __init__(self, app: Any, openapi: Callable[[], dict[str, Any]]) -> None:
         self.app = app
-        self.router = router
+        self.app_openapi = openapi  # the documented path templates name the parameters
+        self.templates: list[re.Pattern[str]] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -115,14 +118,13 @@ class RefuseNul:
         return errors
 
     def _path_errors(self, scope: Any) -> list[FieldError]:
-        for route in self.router.routes:
-            match, child = route.matches(scope)
-            if match != Match.NONE:
-                return [
-                    FieldError(name, _REASON, location="path")
-                    for name, value in child.get("path_params", {}).items()
-                    if "\x00" in str(value)
-                ] or [FieldError("path", _REASON, location="path")]
+        if self.templates is None:
+            self.templates = [compile_path(path)[0] for path in self.app_openapi().get("paths", {})]
+        for template in self.templates:
+            match = template.match(scope["path"])
+            if match:
+                names = [name for name, value in match.groupdict().items() if "\x00" in value]
+                return [FieldError(name, _REASON, location="path") for name in names]
         return [FieldError("path", _REASON, location="path")]
 
 
@@ -131,7 +133,7 @@ _REASON = "must not contain the NUL character (\\u0000)"
 
 def install_contract(app: FastAPI) -> None:
     """Refuse NUL in parameters and document every error as problem+json."""
-    app.add_middleware(RefuseNul, router=app.router)
+    app.add_middleware(RefuseNul, openapi=lambda: app.openapi())
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
