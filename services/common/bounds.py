@@ -16,8 +16,11 @@ INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 
 
-def check_text(value: str) -> str:
-    """Refuse NUL, lone surrogates and text made only of control (or format) characters and spaces."""
+def check_text(value: str | None) -> str | None:
+    """Refuse NUL, lone surrogates and text made only of control (or format) characters and spaces.
+    (None passes: the validator may sit on an optional field.)"""
+    if value is None:
+        return None
     if "\x00" in value:
         raise PydanticCustomError("nul_character", "must not contain the NUL character (\\u0000)")
     if any(unicodedata.category(ch) == "Cs" for ch in value):
