@@ -118,3 +118,17 @@ async def test_effective_from_is_at_most_five_years_ahead(api: AsyncClient) -> N
     assert resp.status_code == 200, resp.text
     refused(await api.get(url, params={"as_of": "9999-12-31"}), "as_of")
     refused(await api.get("/api/v1/measures", params={"due_from": "0001-01-01"}), "due_from")
+
+
+def test_the_text_check_lets_an_optional_field_be_null() -> None:
+    from typing import Annotated
+
+    from pydantic import Field, TypeAdapter, ValidationError
+
+    from services.common.bounds import TextCheck
+
+    optional = TypeAdapter(Annotated[str | None, Field(max_length=20), TextCheck])
+    assert optional.validate_python(None) is None
+    assert optional.validate_python("Төлем «1»") == "Төлем «1»"
+    with pytest.raises(ValidationError, match="NUL"):
+        optional.validate_python("a\x00")
