@@ -131,8 +131,14 @@ def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
     from services.common.db import get_read_pool, get_session
 
     async def _session() -> AsyncIterator[AsyncSession]:
-        yield session
-        await session.commit()  # a savepoint: rolled back with the test
+        # As production's unit of work: commit when the handler succeeds, roll back when it raises. Here both act
+        # on the request's savepoint; the test's outer transaction rolls back everything at the end.
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
 
     async def _read() -> Any:
         return raw_connection
