@@ -69,7 +69,14 @@ def no_later_than_five_years(value: date) -> date:
     return value
 
 
+def not_after_this_year(value: int) -> int:
+    if value > date.today().year:
+        raise PydanticCustomError("year_in_future", "must not be after this year ({year})", {"year": date.today().year})
+    return value
+
+
 NotAfterToday = AfterValidator(not_after_today)
+NotAfterThisYear = AfterValidator(not_after_this_year)
 WithinFiveYears = AfterValidator(no_later_than_five_years)
 
 # A date in a query or a stored field with no rule of its own.
@@ -100,6 +107,12 @@ AdoptionDate = Annotated[
 FirstUseDate = Annotated[
     date, Field(ge=EARLIEST_DATE, le=LATEST_DATE, description="Not before 1900-01-01, not after today."), NotAfterToday
 ]
+FirstUseYear = Annotated[
+    int,
+    Field(ge=EARLIEST_DATE.year, le=LATEST_DATE.year, description="Not before 1900, not after this year."),
+    NotAfterThisYear,
+]
+# An assessment, a submission or a decision: it has happened.
 PastDate = Annotated[
     date, Field(ge=EARLIEST_DATE, le=LATEST_DATE, description="Not before 1900-01-01, not after today."), NotAfterToday
 ]

@@ -132,3 +132,22 @@ def test_the_text_check_lets_an_optional_field_be_null() -> None:
     assert optional.validate_python("Төлем «1»") == "Төлем «1»"
     with pytest.raises(ValidationError, match="NUL"):
         optional.validate_python("a\x00")
+
+
+def test_the_types_scoring_takes() -> None:
+    """First use in the world 1900..today (a year: 1900..this year); an assessment not after today."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from services.common.bounds import FirstUseDate, FirstUseYear, PastDate
+
+    today = date.today()
+    for adapter, good, bad in (
+        (TypeAdapter(FirstUseDate), [date(1900, 1, 1), today], [date(1899, 12, 31), today + timedelta(days=1)]),
+        (TypeAdapter(PastDate), [today], [today + timedelta(days=1), date(3982, 1, 1), date(9999, 12, 31)]),
+        (TypeAdapter(FirstUseYear), [1900, today.year], [1899, today.year + 1, 2099]),
+    ):
+        for value in good:
+            assert adapter.validate_python(value) == value
+        for value in bad:
+            with pytest.raises(ValidationError):
+                adapter.validate_python(value)
