@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -70,7 +71,7 @@ def served(database_url: str) -> Iterator[dict[str, str]]:
         drop_database(url)
 
 
-async def _schemathesis(base: str) -> tuple[int, str]:
+async def _schemathesis(base: str, workdir: Path) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         os.path.join(os.path.dirname(sys.executable), "st"),
         "run",
@@ -84,7 +85,7 @@ async def _schemathesis(base: str) -> tuple[int, str]:
         "--no-shrink",
         "--continue-on-failure",
         "--warnings=off",
-        cwd=REPO_ROOT,
+        cwd=workdir,  # its crash cache starts empty: every run is the same run
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract.hooks", "PYTHONPATH": str(REPO_ROOT), "NO_COLOR": "1"},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -93,10 +94,12 @@ async def _schemathesis(base: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode(errors="replace")
 
 
-def test_schemathesis_finds_nothing(served: dict[str, str]) -> None:
+def test_schemathesis_finds_nothing(served: dict[str, str], tmp_path: Path) -> None:
     async def both() -> list[tuple[int, str]]:
-        return list(await asyncio.gather(*(_schemathesis(base) for base in served.values())))
+        return list(await asyncio.gather(*(_schemathesis(base, tmp_path / name) for name, base in served.items())))
 
+    for name in served:
+        (tmp_path / name).mkdir()
     results = asyncio.run(both())
     failed = {name: out for name, (code, out) in zip(served, results, strict=True) if code != 0}
     for name, out in failed.items():

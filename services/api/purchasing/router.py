@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
-from services.api.guarantee.http import ERRORS, WRITE_ERRORS, single
+from services.api.guarantee.http import ERRORS, SINGLE, WRITE_ERRORS, single
 from services.api.purchasing import invoice_ingest, service
 from services.api.purchasing.schemas import (
     AllocationOut,
@@ -96,7 +96,7 @@ async def list_contracts(
     tags=["purchasing"],
     operation_id="get_contract_status",
     response_model=ContractStatusOut,
-    responses=ERRORS,
+    responses=SINGLE,
     summary="A contract with its invoices, balance and run-rate forecast (ETag)",
 )
 async def get_contract(request: Request, session: SessionDep, contract_id: ContractId) -> Response:
