@@ -3,7 +3,8 @@
 * Every error a route can answer is documented as `application/problem+json` with the `Problem` schema (FastAPI
   documents its 422 as `application/json`; the handlers in errors.py send problem+json).
 * Statuses every route of a kind can answer are documented on each of them: 400 (a body that cannot be read),
-  413 (a body over the size cap) and 422 on routes with a body, 503 (the database is gone) on every API route.
+  413 (a body over the size cap) and 422 on routes with a body, 503 (the database is gone) on every route but
+  the health checks.
 * A NUL character in a query or path parameter is refused with 422 naming the parameter, before routing code can
   hand it to Postgres (which cannot store it in text).
 """
@@ -65,7 +66,7 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 extra += [400, 413, 422]
             if operation.get("parameters"):
                 extra.append(422)
-            if path.startswith("/api/"):
+            if not path.startswith("/health/"):
                 extra.append(503)
             for status in extra:
                 responses.setdefault(str(status), {"description": GENERIC[status]})
