@@ -19,6 +19,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from services.common.settings import REPO_ROOT, asyncpg_dialect_url, plain_dsn
+from tests.documented import RecordAnswers, undocumented
 
 RUN_ID = uuid.uuid4().hex[:10]
 # Queues of their own, so runs sharing one Redis never take each other's jobs.
@@ -131,8 +132,14 @@ def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
     from services.common.db import get_read_pool, get_session, get_stream_session
 
     async def _session() -> AsyncIterator[AsyncSession]:
-        yield session
-        await session.commit()  # a savepoint: rolled back with the test
+        # As production's unit of work: commit when the handler succeeds, roll back when it raises. Here both act
+        # on the request's savepoint; the test's outer transaction rolls back everything at the end.
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
 
     async def _stream_session() -> AsyncIterator[AsyncSession]:
         yield session
@@ -143,6 +150,15 @@ def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
     app.dependency_overrides[get_session] = _session
     app.dependency_overrides[get_stream_session] = _stream_session
     app.dependency_overrides[get_read_pool] = _read
+    app.add_middleware(RecordAnswers, title=app.title, spec=app.openapi)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run on an answer the OpenAPI documents do not promise (tests/documented.py)."""
+    problems = undocumented()
+    if problems:
+        print("\nAnswers the OpenAPI documents do not promise:\n  " + "\n  ".join(problems))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
+from services.common.contract import install_contract
 from services.common.db import make_engine, make_read_pool, make_sessionmaker
 from services.common.errors import BodySizeLimit, Faults, install_error_handlers, problem_response
 from services.common.settings import get_settings
@@ -85,6 +86,7 @@ def create_service_app(
         openapi_tags=[*openapi_tags, {"name": "health", "description": "Liveness and readiness."}],
     )
     install_error_handlers(app)
+    install_contract(app)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

@@ -1,35 +1,82 @@
 """Filtering, sorting, paging, ETags and as_of on the read API."""
 
+from collections.abc import Callable
+from typing import Any
+
 from httpx import AsyncClient
+
+from tests.filters import assert_filter, listed
 
 CANCER = "cancer-plan-2018-2022"
 CONCEPT = "health-concept-2022-2029"
 
 
-async def test_filters(api: AsyncClient) -> None:
-    async def numbers(**params: object) -> list[str]:
-        body = (await api.get("/api/v1/measures", params={"limit": 500, **params})).json()
-        assert body["total"] == len(body["items"])
-        return [m["number"] for m in body["items"]]
+async def test_measure_filters(api: AsyncClient) -> None:
+    path = "/api/v1/measures"
+    cancer, concept = {"document": CANCER}, {"document": CONCEPT}
 
-    by_bgm = await numbers(document=CANCER, executor="БҒМ")
-    assert by_bgm and all(n.isdigit() for n in by_bgm)
-    lead = await numbers(document=CANCER, executor="БҒМ", lead_only="true")
-    assert set(lead) <= set(by_bgm)
-    assert await numbers(document=CANCER, source="republican_budget")
-    assert await numbers(document=CANCER, funding_note="not_required")
-    health_insurance_2020 = await numbers(document=CANCER, source="health_insurance", year=2020)
-    assert "10" in health_insurance_2020
-    due_2019 = await numbers(document=CANCER, due_from="2019-09-01", due_to="2019-09-30")
-    assert {"3", "4"} <= set(due_2019)
-    under_ind_46 = await numbers(document=CONCEPT, indicator=46)
-    assert "82" in under_ind_46
-    # Kazakh text search, case-insensitive.
-    assert await numbers(q="ВАКЦИНА") == await numbers(q="вакцина") != []
-    agreed = await numbers(document=CONCEPT, by_agreement="true")
-    assert agreed
-    none = await numbers(document=CANCER, executor="NO-SUCH-ORG")
-    assert none == []
+    def executor(code: str, *, lead: bool = False, agreed: bool | None = None) -> Callable[[dict[str, Any]], bool]:
+        return lambda m: any(
+            e["code"] == code and (e["is_lead"] or not lead) and (agreed is None or e["by_agreement"] == agreed)
+            for e in m["executors"]
+        )
+
+    await assert_filter(api, path, {}, cancer, lambda m: m["document"] == CANCER)
+    await assert_filter(api, path, cancer, {"executor": "БҒМ"}, executor("БҒМ"))
+    await assert_filter(api, path, cancer, {"executor": "ДСМ", "lead_only": "true"}, executor("ДСМ", lead=True))
+    await assert_filter(
+        api, path, concept, {"by_agreement": "true"}, lambda m: any(e["by_agreement"] for e in m["executors"])
+    )
+    await assert_filter(
+        api,
+        path,
+        cancer,
+        {"source": "republican_budget"},
+        lambda m: any(f["source"] == "republican_budget" for f in m["financing"]),
+    )
+    await assert_filter(
+        api, path, cancer, {"funding_note": "not_required"}, lambda m: m["funding_note"] == "not_required"
+    )
+    in_2020 = await assert_filter(
+        api,
+        path,
+        cancer,
+        {"source": "health_insurance", "year": 2020},
+        lambda m: any(f["source"] == "health_insurance" and f["year"] == 2020 for f in m["financing"]),
+    )
+    assert "10" in {m["number"] for m in in_2020}
+    due = await assert_filter(
+        api,
+        path,
+        cancer,
+        {"due_from": "2019-09-01", "due_to": "2019-09-30"},
+        lambda m: any("2019-09-01" <= d <= "2019-09-30" for d in m["due_dates"]),
+    )
+    assert {"3", "4"} <= {m["number"] for m in due}
+    under_46 = await assert_filter(api, path, concept, {"indicator": 46}, lambda m: 46 in m["indicators"])
+    assert "82" in {m["number"] for m in under_46}
+    await assert_filter(api, path, concept, {"direction": "1"}, lambda m: m["direction"] == "1")
+    await assert_filter(
+        api,
+        path,
+        cancer,
+        {"completion_form": "information_to_moh"},
+        lambda m: (m["completion_form"] or {}).get("code") == "information_to_moh",
+    )
+    assert await listed(api, path, **cancer, executor="NO-SUCH-ORG") == []
+
+
+async def test_text_search(api: AsyncClient) -> None:
+    """Case-insensitive Kazakh search in title or sub-items: every hit holds the text; a row without it is absent."""
+    hits = await listed(api, "/api/v1/measures", q="ВАКЦИНА")
+    assert hits and hits == await listed(api, "/api/v1/measures", q="вакцина")
+    for m in hits:
+        detail = (await api.get(f"/api/v1/measures/{m['id']}")).json()
+        texts = [detail["title_kk"], detail["title_ru"] or ""]
+        texts += [t for s in detail["sub_items"] for t in (s["text_kk"], s["text_ru"] or "")]
+        assert any("вакцина" in t.lower() for t in texts), m["number"]
+    every = await listed(api, "/api/v1/measures")
+    assert len(hits) < len(every)
 
 
 async def test_paging_and_sorting(api: AsyncClient) -> None:
@@ -96,9 +143,17 @@ async def test_organisations_and_indicators(api: AsyncClient) -> None:
     assert "ДСМ" in {o["code"] for o in orgs["items"]}
     dsm = (await api.get("/api/v1/organisations/ДСМ")).json()
     assert dsm["kind"] == "ministry"
-    decreasing = (await api.get("/api/v1/indicators", params={"desired_direction": "decrease", "limit": 500})).json()
-    assert decreasing["total"] > 0
-    assert all(i["desired_direction"] == "decrease" for i in decreasing["items"])
+    await assert_filter(
+        api,
+        "/api/v1/indicators",
+        {"document": CONCEPT},
+        {"desired_direction": "decrease"},
+        lambda i: i["desired_direction"] == "decrease",
+    )
+    await assert_filter(
+        api, "/api/v1/indicators", {"document": CONCEPT}, {"direction": "1"}, lambda i: i["direction"] == "1"
+    )
+    await assert_filter(api, "/api/v1/organisations", {}, {"kind": "ministry"}, lambda o: o["kind"] == "ministry")
 
 
 async def test_completion_forms_vocabulary(api: AsyncClient) -> None:

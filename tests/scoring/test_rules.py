@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from services.common.errors import ValidationFailed
-from services.scoring import rules
+from services.scoring import rules, service
 from services.scoring.criteria.importer import read_seed
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef, VersionDef
 from services.scoring.schemas import CriteriaVersionIn
@@ -15,25 +15,38 @@ from services.scoring.schemas import CriteriaVersionIn
 D = Decimal
 
 
+# The criteria table of Order No. 129 (data/sources/004-htmc-criteria-order-129.txt), written out here from the
+# printed order, not derived from the seed: weights, the four levels of every criterion, and the innovativeness
+# rows ("5 жылдан аз" -> 10, "5-10 жылдан астам" -> 7.5, "10 жылдан астам" -> 5, "15 жылдан астам" -> 2.5).
+PRINTED_LEVELS = tuple(LevelDef(D(value), position) for position, value in enumerate(["10", "7.5", "5", "2.5"], 1))
+PRINTED_CRITERIA = (
+    CriterionDef(
+        code="innovativeness",
+        weight=D("0.1"),
+        kind="age_bands",
+        bands=(AgeBand(0, 4, D("10")), AgeBand(5, 10, D("7.5")), AgeBand(11, 15, D("5")), AgeBand(16, None, D("2.5"))),
+        levels=PRINTED_LEVELS,
+    ),
+    CriterionDef(code="resource_intensity", weight=D("0.3"), levels=PRINTED_LEVELS),
+    CriterionDef(code="uniqueness", weight=D("0.1"), levels=PRINTED_LEVELS),
+    CriterionDef(code="complexity", weight=D("0.5"), levels=PRINTED_LEVELS),
+)
+
+
 def seed_def(threshold: str | None = None, rule: str | None = None, trim: str | None = None) -> VersionDef:
-    data = CriteriaVersionIn.model_validate({k: v for k, v in read_seed().items() if k != "notes"})
-    crits = tuple(
-        CriterionDef(
-            code=c.code,
-            weight=c.weight,
-            kind=c.rule_kind,
-            bands=tuple(AgeBand(b.min_years, b.max_years, b.level) for b in (c.rule.bands if c.rule else [])),
-            levels=tuple(LevelDef(lv.value, j + 1) for j, lv in enumerate(c.levels)),
-        )
-        for c in data.criteria
-    )
     return VersionDef(
-        criteria=crits,
+        criteria=PRINTED_CRITERIA,
         threshold=None if threshold is None else D(threshold),
         combination_rule=rule,
         trim_fraction=None if trim is None else D(trim),
         code="seed",
     )
+
+
+def test_the_seed_reads_as_the_printed_table() -> None:
+    """The service's reading of the seed (criteria as the scoring rules take them) is the printed table."""
+    data = CriteriaVersionIn.model_validate({k: v for k, v in read_seed().items() if k != "notes"})
+    assert tuple(service._defs_from_input(data)) == PRINTED_CRITERIA
 
 
 def test_seed_is_the_printed_table() -> None:

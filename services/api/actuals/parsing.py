@@ -25,7 +25,16 @@ from typing import Any
 import orjson
 
 from services.api.bulk import rows as bulk_rows
-from services.api.bulk.stream import Digest, Row, csv_header, error_row, header_not_utf8, no_header, not_utf8
+from services.api.bulk.stream import (
+    NUL_REASON,
+    Digest,
+    Row,
+    csv_header,
+    error_row,
+    header_not_utf8,
+    no_header,
+    not_utf8,
+)
 
 FIELDS = (
     "region",
@@ -71,7 +80,11 @@ def _json_row(line_no: int, text: str) -> Row:
     unknown = [k for k in obj if k not in _KNOWN]
     if unknown:
         return error_row(line_no, f"{unknown[0]}|unknown field", len(FIELDS))
-    return (line_no, None, *[_json_value(obj.get(f)) for f in FIELDS])
+    values = [_json_value(obj.get(f)) for f in FIELDS]
+    for field, value in zip(FIELDS, values, strict=True):
+        if value is not None and "\x00" in value:
+            return error_row(line_no, f"{field}|{NUL_REASON}", len(FIELDS))
+    return (line_no, None, *values)
 
 
 def jsonl_rows(stream: AsyncIterator[bytes], digest: Digest) -> AsyncIterator[list[Row]]:

@@ -8,7 +8,7 @@ import csv
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from services.api.bulk.stream import Digest, Row, decode, error_row, header_not_utf8, lines, no_header
+from services.api.bulk.stream import NUL_REASON, Digest, Row, decode, error_row, header_not_utf8, lines, no_header
 
 
 async def texts(stream: AsyncIterator[bytes], digest: Digest, width: int) -> AsyncIterator[list[tuple[int, str | Row]]]:
@@ -93,5 +93,9 @@ def json_text_row(line_no: int, text: str, fields: Sequence[str]) -> Row:
             return error_row(line_no, f"{key}|unknown field", len(fields))
         if value is not None and not isinstance(value, str):
             return error_row(line_no, f"{key}|expected a string or a number", len(fields))
+        if value is not None and ("\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)):
+            return error_row(
+                line_no, f"{key}|{NUL_REASON}" if "\x00" in value else f"{key}|not valid Unicode", len(fields)
+            )
     values: list[str | None] = [obj.get(f) for f in fields]
     return (line_no, None, *[v.strip() if v is not None else None for v in values])

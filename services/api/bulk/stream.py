@@ -120,11 +120,17 @@ def error_row(line_no: int, error: str, width: int) -> Row:
 
 
 def decode(line_no: int, raw: bytes, width: int) -> str | Row:
-    """The line as text, or its error row when it is not valid UTF-8."""
+    """The line as text, or its error row when it is not valid UTF-8 or holds a NUL (Postgres text cannot)."""
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return error_row(line_no, not_utf8(raw, exc), width)
+    if "\x00" in text:
+        return error_row(line_no, f"row|{NUL_REASON} (byte {raw.index(0) + 1} of the line)", width)
+    return text
+
+
+NUL_REASON = "contains the NUL character (U+0000), which cannot be stored"
 
 
 def no_header() -> ValidationFailed:

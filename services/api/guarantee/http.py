@@ -13,6 +13,8 @@ from services.common.concurrency import not_modified
 
 PROBLEM = {"description": "Problem details", "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 422: PROBLEM}
+# A single resource read: `single()` answers 304 to an If-None-Match naming its ETag.
+SINGLE: dict[int | str, dict[str, Any]] = {**ERRORS, 304: {"description": "Not modified"}}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 415: PROBLEM, 422: PROBLEM}
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
 from services.api.guarantee import service, statistic_ingest
-from services.api.guarantee.http import ERRORS, PROBLEM, WRITE_ERRORS, single
+from services.api.guarantee.http import ERRORS, PROBLEM, SINGLE, WRITE_ERRORS, single
 from services.api.guarantee.schemas import (
     AccessNormOut,
     CeilingColumn,
@@ -24,6 +24,7 @@ from services.api.guarantee.schemas import (
     StatisticsUpload,
     StatisticsUploadResult,
 )
+from services.common.bounds import CalendarDate
 from services.common.concurrency import content_etag
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
@@ -43,7 +44,7 @@ ProfileQ = Annotated[
         examples=["cardiology"],
     ),
 ]
-AsOf = Annotated[date | None, Query(description="Read as in force on this date (default: today).")]
+AsOf = Annotated[CalendarDate | None, Query(description="Read as in force on this date (default: today).")]
 Year = Annotated[int, Query(ge=1991, le=2100, description="Calendar year.", examples=[2026])]
 
 
@@ -70,7 +71,7 @@ async def list_regions(session: SessionDep) -> list[RegionOut]:
     tags=["regions"],
     operation_id="get_region",
     response_model=RegionOut,
-    responses=ERRORS,
+    responses=SINGLE,
     summary="One region (ETag)",
 )
 async def get_region(request: Request, session: SessionDep, kato_code: Kato) -> Response:
@@ -94,7 +95,7 @@ async def list_profiles(session: SessionDep) -> list[ProfileOut]:
     tags=["clinical-profiles"],
     operation_id="get_clinical_profile",
     response_model=ProfileOut,
-    responses=ERRORS,
+    responses=SINGLE,
     summary="One clinical profile (ETag)",
 )
 async def get_profile(
@@ -142,7 +143,7 @@ async def list_ceiling_volumes(
     tags=["ceiling-volumes"],
     operation_id="get_ceiling_volume",
     response_model=CeilingVolumeOut,
-    responses=ERRORS,
+    responses=SINGLE,
     summary="One Annex 1 row (ETag)",
 )
 async def get_ceiling_volume(
@@ -232,7 +233,7 @@ async def evaluate_norms(
     tags=["access-norms"],
     operation_id="get_access_norm",
     response_model=AccessNormOut,
-    responses=ERRORS,
+    responses=SINGLE,
     summary="One access norm as in force (ETag)",
 )
 async def get_norm(

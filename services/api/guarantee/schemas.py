@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.bulk.schemas import BatchResultBase
+from services.common.bounds import CalendarDate, EffectiveFrom, TextCheck
 from services.common.models.guarantee import Comparator, NormFormula
 from services.common.models.reference import RegionKind
 
@@ -244,7 +245,7 @@ class NormEvaluationIn(BaseModel):
     per_persons: Annotated[int | None, Field(ge=1, le=1_000_000_000_000)] = None
     comparator: Comparator
     threshold: Threshold
-    note: Annotated[str | None, Field(max_length=2000)] = None
+    note: Annotated[str | None, Field(max_length=2000), TextCheck] = None
 
 
 class NormVersionIn(BaseModel):
@@ -276,26 +277,28 @@ class NormVersionIn(BaseModel):
         },
     )
 
-    valid_from: date = Field(description="The date the version takes effect.")
-    legal_basis: Annotated[str, Field(min_length=1, max_length=1000, description="The act (name, number).")]
-    legal_basis_date: date = Field(description="The date of the act.")
-    text_kk: Annotated[str, Field(min_length=1, max_length=4000, description="The norm's text as printed.")]
+    valid_from: EffectiveFrom = Field(description="The date the version takes effect.")
+    legal_basis: Annotated[str, Field(min_length=1, max_length=1000, description="The act (name, number)."), TextCheck]
+    legal_basis_date: CalendarDate = Field(description="The date of the act.")
+    text_kk: Annotated[str, Field(min_length=1, max_length=4000, description="The norm's text as printed."), TextCheck]
     measure: Annotated[
-        str | None, Field(min_length=1, max_length=1000, description="What is measured (default: as before).")
+        str | None,
+        Field(min_length=1, max_length=1000, description="What is measured (default: as before)."),
+        TextCheck,
     ] = None
     unit: NormUnit
     comparator: Comparator
     threshold: Threshold | None = None
-    threshold_printed: Annotated[str | None, Field(max_length=500)] = None
+    threshold_printed: Annotated[str | None, Field(max_length=500), TextCheck] = None
     range_min: Threshold | None = None
     range_max: Threshold | None = None
     per_population: Annotated[Decimal | None, Field(gt=0, max_digits=20, decimal_places=4)] = None
-    per_population_unit_kk: Annotated[str | None, Field(max_length=100, examples=["тұрғын"])] = None
+    per_population_unit_kk: Annotated[str | None, Field(max_length=100, examples=["тұрғын"]), TextCheck] = None
     per_population_persons: Annotated[
         int | None, Field(ge=1, le=1_000_000_000_000, description="The population base in persons.")
     ] = None
     evaluation: NormEvaluationIn | None = None
-    note: Annotated[str | None, Field(max_length=4000)] = None
+    note: Annotated[str | None, Field(max_length=4000), TextCheck] = None
 
 
 class StatisticIn(BaseModel):
@@ -321,7 +324,7 @@ class StatisticsUpload(BaseModel):
         },
     )
 
-    source: Annotated[str, Field(min_length=1, max_length=500)]
+    source: Annotated[str, Field(min_length=1, max_length=500), TextCheck]
     synthetic: bool = False
     statistics: Annotated[list[StatisticIn], Field(min_length=1, max_length=10_000)]
 

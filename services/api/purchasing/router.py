@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
-from services.api.guarantee.http import ERRORS, WRITE_ERRORS, single
+from services.api.guarantee.http import ERRORS, SINGLE, WRITE_ERRORS, single
 from services.api.purchasing import invoice_ingest, service
 from services.api.purchasing.schemas import (
     AllocationOut,
@@ -17,6 +17,7 @@ from services.api.purchasing.schemas import (
     ProviderOut,
     PurchasingSummaryOut,
 )
+from services.common.bounds import Int32Id
 from services.common.concurrency import content_etag
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/api/v1")
 RegionQ = Annotated[str | None, Query(pattern=r"^\d{9}$", examples=["710000000"])]
 KindQ = Annotated[str | None, Query(max_length=60, examples=["palliative_care"])]
 YearQ = Annotated[int | None, Query(ge=1991, le=2100, examples=[2022])]
-ContractId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+ContractId = Annotated[Int32Id, Path()]
 
 
 @router.get(
@@ -96,7 +97,7 @@ async def list_contracts(
     tags=["purchasing"],
     operation_id="get_contract_status",
     response_model=ContractStatusOut,
-    responses=ERRORS,
+    responses=SINGLE,
     summary="A contract with its invoices, balance and run-rate forecast (ETag)",
 )
 async def get_contract(request: Request, session: SessionDep, contract_id: ContractId) -> Response:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.api.bulk.schemas import BatchResultBase
 from services.api.guarantee.http import YearMonth
+from services.common.bounds import TextCheck
 from services.common.models.guarantee import InvoiceGranularity
 from services.common.models.registry import AmountUnit
 
@@ -81,7 +82,7 @@ class InvoiceIn(BaseModel):
     month: YearMonth
     presented: Money
     accepted: Money
-    deduction_reason: Annotated[str | None, Field(max_length=2000)] = None
+    deduction_reason: Annotated[str | None, Field(max_length=2000), TextCheck] = None
 
     @model_validator(mode="after")
     def _accepted_within_presented(self) -> "InvoiceIn":

@@ -24,6 +24,7 @@ from services.api.registry.schemas import (
     MeasureWrite,
     OrganisationOut,
 )
+from services.common.bounds import CalendarDate, Int32Id
 from services.common.concurrency import content_etag, not_modified
 from services.common.db import ReadPoolDep, SessionDep, driver_connection
 from services.common.errors import FieldError, NotFound, ValidationFailed
@@ -34,7 +35,7 @@ from services.common.pagination import Paginated, Pagination
 router = APIRouter(prefix="/api/v1")
 
 AsOf = Annotated[
-    date | None,
+    CalendarDate | None,
     Query(description="Read the registry as it stood on this date (default: today).", examples=["2021-06-30"]),
 ]
 IfMatch = Annotated[
@@ -230,9 +231,9 @@ async def list_measures(
     source: FundingSource | None = None,
     funding_note: FundingNote | None = None,
     year: Annotated[int | None, Query(ge=1991, le=2100, description="Has planned financing in this year.")] = None,
-    due_from: Annotated[date | None, Query(description="Has a due date on or after this date.")] = None,
-    due_to: Annotated[date | None, Query(description="Has a due date on or before this date.")] = None,
-    indicator: Annotated[int | None, Query(ge=1, description="Filed under this target indicator number.")] = None,
+    due_from: Annotated[CalendarDate | None, Query(description="Has a due date on or after this date.")] = None,
+    due_to: Annotated[CalendarDate | None, Query(description="Has a due date on or before this date.")] = None,
+    indicator: Annotated[Int32Id | None, Query(description="Filed under this target indicator number.")] = None,
     completion_form: Annotated[str | None, Query(max_length=80)] = None,
     q: Annotated[
         str | None, Query(min_length=2, max_length=200, description="Text in title or sub-items (kk/ru).")
@@ -271,7 +272,7 @@ async def list_measures(
     summary="A measure in full",
 )
 async def get_measure(
-    request: Request, db: ReadPoolDep, measure_id: Annotated[int, Path(ge=1, le=2**31 - 1)], as_of: AsOf = None
+    request: Request, db: ReadPoolDep, measure_id: Annotated[Int32Id, Path()], as_of: AsOf = None
 ) -> Response:
     when = as_of or _today()
     read = await repository.get_measure_json(db, measure_id, when)
@@ -293,7 +294,7 @@ async def get_measure(
     responses=ERRORS,
     summary="Every version of a measure",
 )
-async def measure_history(db: ReadPoolDep, measure_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+async def measure_history(db: ReadPoolDep, measure_id: Annotated[Int32Id, Path()]) -> Response:
     body = await repository.measure_history_json(db, measure_id)
     if body is None:
         raise NotFound(f"no measure {measure_id}", [FieldError("measure_id", "unknown")])
@@ -335,7 +336,7 @@ async def create_measure(
 )
 async def update_measure(
     session: SessionDep,
-    measure_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    measure_id: Annotated[Int32Id, Path()],
     body: MeasureWrite,
     if_match: IfMatch = None,
     user: User = "anonymous",
@@ -388,7 +389,7 @@ async def list_indicators(
     summary="An indicator in full: targets as printed in section 6 and in the action plan, its measures",
 )
 async def get_indicator(
-    request: Request, session: SessionDep, indicator_id: Annotated[int, Path(ge=1, le=2**31 - 1)], as_of: AsOf = None
+    request: Request, session: SessionDep, indicator_id: Annotated[Int32Id, Path()], as_of: AsOf = None
 ) -> Response:
     detail = await service.get_indicator(session, indicator_id, as_of or _today())
     return _conditional(request, detail, content_etag(f"indicator-{detail.id}", detail))

@@ -6,6 +6,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, model_validator
 
+from services.common.bounds import (
+    AdoptionDate,
+    CalendarDate,
+    EffectiveFrom,
+    Int32Id,
+    ShortText,
+    Text,
+    TextCheck,
+)
 from services.common.models.reference import OrganisationKind
 from services.common.models.registry import (
     DesiredDirection,
@@ -18,9 +27,7 @@ from services.common.models.registry import (
 from services.common.money import AmountUnit
 from services.common.periods import Deadline, Year
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), TextCheck]
 BudgetCode = Annotated[str, StringConstraints(pattern=r"^\d{3}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=120)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=3, examples=["265173"])]
@@ -261,14 +268,16 @@ class FinancingSummary(Schema):
 class DocumentWrite(WriteSchema):
     kind: ShortText = Field(examples=["government_decree"])
     number: ShortText = Field(examples=["395"])
-    adopted_on: date
+    adopted_on: AdoptionDate
     issuer_kk: Text
     issuer_ru: Text | None = None
     title_kk: Text
     title_ru: Text | None = None
-    period_start: date | None = None
-    period_end: date | None = None
-    effective_from: date | None = Field(default=None, description="When this text takes effect; today if omitted.")
+    period_start: CalendarDate | None = None
+    period_end: CalendarDate | None = None
+    effective_from: EffectiveFrom | None = Field(
+        default=None, description="When this text takes effect; today if omitted."
+    )
     change_act: Text | None = Field(default=None, examples=["government_decree No 162 of 2026-03-11"])
 
     @model_validator(mode="after")
@@ -305,13 +314,13 @@ class FinancingIn(WriteSchema):
 
 
 class SubItemIn(WriteSchema):
-    label: Annotated[str, StringConstraints(max_length=20)] | None = None
+    label: Annotated[str, StringConstraints(max_length=20), TextCheck] | None = None
     text_kk: Text
     text_ru: Text | None = None
 
 
 class MeasureWrite(WriteSchema):
-    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = Field(
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), TextCheck] = Field(
         examples=["54"]
     )
     direction: Code = Field(examples=["I"])
@@ -328,8 +337,10 @@ class MeasureWrite(WriteSchema):
     funding_note: FundingNote | None = None
     funding_raw: Text | None = None
     sub_items: list[SubItemIn] = Field(default_factory=list, max_length=200)
-    indicators: list[int] = Field(default_factory=list, max_length=200)
-    effective_from: date | None = Field(default=None, description="When this version takes effect; today if omitted.")
+    indicators: list[Int32Id] = Field(default_factory=list, max_length=200)
+    effective_from: EffectiveFrom | None = Field(
+        default=None, description="When this version takes effect; today if omitted."
+    )
     change_act: Text | None = None
 
     @model_validator(mode="after")

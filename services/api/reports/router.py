@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from services.common.bounds import CalendarDate, TextCheck
 from services.common.db import SessionDep
 from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.jobs import REPORT, send_after_commit
@@ -21,9 +22,9 @@ PROBLEM: dict[str, Any] = {"description": "Problem details", "content": {"applic
 class AnnualPlanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    document: str = Field(max_length=120, examples=["health-concept-2022-2029"])
+    document: Annotated[str, TextCheck] = Field(max_length=120, examples=["health-concept-2022-2029"])
     year: int = Field(ge=1991, le=2100, examples=[2027])
-    as_of: date | None = Field(default=None, description="The plan as it stood on this date (default: today).")
+    as_of: CalendarDate | None = Field(default=None, description="The plan as it stood on this date (default: today).")
 
 
 class ReportJobOut(BaseModel):
