@@ -150,7 +150,9 @@ async def test_scoring_streams_and_jobs_on_a_real_server(scoring_server: LiveSer
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from services.common.db import make_sessionmaker
+    from services.common.jobs import SCORING_BATCH
     from services.common.settings import asyncpg_dialect_url
+    from services.common.worker import run_job
     from services.scoring import tasks
 
     line = {"first_used_world_year": 2020, "as_of": "2026-06-01"}
@@ -170,7 +172,11 @@ async def test_scoring_streams_and_jobs_on_a_real_server(scoring_server: LiveSer
 
         engine = create_async_engine(asyncpg_dialect_url(live_database))
         try:
-            await tasks.score_batch_job({"sessionmaker": make_sessionmaker(engine)}, job)
+            # The job's first send, run as the worker runs it (no worker listens on this run's queue).
+            ran = await run_job(
+                {"sessionmaker": make_sessionmaker(engine)}, SCORING_BATCH, job, 1, tasks.score_batch_job
+            )
+            assert ran == "done"
         finally:
             await engine.dispose()
         results = await client.get(f"/batch/jobs/{job}/results")

@@ -36,6 +36,22 @@ class DomainError(Exception):
         self.extra = extra
 
 
+class Unauthorized(DomainError):
+    """No token, or one that is not valid (expired, wrongly signed, another audience, an unknown issuer)."""
+
+    status_code = 401
+    title = "Unauthorized"
+    type_slug = "unauthorized"
+
+
+class Forbidden(DomainError):
+    """A valid token whose roles do not allow the action."""
+
+    status_code = 403
+    title = "Forbidden"
+    type_slug = "forbidden"
+
+
 class NotFound(DomainError):
     status_code = 404
     title = "Not found"

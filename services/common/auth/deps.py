@@ -1,0 +1,52 @@
+"""The request dependencies that say who is asking and whether their roles allow the route.
+
+    who: Annotated[Principal, allow(Role.ministry_admin)]      # 401 without a valid token, 403 for other roles
+    who: AuthenticatedDep                                      # any valid token with a membership
+
+A route with neither is public (the README lists which are). Scope within a role (an executor's organisation, an
+akimat's region, an expert's assignments) is checked by the service, which answers 404 for what belongs to
+another, as if it did not exist.
+"""
+
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.common.auth.principal import Principal
+from services.common.auth.roles import Role
+from services.common.errors import FieldError, Forbidden, Unauthorized
+
+
+class Authenticator(Protocol):
+    """Turns a bearer token into a Principal, or raises Unauthorized. Built in the app's lifespan
+    (`app.state.authenticator`)."""
+
+    async def principal(self, request: Request, token: str) -> Principal: ...
+
+
+_bearer = HTTPBearer(auto_error=False, description="An OpenID Connect access token (JWT) of a trusted issuer.")
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("this resource needs a bearer token", [FieldError("Authorization", "missing")])
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.principal(request, credentials.credentials)
+
+
+AuthenticatedDep = Annotated[Principal, Depends(current_principal)]
+
+
+def allow(*roles: Role) -> Any:
+    """A dependency that admits a principal holding any of `roles` and refuses others with 403."""
+    names = ", ".join(sorted(roles))
+
+    async def _allowed(who: AuthenticatedDep) -> Principal:
+        if not who.has(*roles):
+            raise Forbidden(f"this action is for: {names}", [FieldError("Authorization", "role not allowed")])
+        return who
+
+    return Depends(_allowed)
