@@ -3,8 +3,13 @@
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
-from services.scoring.router import router
+from services.scoring.applications.router import router as applications
+from services.scoring.batch.router import router as batch
+from services.scoring.criteria.router import router as criteria
+from services.scoring.decisions.router import router as decisions
 from services.scoring.rules import AGE_BOUNDARY_NOTE
+from services.scoring.technologies.router import router as technologies
+from services.scoring.whatif.router import router as whatif
 
 DESCRIPTION = f"""
 Scoring of medical technologies as high-technology medical care (HTMC, ЖТМК) under the criteria of
@@ -46,7 +51,7 @@ def create_app() -> FastAPI:
         title="HTMC scoring API",
         description=DESCRIPTION,
         version="1.0.0",
-        routers=[router],
+        routers=[criteria, technologies, applications, decisions, whatif, batch],
         openapi_tags=TAGS,
         bulk_prefixes=("/batch/",),
     )

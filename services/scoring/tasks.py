@@ -188,7 +188,7 @@ async def fail_stalled_jobs(ctx: dict[str, Any]) -> list[int]:
 
 
 def _score_stored(cache: Any, line_no: int, data: dict[str, Any]) -> dict[str, Any]:
-    from services.scoring.router import error_line, score_raw_line
+    from services.scoring.batch.service import error_line, score_raw_line
 
     if "invalid" in data:
         reason = str(data["invalid"])
@@ -197,7 +197,7 @@ def _score_stored(cache: Any, line_no: int, data: dict[str, Any]) -> dict[str, A
 
 
 async def score_batch_job(ctx: dict[str, Any], job_id: int) -> dict[str, Any]:
-    from services.scoring.service import VersionCache
+    from services.scoring.batch.service import VersionCache
 
     maker: async_sessionmaker[AsyncSession] = ctx["sessionmaker"]
     async with unit_of_work(maker) as session:
