@@ -49,7 +49,7 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _unchanged(request: Request, etag: str) -> Response | None:
+def not_modified_response(request: Request, etag: str) -> Response | None:
     """The 304 answer when the client already holds this ETag, else None (build the resource).
 
     Checked before the body is built, so a revalidation costs one lookup."""

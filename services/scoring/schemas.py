@@ -12,7 +12,7 @@ from services.scoring.rules import fmt
 Dec = Annotated[Decimal, PlainSerializer(fmt, return_type=str, when_used="always")]
 
 
-def _no_float(value: Any) -> Any:
+def no_float(value: Any) -> Any:
     if isinstance(value, float):
         # JSON numbers arrive as floats: take their shortest decimal text (7.5 → "7.5"), never binary noise.
         return Decimal(repr(value))
@@ -50,7 +50,7 @@ def _storable(value: Any) -> str | None:
     return None
 
 
-class _In(BaseModel):
+class InModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
@@ -62,5 +62,5 @@ class _In(BaseModel):
         return value
 
 
-class _Out(BaseModel):
+class OutModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -26,6 +26,7 @@ from services.common.db import unit_of_work
 from services.common.errors import FieldError, ValidationFailed
 from services.common.jobs import enqueue_after_commit
 from services.common.models.scoring import BatchItem, BatchJob, JobStatus
+from services.scoring.batch.scoring import VersionCache, error_line, score_raw_line
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +188,7 @@ async def fail_stalled_jobs(ctx: dict[str, Any]) -> list[int]:
     return failed
 
 
-def _score_stored(cache: Any, line_no: int, data: dict[str, Any]) -> dict[str, Any]:
-    from services.scoring.batch.service import error_line, score_raw_line
-
+def _score_stored(cache: VersionCache, line_no: int, data: dict[str, Any]) -> dict[str, Any]:
     if "invalid" in data:
         reason = str(data["invalid"])
         return error_line(line_no, None, [FieldError("line", reason)], reason.split(":")[0])
@@ -197,8 +196,6 @@ def _score_stored(cache: Any, line_no: int, data: dict[str, Any]) -> dict[str, A
 
 
 async def score_batch_job(ctx: dict[str, Any], job_id: int) -> dict[str, Any]:
-    from services.scoring.batch.service import VersionCache
-
     maker: async_sessionmaker[AsyncSession] = ctx["sessionmaker"]
     async with unit_of_work(maker) as session:
         job = await session.get(BatchJob, job_id, with_for_update=True)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
-from services.scoring.applications import repository as repo
 from services.scoring.applications import service
 from services.scoring.applications.schemas import (
     ApplicationIn,
@@ -21,7 +20,15 @@ from services.scoring.applications.schemas import (
     PanelOut,
     ScoreCardIn,
 )
-from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, ApplicationId, IfMatch, OptionalId, _unchanged
+from services.scoring.http import (
+    ERRORS,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    ApplicationId,
+    IfMatch,
+    OptionalId,
+    not_modified_response,
+)
 
 router = APIRouter()
 
@@ -54,7 +61,7 @@ async def list_applications(
     status: Annotated[Literal["submitted", "under_review", "scored", "decided"] | None, Query()] = None,
     technology_id: OptionalId = None,
 ) -> Paginated[ApplicationOut]:
-    rows, total = await repo.list_applications(session, status, technology_id, page.limit, page.offset)
+    rows, total = await service.list_applications(session, status, technology_id, page.limit, page.offset)
     return Paginated(
         items=[ApplicationOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
     )
@@ -71,9 +78,9 @@ async def list_applications(
 async def get_application(
     session: SessionDep, application_id: ApplicationId, request: Request, response: Response
 ) -> ApplicationOut | Response:
-    app = await repo.get_application(session, application_id)
+    app = await service.get_application(session, application_id)
     etag = etags.etag("application", app.id, app.row_version)
-    if unchanged := _unchanged(request, etag):
+    if unchanged := not_modified_response(request, etag):
         return unchanged
     response.headers["ETag"] = etag
     return ApplicationOut.model_validate(app)
@@ -101,8 +108,7 @@ async def assign_expert(session: SessionDep, application_id: ApplicationId, body
     responses=ERRORS,
 )
 async def list_experts(session: SessionDep, application_id: ApplicationId) -> list[AssignmentOut]:
-    await repo.get_application(session, application_id)
-    return [AssignmentOut.model_validate(a) for a in await repo.assignments(session, application_id)]
+    return [AssignmentOut.model_validate(a) for a in await service.list_experts(session, application_id)]
 
 
 @router.post(

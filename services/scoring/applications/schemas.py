@@ -7,10 +7,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.scoring.criteria.schemas import DecisionRuleOut
-from services.scoring.schemas import Dec, DecIn, Id, _In, _no_float, _Out
+from services.scoring.schemas import Dec, DecIn, Id, InModel, OutModel, no_float
 
 
-class ApplicationIn(_In):
+class ApplicationIn(InModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -38,7 +38,7 @@ class ApplicationIn(_In):
     facts: dict[str, Any] = Field(default_factory=dict, description="Supporting facts from the applicant.")
 
 
-class ApplicationOut(_Out):
+class ApplicationOut(OutModel):
     id: int
     technology_id: int
     applicant: str
@@ -59,14 +59,14 @@ class ApplicationOut(_Out):
     row_version: int
 
 
-class AssignmentIn(_In):
+class AssignmentIn(InModel):
     expert_code: str = Field(min_length=1, max_length=120, examples=["expert-07"])
     expert_name: str = Field(min_length=1)
     conflict_of_interest: bool = Field(default=False, description="Declared: the expert is recused.")
     conflict_statement: str | None = None
 
 
-class AssignmentOut(_Out):
+class AssignmentOut(OutModel):
     id: int
     application_id: int
     expert_code: str
@@ -76,15 +76,15 @@ class AssignmentOut(_Out):
     recused: bool
 
 
-class LevelChoice(_In):
+class LevelChoice(InModel):
     criterion: str = Field(min_length=1, examples=["complexity"])
     level: DecIn
     reason: str = Field(default="", description="Required: why this level.")
 
-    _f = field_validator("level", mode="before")(_no_float)
+    _f = field_validator("level", mode="before")(no_float)
 
 
-class ExpertScoreIn(_In):
+class ExpertScoreIn(InModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -193,7 +193,7 @@ class ExplanationOut(BaseModel):
     disagreement: dict[str, Any] | None = None
 
 
-class ScoreCardIn(_In):
+class ScoreCardIn(InModel):
     """An ad-hoc score: the technology's first use, the as-of date and the experts' levels."""
 
     model_config = ConfigDict(
@@ -221,5 +221,5 @@ class ScoreCardIn(_In):
     @classmethod
     def _levels(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: _no_float(v) for k, v in value.items()}
+            return {k: no_float(v) for k, v in value.items()}
         return value

@@ -81,7 +81,7 @@ async def create_application(session: AsyncSession, data: ApplicationIn) -> Appl
     return app
 
 
-def _bump(app: Application, status: ApplicationStatus | None = None) -> None:
+def bump(app: Application, status: ApplicationStatus | None = None) -> None:
     if status is not None:
         app.status = status
     app.row_version += 1
@@ -112,7 +112,7 @@ async def assign_expert(session: AsyncSession, application_id: int, data: Assign
         recused=data.conflict_of_interest,
     )
     session.add(assignment)
-    _bump(app, ApplicationStatus.under_review)
+    bump(app, ApplicationStatus.under_review)
     await session.flush()
     return assignment
 
@@ -131,7 +131,7 @@ async def declare_conflict(
             a.conflict_of_interest = True
             a.conflict_statement = statement
             a.recused = True
-            _bump(app)
+            bump(app)
             await session.flush()
             return a, app
     raise NotFound(
@@ -229,7 +229,7 @@ async def submit_expert_score(session: AsyncSession, application_id: int, data: 
                 derived=c.derived,
             )
         )
-    _bump(app, ApplicationStatus.under_review)
+    bump(app, ApplicationStatus.under_review)
     await session.flush()
     return ExpertScoreOut(
         id=score.id, expert_code=data.expert_code, assessed_on=app.assessed_on, age_years=age, total=total, items=items
@@ -244,7 +244,7 @@ class Panel:
     age_years: int
 
 
-async def _panel(session: AsyncSession, app: Application) -> Panel:
+async def load_panel(session: AsyncSession, app: Application) -> Panel:
     scores = await repo.expert_scores(session, app.id)
     return Panel(
         cards=[{code: item.level for item, code in items} for _, _, items in scores],
@@ -254,7 +254,7 @@ async def _panel(session: AsyncSession, app: Application) -> Panel:
     )
 
 
-def _combined(version: VersionDef, totals: Sequence[Decimal]) -> Decimal:
+def combined_score(version: VersionDef, totals: Sequence[Decimal]) -> Decimal:
     if len(totals) == 1:
         return totals[0]
     if version.combination_rule is None:
@@ -276,7 +276,7 @@ async def score_panel(session: AsyncSession, application_id: int, if_match: str 
             [FieldError("status", str(app.status))],
         )
     assigned = await repo.assignments(session, app.id)
-    panel = await _panel(session, app)
+    panel = await load_panel(session, app)
     missing = [a.expert_code for a in assigned if not a.recused and a.expert_code not in panel.experts]
     if missing or not panel.totals:
         raise ValidationFailed(
@@ -285,11 +285,11 @@ async def score_panel(session: AsyncSession, application_id: int, if_match: str 
         )
     rule = await criteria_repo.rule_in_force(session, app.criteria_version_id, app.assessed_on)
     version = await criteria_repo.load_def_with_rule(session, app.criteria_version_id, rule, app.assessed_on)
-    score = _combined(version, panel.totals)
+    score = combined_score(version, panel.totals)
     app.panel_score, app.panel_min, app.panel_max = score, min(panel.totals), max(panel.totals)
     app.decision_rule_id = None if rule is None else rule.id  # what the score used, kept whatever is set later
     app.scored_at = datetime.now(UTC)
-    _bump(app, ApplicationStatus.scored)
+    bump(app, ApplicationStatus.scored)
     await session.flush()
     return _panel_out(app, version, rule, panel, [a.expert_code for a in assigned if a.recused])
 
@@ -331,7 +331,7 @@ async def panel_of(session: AsyncSession, application_id: int) -> PanelOut:
     rule = await criteria_repo.rule_as_scored(session, app)
     version = await criteria_repo.load_def_with_rule(session, app.criteria_version_id, rule, app.assessed_on)
     recused = [a.expert_code for a in await repo.assignments(session, app.id) if a.recused]
-    return _panel_out(app, version, rule, await _panel(session, app), recused)
+    return _panel_out(app, version, rule, await load_panel(session, app), recused)
 
 
 async def list_expert_scores(session: AsyncSession, application_id: int) -> list[ExpertScoreOut]:
@@ -377,7 +377,7 @@ def rescore(
         chosen = {code: lv for code, lv in card.items() if (c := version.criterion(code)) is not None and not c.derived}
         new_cards.append(rules.resolve_levels(version, chosen, age_years, field_prefix="assessment"))
     totals = [rules.weighted_total(version, c) for c in new_cards]
-    return new_cards, totals, _combined(version, totals)
+    return new_cards, totals, combined_score(version, totals)
 
 
 def explain_cards(
@@ -389,7 +389,7 @@ def explain_cards(
     experts: Sequence[str] = (),
 ) -> ExplanationOut:
     totals = [rules.weighted_total(version, c) for c in cards]
-    score = _combined(version, totals)
+    score = combined_score(version, totals)
     mean_levels = {c.code: sum((card[c.code] for card in cards), Decimal(0)) / len(cards) for c in version.criteria}
     contribs = [
         {
@@ -438,7 +438,7 @@ def explain_cards(
 
 async def explain_application(session: AsyncSession, application_id: int, as_of: date | None) -> ExplanationOut:
     app = await repo.get_application(session, application_id)
-    panel = await _panel(session, app)
+    panel = await load_panel(session, app)
     if not panel.cards:
         raise NotFound(f"application {app.id} has no expert scores yet")
     tech = await technologies_repo.get_technology(session, app.technology_id)
@@ -460,3 +460,19 @@ async def explain_card(session: AsyncSession, card: ScoreCardIn) -> ExplanationO
     age = rules.whole_years(rules.first_use_date(card.first_used_world_year, card.first_used_world_on), card.as_of)
     levels = rules.resolve_levels(version, card.levels, age)
     return explain_cards(version, [levels], as_of=card.as_of, age_years=age)
+
+
+async def list_applications(
+    session: AsyncSession, status: str | None, technology_id: int | None, limit: int, offset: int
+) -> tuple[list[Application], int]:
+    return await repo.list_applications(session, status, technology_id, limit, offset)
+
+
+async def get_application(session: AsyncSession, application_id: int) -> Application:
+    return await repo.get_application(session, application_id)
+
+
+async def list_experts(session: AsyncSession, application_id: int) -> list[ExpertAssignment]:
+    """The experts assigned to the application, with their conflicts of interest (404 for an unknown one)."""
+    await repo.get_application(session, application_id)
+    return await repo.assignments(session, application_id)

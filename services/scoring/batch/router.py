@@ -1,33 +1,14 @@
 """HTTP endpoints of the scoring service: JSON Lines scoring, streamed or as a queued job."""
 
-from collections.abc import AsyncIterator
-
-import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from services.common.db import SessionDep
-from services.common.errors import FieldError, NotFound, ValidationFailed
-from services.common.models.scoring import BatchJob
-from services.scoring import tasks
 from services.scoring.batch import service
 from services.scoring.batch.schemas import JobOut
-from services.scoring.batch.service import score_raw_line
 from services.scoring.http import ERRORS, NDJSON, JobId
 
 router = APIRouter()
-
-
-class _Stream(StreamingResponse):
-    """Streams without listening for a disconnect, so the handler can keep reading the request body."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.stream_response(send)
-
-
-def _lines(request: Request) -> AsyncIterator[bytes]:
-    return tasks.lines_of(request.stream())
 
 
 @router.post(
@@ -50,35 +31,9 @@ def _lines(request: Request) -> AsyncIterator[bytes]:
     responses={200: {"content": {NDJSON: {}}, "description": "One result or error object per line, in input order"}},
 )
 async def batch_score(session: SessionDep, request: Request) -> Response:
-    cache = await service.VersionCache.load(session)
-    lines = _lines(request)
-    # Read up to the first non-blank line before answering, so an empty body is refused with a problem (422).
-    first_no = 0
-    first: bytes | None = None
-    async for raw in lines:
-        first_no += 1
-        if raw is tasks.OVERLONG or raw.strip():
-            first = raw
-            break
-    if first is None:
-        raise ValidationFailed("the body has no lines", [FieldError("body", "empty: one JSON object per line")])
-
-    async def body() -> AsyncIterator[bytes]:
-        assert first is not None
-        out: list[bytes] = [orjson.dumps(score_raw_line(cache, first_no, first)) + b"\n"]
-        line_no = first_no
-        async for raw in lines:
-            line_no += 1
-            if raw is not tasks.OVERLONG and not raw.strip():
-                continue
-            out.append(orjson.dumps(score_raw_line(cache, line_no, raw)) + b"\n")
-            if len(out) >= 500:
-                yield b"".join(out)
-                out.clear()
-        if out:
-            yield b"".join(out)
-
-    return _Stream(body(), media_type=NDJSON)
+    results = await service.score_lines(session, request.stream())
+    # The session stays open until the response is sent (the dependency's exit runs after it).
+    return StreamingResponse(results, media_type=NDJSON)
 
 
 @router.post(
@@ -92,9 +47,9 @@ async def batch_score(session: SessionDep, request: Request) -> Response:
     responses=ERRORS,
 )
 async def create_batch_job(session: SessionDep, request: Request, response: Response) -> JobOut:
-    job = await tasks.create_job(session, _lines(request))
+    # Sent to the worker once the row is committed.
+    job = await service.create_job(session, request.stream(), getattr(request.app.state, "redis", None))
     response.headers["Location"] = f"/batch/jobs/{job.id}"
-    tasks.enqueue(session, getattr(request.app.state, "redis", None), job.id)  # sent once the row is committed
     return JobOut.model_validate(job)
 
 
@@ -107,10 +62,7 @@ async def create_batch_job(session: SessionDep, request: Request, response: Resp
     responses=ERRORS,
 )
 async def get_batch_job(session: SessionDep, job_id: JobId) -> JobOut:
-    job = await session.get(BatchJob, job_id)
-    if job is None:
-        raise NotFound(f"batch job {job_id} does not exist")
-    return JobOut.model_validate(job)
+    return JobOut.model_validate(await service.get_job(session, job_id))
 
 
 @router.get(
@@ -123,14 +75,6 @@ async def get_batch_job(session: SessionDep, job_id: JobId) -> JobOut:
     responses={200: {"content": {NDJSON: {}}, "description": "One result or error object per line"}, **ERRORS},
 )
 async def get_batch_results(session: SessionDep, job_id: JobId) -> Response:
-    job = await session.get(BatchJob, job_id)
-    if job is None:
-        raise NotFound(f"batch job {job_id} does not exist")
-
-    async def body() -> AsyncIterator[bytes]:
-        async for outputs in tasks.result_chunks(session, job_id):
-            if outputs:
-                yield b"".join(orjson.dumps(output) + b"\n" for output in outputs)
-
+    results = await service.job_results(session, job_id)
     # The session stays open until the response is sent (the dependency's exit runs after it).
-    return StreamingResponse(body(), media_type=NDJSON)
+    return StreamingResponse(results, media_type=NDJSON)

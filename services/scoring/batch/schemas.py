@@ -3,10 +3,10 @@
 
 from datetime import datetime
 
-from services.scoring.schemas import _Out
+from services.scoring.schemas import OutModel
 
 
-class JobOut(_Out):
+class JobOut(OutModel):
     id: int
     status: str
     total: int

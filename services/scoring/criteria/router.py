@@ -6,13 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.common.db import SessionDep
-from services.common.errors import FieldError, NotFound
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
-from services.scoring.criteria import repository as repo
 from services.scoring.criteria import service
 from services.scoring.criteria.schemas import CriteriaVersionIn, CriteriaVersionOut, DecisionRuleIn, DecisionRuleOut
-from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, IfMatch, VersionId, _unchanged
+from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, IfMatch, VersionId, not_modified_response
 
 router = APIRouter()
 
@@ -25,7 +23,7 @@ router = APIRouter()
     response_model=Paginated[CriteriaVersionOut],
 )
 async def list_criteria_versions(session: SessionDep, page: Pagination) -> Paginated[CriteriaVersionOut]:
-    rows, total = await repo.list_versions(session, page.limit, page.offset)
+    rows, total = await service.list_versions(session, page.limit, page.offset)
     return Paginated(
         items=[await service.version_out(session, r) for r in rows], total=total, limit=page.limit, offset=page.offset
     )
@@ -42,11 +40,9 @@ async def list_criteria_versions(session: SessionDep, page: Pagination) -> Pagin
 async def criteria_version_in_force(
     session: SessionDep, request: Request, response: Response, on: Annotated[date, Query(description="The date.")]
 ) -> CriteriaVersionOut | Response:
-    version = await repo.version_in_force(session, on)
-    if version is None:
-        raise NotFound(f"no criteria version is in force on {on}", [FieldError("on", "none in force")])
+    version = await service.version_in_force(session, on)
     etag = etags.etag("criteria-version", version.id, version.row_version)
-    if unchanged := _unchanged(request, etag):
+    if unchanged := not_modified_response(request, etag):
         return unchanged
     response.headers["ETag"] = etag
     return await service.version_out(session, version)
@@ -63,9 +59,9 @@ async def criteria_version_in_force(
 async def get_criteria_version(
     session: SessionDep, version_id: VersionId, request: Request, response: Response
 ) -> CriteriaVersionOut | Response:
-    version = await repo.get_version(session, version_id)
+    version = await service.get_version(session, version_id)
     etag = etags.etag("criteria-version", version.id, version.row_version)
-    if unchanged := _unchanged(request, etag):
+    if unchanged := not_modified_response(request, etag):
         return unchanged
     response.headers["ETag"] = etag
     return await service.version_out(session, version)

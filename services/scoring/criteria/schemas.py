@@ -7,33 +7,33 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from services.scoring.schemas import Dec, DecIn, _In, _no_float, _Out
+from services.scoring.schemas import Dec, DecIn, InModel, OutModel, no_float
 
 
-class LevelIn(_In):
+class LevelIn(InModel):
     value: DecIn
     points: DecIn | None = Field(default=None, description="The printed 'Өлшемшарт баллы' (weight × value).")
     wording_kk: str = Field(min_length=1)
     wording_ru: str | None = None
 
-    _f = field_validator("value", "points", mode="before")(_no_float)
+    _f = field_validator("value", "points", mode="before")(no_float)
 
 
-class AgeBandIn(_In):
+class AgeBandIn(InModel):
     min_years: int = Field(ge=0, le=500)
     max_years: int | None = Field(default=None, ge=0, le=500)
     level: DecIn
 
-    _f = field_validator("level", mode="before")(_no_float)
+    _f = field_validator("level", mode="before")(no_float)
 
 
-class AgeRuleIn(_In):
+class AgeRuleIn(InModel):
     unit: Literal["whole_years_since_first_use_in_world"] = "whole_years_since_first_use_in_world"
     bands: list[AgeBandIn] = Field(min_length=1, max_length=20)
     note: str | None = None
 
 
-class CriterionIn(_In):
+class CriterionIn(InModel):
     code: str = Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$", examples=["complexity"])
     position: int = Field(ge=1, le=100)
     name_kk: str = Field(min_length=1)
@@ -43,10 +43,10 @@ class CriterionIn(_In):
     rule: AgeRuleIn | None = None
     levels: list[LevelIn] = Field(min_length=1, max_length=20)
 
-    _f = field_validator("weight", mode="before")(_no_float)
+    _f = field_validator("weight", mode="before")(no_float)
 
 
-class CriteriaVersionIn(_In):
+class CriteriaVersionIn(InModel):
     """A criteria set. Refused unless the weights sum to exactly 1 and every scale is monotone."""
 
     model_config = ConfigDict(
@@ -91,10 +91,10 @@ class CriteriaVersionIn(_In):
     source_file: str | None = None
     criteria: list[CriterionIn] = Field(min_length=1, max_length=30)
 
-    _f = field_validator("max_score", "threshold", "trim_fraction", mode="before")(_no_float)
+    _f = field_validator("max_score", "threshold", "trim_fraction", mode="before")(no_float)
 
 
-class DecisionRuleIn(_In):
+class DecisionRuleIn(InModel):
     """What the order leaves to the administrator: the threshold and how experts' scores combine."""
 
     model_config = ConfigDict(
@@ -124,10 +124,10 @@ class DecisionRuleIn(_In):
     basis: str = Field(min_length=1, description="The document that sets the rule.")
     set_by: str = Field(min_length=1)
 
-    _f = field_validator("threshold", "trim_fraction", mode="before")(_no_float)
+    _f = field_validator("threshold", "trim_fraction", mode="before")(no_float)
 
 
-class DecisionRuleOut(_Out):
+class DecisionRuleOut(OutModel):
     """One setting of a version's decision rule; kept for ever, superseded by later settings."""
 
     id: int
@@ -141,7 +141,7 @@ class DecisionRuleOut(_Out):
     set_at: datetime
 
 
-class LevelOut(_Out):
+class LevelOut(OutModel):
     position: int
     value: Dec
     printed_points: Dec | None
@@ -149,7 +149,7 @@ class LevelOut(_Out):
     wording_ru: str | None
 
 
-class CriterionOut(_Out):
+class CriterionOut(OutModel):
     id: int
     code: str
     position: int
@@ -161,7 +161,7 @@ class CriterionOut(_Out):
     levels: list[LevelOut]
 
 
-class CriteriaVersionOut(_Out):
+class CriteriaVersionOut(OutModel):
     id: int
     code: str
     title_kk: str

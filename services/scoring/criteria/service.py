@@ -265,3 +265,19 @@ async def version_for(
             f"no HTMC criteria version is in force on {on}", [FieldError(field, f"none in force on {on}; name one")]
         )
     return version
+
+
+async def list_versions(session: AsyncSession, limit: int, offset: int) -> tuple[list[CriteriaVersion], int]:
+    return await repo.list_versions(session, limit, offset)
+
+
+async def get_version(session: AsyncSession, version_id: int) -> CriteriaVersion:
+    return await repo.get_version(session, version_id)
+
+
+async def version_in_force(session: AsyncSession, on: date) -> CriteriaVersion:
+    """The criteria version in force on `on` (404 when none is)."""
+    version = await repo.version_in_force(session, on)
+    if version is None:
+        raise NotFound(f"no criteria version is in force on {on}", [FieldError("on", "none in force")])
+    return version

@@ -13,7 +13,7 @@ from services.common.models.scoring import (
     ListEntry,
     Technology,
 )
-from services.scoring.technologies.repository import _first_use_on
+from services.scoring.technologies.repository import first_use_on_subquery
 
 
 async def open_entry(session: AsyncSession, technology_id: int) -> ListEntry | None:
@@ -95,7 +95,7 @@ async def latest_decision_rows(session: AsyncSession, on: date) -> list[Any]:
     """Like `latest_decisions`, as plain rows (kind, application_id, panel_score, technology_id,
     first_used_world_year, first_used_world_on: the first use in force on `on`) for bulk use (no ORM objects)."""
     sub = _latest_decision_ids(on)
-    fu = _first_use_on(on)
+    fu = first_use_on_subquery(on)
     corrected = fu.c.technology_id.is_not(None)
     rows = await session.execute(
         select(

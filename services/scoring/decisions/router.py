@@ -1,13 +1,12 @@
 """HTTP endpoints of the scoring service: decisions, the HTMC list over time, moves to specialised care."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
-from services.scoring.decisions import repository as repo
 from services.scoring.decisions import service
 from services.scoring.decisions.schemas import CandidateOut, DecisionIn, DecisionOut, ListEntryOut, MoveIn
 from services.scoring.http import ERRORS, UPDATE_ERRORS, ApplicationId, IfMatch, OptionalId, TechnologyId
@@ -40,7 +39,7 @@ async def decide_application(
     response_model=list[ListEntryOut],
 )
 async def htmc_list_at(session: SessionDep, as_of: Annotated[date, Query()]) -> list[ListEntryOut]:
-    return [_entry(e, t) for e, t in await repo.list_at(session, as_of)]
+    return await service.list_at(session, as_of)
 
 
 @router.get(
@@ -51,20 +50,7 @@ async def htmc_list_at(session: SessionDep, as_of: Annotated[date, Query()]) -> 
     response_model=list[ListEntryOut],
 )
 async def htmc_list_history(session: SessionDep, technology_id: OptionalId = None) -> list[ListEntryOut]:
-    return [_entry(e, t) for e, t in await repo.list_history(session, technology_id)]
-
-
-def _entry(e: Any, t: Any) -> ListEntryOut:
-    return ListEntryOut(
-        technology_id=t.id,
-        technology_code=t.code,
-        name_kk=t.name_kk,
-        application_id=e.application_id,
-        valid_from=e.valid_from,
-        valid_to=e.valid_to,
-        included_by=e.included_by_id,
-        removed_by=e.removed_by_id,
-    )
+    return await service.list_history(session, technology_id)
 
 
 @router.get(
@@ -102,7 +88,7 @@ async def move_to_specialised(session: SessionDep, technology_id: TechnologyId, 
 async def list_decisions(
     session: SessionDep, page: Pagination, technology_id: OptionalId = None
 ) -> Paginated[DecisionOut]:
-    rows, total = await repo.decisions(session, technology_id, page.limit, page.offset)
+    rows, total = await service.list_decisions(session, technology_id, page.limit, page.offset)
     return Paginated(
         items=[DecisionOut.model_validate(r) for r in rows], total=total, limit=page.limit, offset=page.offset
     )

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from services.scoring.schemas import Dec, _In, _Out
+from services.scoring.schemas import Dec, InModel, OutModel
 
 
-class DecisionIn(_In):
+class DecisionIn(InModel):
     outcome: Literal["include", "refuse"]
     decided_on: date
     document_number: str = Field(min_length=1, max_length=120, examples=["Commission minutes No. 12"])
@@ -17,14 +17,14 @@ class DecisionIn(_In):
     reason: str | None = Field(default=None, description="Required when the outcome goes against the score.")
 
 
-class MoveIn(_In):
+class MoveIn(InModel):
     decided_on: date = Field(description="The technology leaves the list from this date.")
     document_number: str = Field(min_length=1, max_length=120)
     document_title: str | None = None
     reason: str = Field(min_length=1)
 
 
-class DecisionOut(_Out):
+class DecisionOut(OutModel):
     id: int
     kind: str
     technology_id: int

@@ -18,14 +18,15 @@ from services.common.models.scoring import (
     Decision,
     DecisionKind,
     ListEntry,
+    Technology,
 )
 from services.scoring import rules
 from services.scoring.applications import repository as applications_repo
-from services.scoring.applications.service import _bump, _panel, rescore
+from services.scoring.applications.service import bump, load_panel, rescore
 from services.scoring.criteria import repository as criteria_repo
 from services.scoring.criteria.service import version_for
 from services.scoring.decisions import repository as repo
-from services.scoring.decisions.schemas import CandidateOut, DecisionIn, MoveIn
+from services.scoring.decisions.schemas import CandidateOut, DecisionIn, ListEntryOut, MoveIn
 from services.scoring.etags import check_if_match, etag
 from services.scoring.rules import fmt
 from services.scoring.technologies import repository as technologies_repo
@@ -93,7 +94,7 @@ async def decide(session: AsyncSession, application_id: int, data: DecisionIn, i
                 included_by_id=decision.id,
             )
         )
-    _bump(app, ApplicationStatus.decided)
+    bump(app, ApplicationStatus.decided)
     await session.flush()
     return decision
 
@@ -111,7 +112,7 @@ async def list_candidates(session: AsyncSession, on: date) -> list[CandidateOut]
         if entry.application_id is None:
             continue
         app = await applications_repo.get_application(session, entry.application_id)
-        panel = await _panel(session, app)
+        panel = await load_panel(session, app)
         if not panel.cards:
             continue
         used_from = await first_use_on(session, tech, on)
@@ -160,7 +161,7 @@ async def move_to_specialised(session: AsyncSession, technology_id: int, data: M
     version_row = await criteria_repo.version_in_force(session, data.decided_on)
     if version_row is not None and entry.application_id is not None:
         version = await criteria_repo.load_def(session, version_row.id, data.decided_on)
-        panel = await _panel(session, await applications_repo.get_application(session, entry.application_id))
+        panel = await load_panel(session, await applications_repo.get_application(session, entry.application_id))
         if panel.cards:
             _, _, score = rescore(
                 version,
@@ -186,3 +187,32 @@ async def move_to_specialised(session: AsyncSession, technology_id: int, data: M
     entry.removed_by_id = decision.id
     await session.flush()
     return decision
+
+
+def _entry(e: ListEntry, t: Technology) -> ListEntryOut:
+    return ListEntryOut(
+        technology_id=t.id,
+        technology_code=t.code,
+        name_kk=t.name_kk,
+        application_id=e.application_id,
+        valid_from=e.valid_from,
+        valid_to=e.valid_to,
+        included_by=e.included_by_id,
+        removed_by=e.removed_by_id,
+    )
+
+
+async def list_at(session: AsyncSession, on: date) -> list[ListEntryOut]:
+    """The HTMC list in force on `on`."""
+    return [_entry(e, t) for e, t in await repo.list_at(session, on)]
+
+
+async def list_history(session: AsyncSession, technology_id: int | None) -> list[ListEntryOut]:
+    """Every listing and removal (of one technology, or all)."""
+    return [_entry(e, t) for e, t in await repo.list_history(session, technology_id)]
+
+
+async def list_decisions(
+    session: AsyncSession, technology_id: int | None, limit: int, offset: int
+) -> tuple[list[Decision], int]:
+    return await repo.decisions(session, technology_id, limit, offset)

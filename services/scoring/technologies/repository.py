@@ -59,7 +59,7 @@ async def first_use_in_force(session: AsyncSession, technology_id: int, on: date
     ).first()
 
 
-def _first_use_on(on: date) -> Any:
+def first_use_on_subquery(on: date) -> Any:
     """Per technology with a correction taking effect after `on`, its first-use value in force on `on` (the others'
     columns hold it: they copy the latest value)."""
     later = select(TechnologyFirstUse.technology_id).where(TechnologyFirstUse.effective_from > on)

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
-from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, IfMatch, TechnologyId, _unchanged
-from services.scoring.technologies import repository as repo
+from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, IfMatch, TechnologyId, not_modified_response
 from services.scoring.technologies import service
 from services.scoring.technologies.schemas import FirstUseIn, FirstUseOut, TechnologyIn, TechnologyOut, TechnologyPatch
 
@@ -39,7 +38,7 @@ async def create_technology(session: SessionDep, body: TechnologyIn, response: R
     response_model=Paginated[TechnologyOut],
 )
 async def list_technologies(session: SessionDep, page: Pagination) -> Paginated[TechnologyOut]:
-    rows, total = await repo.list_technologies(session, page.limit, page.offset)
+    rows, total = await service.list_technologies(session, page.limit, page.offset)
     return Paginated(
         items=await service.technology_outs(session, rows), total=total, limit=page.limit, offset=page.offset
     )
@@ -56,9 +55,9 @@ async def list_technologies(session: SessionDep, page: Pagination) -> Paginated[
 async def get_technology(
     session: SessionDep, technology_id: TechnologyId, request: Request, response: Response
 ) -> TechnologyOut | Response:
-    tech = await repo.get_technology(session, technology_id)
+    tech = await service.get_technology(session, technology_id)
     etag = etags.etag("technology", tech.id, tech.row_version)
-    if unchanged := _unchanged(request, etag):
+    if unchanged := not_modified_response(request, etag):
         return unchanged
     response.headers["ETag"] = etag
     return await service.technology_out(session, tech)

@@ -5,10 +5,10 @@ from datetime import date, datetime
 
 from pydantic import ConfigDict, Field
 
-from services.scoring.schemas import MAX_ID, _In, _Out
+from services.scoring.schemas import MAX_ID, InModel, OutModel
 
 
-class TechnologyIn(_In):
+class TechnologyIn(InModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -42,7 +42,7 @@ class TechnologyIn(_In):
     description: str | None = None
 
 
-class TechnologyPatch(_In):
+class TechnologyPatch(InModel):
     name_kk: str | None = Field(default=None, min_length=1)
     name_ru: str | None = None
     clinical_profile: str | None = Field(default=None, min_length=1)
@@ -60,7 +60,7 @@ class TechnologyPatch(_In):
     description: str | None = None
 
 
-class FirstUseIn(_In):
+class FirstUseIn(InModel):
     """A correction of the technology's first use in the world (the date its age is counted from)."""
 
     model_config = ConfigDict(
@@ -85,7 +85,7 @@ class FirstUseIn(_In):
     set_by: str = Field(min_length=1)
 
 
-class FirstUseOut(_Out):
+class FirstUseOut(OutModel):
     """One value of a technology's first use; kept for ever, superseded by later corrections."""
 
     id: int
@@ -101,7 +101,7 @@ class FirstUseOut(_Out):
     set_at: datetime
 
 
-class TechnologyOut(_Out):
+class TechnologyOut(OutModel):
     id: int
     code: str
     name_kk: str

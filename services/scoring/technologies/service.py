@@ -175,3 +175,11 @@ async def technology_outs(session: AsyncSession, techs: Sequence[Technology]) ->
 
 async def technology_out(session: AsyncSession, tech: Technology) -> TechnologyOut:
     return (await technology_outs(session, [tech]))[0]
+
+
+async def list_technologies(session: AsyncSession, limit: int, offset: int) -> tuple[list[Technology], int]:
+    return await repo.list_technologies(session, limit, offset)
+
+
+async def get_technology(session: AsyncSession, technology_id: int) -> Technology:
+    return await repo.get_technology(session, technology_id)

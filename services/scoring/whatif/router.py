@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from services.common.db import SessionDep
 from services.scoring import etags
-from services.scoring.http import ERRORS, READ_ERRORS, ScenarioId, _unchanged
+from services.scoring.http import ERRORS, READ_ERRORS, ScenarioId, not_modified_response
 from services.scoring.whatif import service
 from services.scoring.whatif.schemas import RobustnessItem, ScenarioIn, ScenarioOut, WhatIfIn, WhatIfOut
 
@@ -72,7 +72,7 @@ async def get_scenario(
 ) -> ScenarioOut | Response:
     scenario = await service.get_scenario(session, scenario_id)
     etag = etags.etag("scenario", scenario.id, 1)  # a saved scenario is never changed
-    if unchanged := _unchanged(request, etag):
+    if unchanged := not_modified_response(request, etag):
         return unchanged
     response.headers["ETag"] = etag
     return ScenarioOut(

@@ -7,10 +7,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.scoring.applications.schemas import LevelFlipOut, WeightFlipOut
-from services.scoring.schemas import Dec, DecIn, Id, _In, _no_float
+from services.scoring.schemas import Dec, DecIn, Id, InModel, no_float
 
 
-class WhatIfIn(_In):
+class WhatIfIn(InModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -29,10 +29,10 @@ class WhatIfIn(_In):
     @classmethod
     def _weights(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: _no_float(v) for k, v in value.items()}
+            return {k: no_float(v) for k, v in value.items()}
         return value
 
-    _f = field_validator("threshold", mode="before")(_no_float)
+    _f = field_validator("threshold", mode="before")(no_float)
 
 
 class RobustnessItem(BaseModel):

@@ -24,7 +24,7 @@ from services.common.models.scoring import (
 )
 from services.scoring import rules
 from services.scoring.applications import repository as applications_repo
-from services.scoring.applications.service import _combined, explain_application
+from services.scoring.applications.service import combined_score, explain_application
 from services.scoring.criteria import repository as criteria_repo
 from services.scoring.criteria.service import version_for
 from services.scoring.decisions import repository as decisions_repo
@@ -96,7 +96,7 @@ async def _what_if_items_reference(session: AsyncSession, version: VersionDef, a
         if app_id not in by_app:
             continue
         totals = [new_totals[i] for i in by_app[app_id]]
-        score = _combined(version, totals)
+        score = combined_score(version, totals)
         cls: Literal["htmc", "not_htmc"] | None = None
         if threshold is not None:
             cls = "htmc" if rules.classify(score, threshold) else "not_htmc"
