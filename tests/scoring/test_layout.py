@@ -67,3 +67,11 @@ def test_routes_call_only_services() -> None:
         feature = router.rsplit(".", 1)[0]
         assert not {d for d in deps if d.endswith(".repository") or d == "services.scoring.tasks"}, router
         assert not {d for d in deps if d.endswith(".service") and d != f"{feature}.service"}, router
+
+
+def test_every_route_is_under_api_v1() -> None:
+    from services.scoring.main import create_app
+
+    paths = list(create_app().openapi()["paths"])
+    assert "/api/v1/what-if" in paths and "/api/v1/batch/score" in paths
+    assert [p for p in paths if not p.startswith(("/api/v1/", "/health/"))] == []

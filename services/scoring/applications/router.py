@@ -30,7 +30,7 @@ from services.scoring.http import (
     not_modified_response,
 )
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1")
 
 
 @router.post(

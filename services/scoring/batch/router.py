@@ -8,7 +8,7 @@ from services.scoring.batch import service
 from services.scoring.batch.schemas import JobOut
 from services.scoring.http import ERRORS, NDJSON, JobId
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1")
 
 
 @router.post(
@@ -49,7 +49,7 @@ async def batch_score(session: SessionDep, request: Request) -> Response:
 async def create_batch_job(session: SessionDep, request: Request, response: Response) -> JobOut:
     # Sent to the worker once the row is committed.
     job = await service.create_job(session, request.stream(), getattr(request.app.state, "redis", None))
-    response.headers["Location"] = f"/batch/jobs/{job.id}"
+    response.headers["Location"] = f"/api/v1/batch/jobs/{job.id}"
     return JobOut.model_validate(job)
 
 

@@ -12,7 +12,7 @@ from services.scoring.criteria import service
 from services.scoring.criteria.schemas import CriteriaVersionIn, CriteriaVersionOut, DecisionRuleIn, DecisionRuleOut
 from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, IfMatch, VersionId, not_modified_response
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1")
 
 
 @router.get(

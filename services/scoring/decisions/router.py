@@ -11,7 +11,7 @@ from services.scoring.decisions import service
 from services.scoring.decisions.schemas import CandidateOut, DecisionIn, DecisionOut, ListEntryOut, MoveIn
 from services.scoring.http import ERRORS, UPDATE_ERRORS, ApplicationId, IfMatch, OptionalId, TechnologyId
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1")
 
 
 @router.post(

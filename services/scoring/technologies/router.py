@@ -12,7 +12,7 @@ from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, IfMatch, T
 from services.scoring.technologies import service
 from services.scoring.technologies.schemas import FirstUseIn, FirstUseOut, TechnologyIn, TechnologyOut, TechnologyPatch
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1")
 
 
 @router.post(

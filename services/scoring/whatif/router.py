@@ -11,7 +11,7 @@ from services.scoring.http import ERRORS, READ_ERRORS, ScenarioId, not_modified_
 from services.scoring.whatif import service
 from services.scoring.whatif.schemas import RobustnessItem, ScenarioIn, ScenarioOut, WhatIfIn, WhatIfOut
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1")
 
 
 @router.get(
