@@ -67,7 +67,9 @@ async def assign(client: AsyncClient, app_id: int, code: str, conflict: bool = F
 
 
 async def score(client: AsyncClient, app_id: int, code: str, levels: list[dict[str, str]] = LEVELS_8_25) -> Any:
-    return await client.post(f"/api/v1/applications/{app_id}/expert-scores", json={"expert_code": code, "levels": levels})
+    return await client.post(
+        f"/api/v1/applications/{app_id}/expert-scores", json={"expert_code": code, "levels": levels}
+    )
 
 
 async def listed_technology(client: AsyncClient, criteria: Any, threshold: str = "8.1") -> tuple[int, int]:
@@ -282,9 +284,9 @@ async def test_score_at_each_age_boundary(
 
 async def test_move_candidate_from_the_day_innovativeness_drops(client: AsyncClient, criteria: Any) -> None:
     tech, _ = await listed_technology(client, criteria)
-    assert [e["technology_id"] for e in (await client.get("/api/v1/htmc-list", params={"as_of": "2026-01-15"})).json()] == [
-        tech
-    ]
+    assert [
+        e["technology_id"] for e in (await client.get("/api/v1/htmc-list", params={"as_of": "2026-01-15"})).json()
+    ] == [tech]
     assert (await client.get("/api/v1/htmc-list", params={"as_of": "2026-01-14"})).json() == []
     # First used 2011-09-01: 15 whole years on 2026-09-01 (still 5), 16 on 2027-09-01 (2.5): 8.25 → 8.0 < 8.1.
     for day in ("2026-09-01", "2027-08-31"):
@@ -415,7 +417,9 @@ async def test_problem_json_for_bad_dates(client: AsyncClient, criteria: Any) ->
     )
     assert "first_used_world_on" in fields(resp)
     etag = (await client.get(f"/api/v1/technologies/{tech}")).headers["ETag"]
-    ok = await client.patch(f"/api/v1/technologies/{tech}", json={"performing_organisations": 5}, headers={"If-Match": etag})
+    ok = await client.patch(
+        f"/api/v1/technologies/{tech}", json={"performing_organisations": 5}, headers={"If-Match": etag}
+    )
     assert ok.status_code == 200 and ok.json()["performing_organisations"] == 5
     stale = await client.patch(
         f"/api/v1/technologies/{tech}", json={"performing_organisations": 6}, headers={"If-Match": etag}

@@ -47,14 +47,24 @@ def crit(**changes: Any) -> dict[str, Any]:
         ("post", "/api/v1/criteria-versions", {**VERSION, "max_score": "5000"}, "max_score"),
         ("post", "/api/v1/criteria-versions", {**VERSION, "threshold": "Infinity"}, "threshold"),
         ("post", "/api/v1/criteria-versions", crit(levels=[{"value": "1e-999999", "wording_kk": "x"}]), None),
-        ("post", "/api/v1/criteria-versions", crit(levels=[{"value": "10", "points": "1e20", "wording_kk": "x"}]), None),
+        (
+            "post",
+            "/api/v1/criteria-versions",
+            crit(levels=[{"value": "10", "points": "1e20", "wording_kk": "x"}]),
+            None,
+        ),
         (
             "post",
             "/api/v1/criteria-versions",
             {**VERSION, "combination_rule": "trimmed_mean", "trim_fraction": "0.2505"},
             "trim_fraction",
         ),
-        ("post", "/api/v1/score/explain", {"first_used_world_year": 2011, "as_of": "2026-01-01", "levels": []}, "levels"),
+        (
+            "post",
+            "/api/v1/score/explain",
+            {"first_used_world_year": 2011, "as_of": "2026-01-01", "levels": []},
+            "levels",
+        ),
         (
             "post",
             "/api/v1/score/explain",
@@ -89,7 +99,12 @@ async def test_refused_as_problem_naming_the_field(
 
 
 async def test_unknown_ids_are_404_problems(client: AsyncClient, criteria: Any) -> None:
-    for url in ("/api/v1/criteria-versions/999999", "/api/v1/technologies/999999", "/api/v1/applications/999999", "/api/v1/batch/jobs/999999"):
+    for url in (
+        "/api/v1/criteria-versions/999999",
+        "/api/v1/technologies/999999",
+        "/api/v1/applications/999999",
+        "/api/v1/batch/jobs/999999",
+    ):
         resp = await client.get(url)
         assert resp.status_code == 404 and resp.headers["content-type"].startswith(PROBLEM), url
     resp = await client.post(

@@ -46,7 +46,12 @@ async def test_single_resources_answer_not_modified(client: AsyncClient, criteri
 
 async def test_not_modified_needs_the_resource(client: AsyncClient, criteria: Any) -> None:
     # `*` matches only an existing resource: a missing one is still 404.
-    for url in ("/api/v1/technologies/999999", "/api/v1/applications/999999", "/api/v1/scenarios/999999", "/api/v1/criteria-versions/999999"):
+    for url in (
+        "/api/v1/technologies/999999",
+        "/api/v1/applications/999999",
+        "/api/v1/scenarios/999999",
+        "/api/v1/criteria-versions/999999",
+    ):
         resp = await client.get(url, headers={"If-None-Match": "*"})
         assert resp.status_code == 404, url
     none_in_force = await client.get("/api/v1/criteria-versions/in-force?on=1990-01-01", headers={"If-None-Match": "*"})

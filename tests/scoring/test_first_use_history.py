@@ -22,7 +22,9 @@ FIRST_USE = {"first_used_world_year": 2001, "first_used_world_on": "2001-03-05",
 
 async def correct(client: AsyncClient, tech: int, etag: str | None = None, **body: Any) -> Any:
     etag = etag or (await client.get(f"/api/v1/technologies/{tech}")).headers["ETag"]
-    return await client.put(f"/api/v1/technologies/{tech}/first-use", json={**FIRST_USE, **body}, headers={"If-Match": etag})
+    return await client.put(
+        f"/api/v1/technologies/{tech}/first-use", json={**FIRST_USE, **body}, headers={"If-Match": etag}
+    )
 
 
 def score_at(age: int) -> str:
@@ -64,7 +66,9 @@ async def test_correction_keeps_the_old_value_and_applies_from_its_day(client: A
     assert await first_use_on(today) == "2001-03-05"
 
     # Scoring as of a date counts the age from the first use in force that day.
-    before = (await client.get(f"/api/v1/applications/{app}/explanation", params={"as_of": yesterday.isoformat()})).json()
+    before = (
+        await client.get(f"/api/v1/applications/{app}/explanation", params={"as_of": yesterday.isoformat()})
+    ).json()
     after = (await client.get(f"/api/v1/applications/{app}/explanation", params={"as_of": today.isoformat()})).json()
     assert (before["age_years"], before["score"]) == (old_age, score_at(old_age))
     assert (after["age_years"], after["score"]) == (new_age, score_at(new_age)) != (old_age, score_at(old_age))
@@ -98,7 +102,9 @@ async def test_a_technology_written_outside_the_service_keeps_its_value(
 async def test_patch_does_not_overwrite_the_first_use(client: AsyncClient, criteria: Any) -> None:
     tech = await technology(client)
     etag = (await client.get(f"/api/v1/technologies/{tech}")).headers["ETag"]
-    resp = await client.patch(f"/api/v1/technologies/{tech}", json={"first_used_world_year": 2005}, headers={"If-Match": etag})
+    resp = await client.patch(
+        f"/api/v1/technologies/{tech}", json={"first_used_world_year": 2005}, headers={"If-Match": etag}
+    )
     assert resp.status_code == 422 and "first-use" in fields(resp)["first_used_world_year"]
     resp = await client.patch(
         f"/api/v1/technologies/{tech}", json={"first_used_world_on": "2011-10-01"}, headers={"If-Match": etag}

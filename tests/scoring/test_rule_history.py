@@ -12,7 +12,9 @@ from tests.scoring.test_api import PROBLEM, fields, listed_technology
 async def put_rule(client: AsyncClient, version_id: int, **body: Any) -> Any:
     etag = (await client.get(f"/api/v1/criteria-versions/{version_id}")).headers["ETag"]
     payload = {"combination_rule": "mean", "basis": "minutes", "set_by": "admin", **body}
-    return await client.put(f"/api/v1/criteria-versions/{version_id}/decision-rule", json=payload, headers={"If-Match": etag})
+    return await client.put(
+        f"/api/v1/criteria-versions/{version_id}/decision-rule", json=payload, headers={"If-Match": etag}
+    )
 
 
 async def candidates(client: AsyncClient, day: str) -> list[Any]:

@@ -74,7 +74,9 @@ async def test_real_worker_runs_a_queued_job_to_done(
             async with AsyncClient(transport=ASGITransport(app=app), base_url="http://scoring.test") as client:
                 body = b"\n".join(orjson.dumps({**LINE, "ref": f"r{i}"}) for i in range(LINES - 1))
                 body += b"\n{broken\n"  # the last line fails alone
-                resp = await client.post("/api/v1/batch/jobs", content=body, headers={"content-type": "application/x-ndjson"})
+                resp = await client.post(
+                    "/api/v1/batch/jobs", content=body, headers={"content-type": "application/x-ndjson"}
+                )
                 assert resp.status_code == 202, resp.text
                 job = resp.json()
                 ids.append(job["id"])
@@ -92,7 +94,8 @@ async def test_real_worker_runs_a_queued_job_to_done(
                 assert state["started_at"] is not None and state["finished_at"] >= state["started_at"]
 
                 results = [
-                    orjson.loads(x) for x in (await client.get(f"/api/v1/batch/jobs/{job['id']}/results")).content.splitlines()
+                    orjson.loads(x)
+                    for x in (await client.get(f"/api/v1/batch/jobs/{job['id']}/results")).content.splitlines()
                 ]
                 assert len(results) == LINES
                 assert [r["line"] for r in results] == list(range(1, LINES + 1))
