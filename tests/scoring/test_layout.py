@@ -75,3 +75,19 @@ def test_every_route_is_under_api_v1() -> None:
     paths = list(create_app().openapi()["paths"])
     assert "/api/v1/what-if" in paths and "/api/v1/batch/score" in paths
     assert [p for p in paths if not p.startswith(("/api/v1/", "/health/"))] == []
+
+
+def test_no_tricks_against_the_runtime() -> None:
+    """Garbage collection is never switched off, Pydantic's internals never written, no framework class
+    overridden: the what-if and the streamed JSON Lines keep their speed by ordinary means."""
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                assert not (isinstance(node.value, ast.Name) and node.value.id == "gc"), path
+                assert not (node.attr == "__setattr__" and isinstance(node.value, ast.Name)), path
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not node.value.startswith("__pydantic_"), path
+            if isinstance(node, ast.ClassDef):
+                bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+                assert not bases & {"StreamingResponse", "Response"}, (path, node.name)
