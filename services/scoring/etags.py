@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from services.common.errors import (
-    FieldError,
-    PreconditionFailed,
-    PreconditionRequired,
-)
+from services.common.errors import FieldError, PreconditionFailed, PreconditionRequired
 
 
 def etag(kind: str, ident: int, row_version: int) -> str:

@@ -4,13 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
-from services.common.models.scoring import (
-    Application,
-    Criterion,
-    ExpertAssignment,
-    ExpertScore,
-    ExpertScoreItem,
-)
+from services.common.models.scoring import Application, Criterion, ExpertAssignment, ExpertScore, ExpertScoreItem
 
 
 async def get_application(session: AsyncSession, application_id: int, *, lock: bool = False) -> Application:

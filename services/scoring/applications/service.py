@@ -13,12 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import (
-    Conflict,
-    FieldError,
-    NotFound,
-    ValidationFailed,
-)
+from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import (
     Application,
     ApplicationStatus,

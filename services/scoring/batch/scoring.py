@@ -12,15 +12,8 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import (
-    DomainError,
-    FieldError,
-    ValidationFailed,
-)
-from services.common.models.scoring import (
-    CriteriaVersion,
-    DecisionRule,
-)
+from services.common.errors import DomainError, FieldError, ValidationFailed
+from services.common.models.scoring import CriteriaVersion, DecisionRule
 from services.scoring import rules
 from services.scoring.applications.schemas import ScoreCardIn
 from services.scoring.criteria import repository as criteria_repo

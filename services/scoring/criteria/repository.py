@@ -9,13 +9,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
-from services.common.models.scoring import (
-    Application,
-    CriteriaVersion,
-    Criterion,
-    DecisionRule,
-    ScaleLevel,
-)
+from services.common.models.scoring import Application, CriteriaVersion, Criterion, DecisionRule, ScaleLevel
+from services.scoring.history import History
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef, VersionDef
 
 
@@ -68,35 +63,33 @@ async def criteria_of(session: AsyncSession, version_id: int) -> list[tuple[Crit
     return [(c, by[c.id]) for c in crits]
 
 
+# The settings of a version's decision rule: appended, never edited; the version's columns copy the latest.
+DECISION_RULES = History(
+    DecisionRule,
+    owner_key="version_id",
+    copies={
+        "threshold": "threshold",
+        "combination_rule": "combination_rule",
+        "trim_fraction": "trim_fraction",
+        "decision_rule_basis": "basis",
+        "decision_rule_set_by": "set_by",
+        "decision_rule_set_at": "set_at",
+    },
+)
+
+
 async def decision_rules(session: AsyncSession, version_id: int) -> list[DecisionRule]:
     """Every setting of the version's decision rule, in the order they take effect (effective date, then id)."""
-    return list(
-        await session.scalars(
-            select(DecisionRule)
-            .where(DecisionRule.version_id == version_id)
-            .order_by(DecisionRule.effective_from, DecisionRule.id)
-        )
-    )
+    return (await DECISION_RULES.entries(session, [version_id]))[version_id]
 
 
 def rule_on(rules: Sequence[DecisionRule], on: date) -> DecisionRule | None:
-    """The rule in force on `on` among `rules` ordered by (effective_from, id): the last one in effect."""
-    found = None
-    for rule in rules:
-        if rule.effective_from <= on:
-            found = rule
-    return found
+    """The rule in force on `on` among a version's `rules` in the order they take effect."""
+    return DECISION_RULES.on(rules, on)
 
 
 async def rule_in_force(session: AsyncSession, version_id: int, on: date) -> DecisionRule | None:
-    return (
-        await session.scalars(
-            select(DecisionRule)
-            .where(DecisionRule.version_id == version_id, DecisionRule.effective_from <= on)
-            .order_by(DecisionRule.effective_from.desc(), DecisionRule.id.desc())
-            .limit(1)
-        )
-    ).first()
+    return await DECISION_RULES.in_force(session, version_id, on)
 
 
 NO_RULE = object()

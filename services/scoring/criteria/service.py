@@ -8,12 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import (
-    Conflict,
-    FieldError,
-    NotFound,
-    ValidationFailed,
-)
+from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import (
     CombinationRule,
     CriteriaVersion,
@@ -213,9 +208,10 @@ async def set_decision_rule(
         )
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
-    session.add(
+    await repo.DECISION_RULES.append(
+        session,
+        version,
         DecisionRule(
-            version_id=version.id,
             effective_from=effective_from,
             threshold=data.threshold,
             combination_rule=None if data.combination_rule is None else CombinationRule(data.combination_rule),
@@ -223,18 +219,8 @@ async def set_decision_rule(
             basis=data.basis,
             set_by=data.set_by,
             set_at=datetime.now(UTC),
-        )
+        ),
     )
-    await session.flush()
-    latest = (await repo.decision_rules(session, version.id))[-1]
-    version.threshold = latest.threshold
-    version.combination_rule = latest.combination_rule
-    version.trim_fraction = latest.trim_fraction
-    version.decision_rule_basis = latest.basis
-    version.decision_rule_set_by = latest.set_by
-    version.decision_rule_set_at = latest.set_at
-    version.row_version += 1
-    await session.flush()
     return version
 
 

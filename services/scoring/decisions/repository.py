@@ -6,13 +6,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.models.scoring import (
-    Application,
-    Decision,
-    DecisionKind,
-    ListEntry,
-    Technology,
-)
+from services.common.models.scoring import Application, Decision, DecisionKind, ListEntry, Technology
 from services.scoring.technologies.repository import first_use_on_subquery
 
 

@@ -8,18 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import (
-    Conflict,
-    FieldError,
-    ValidationFailed,
-)
-from services.common.models.scoring import (
-    ApplicationStatus,
-    Decision,
-    DecisionKind,
-    ListEntry,
-    Technology,
-)
+from services.common.errors import Conflict, FieldError, ValidationFailed
+from services.common.models.scoring import ApplicationStatus, Decision, DecisionKind, ListEntry, Technology
 from services.scoring import rules
 from services.scoring.applications import repository as applications_repo
 from services.scoring.applications.service import bump, load_panel, rescore

@@ -9,10 +9,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
-from services.common.models.scoring import (
-    Technology,
-    TechnologyFirstUse,
-)
+from services.common.models.scoring import Technology, TechnologyFirstUse
+from services.scoring.history import History
 
 
 async def get_technology(session: AsyncSession, technology_id: int, *, lock: bool = False) -> Technology:
@@ -22,41 +20,26 @@ async def get_technology(session: AsyncSession, technology_id: int, *, lock: boo
     return tech
 
 
+# A technology's first use in the world: the value as registered (no effective date), then each correction from the
+# day it was recorded; the technology's columns copy the latest.
+FIRST_USES = History(
+    TechnologyFirstUse,
+    owner_key="technology_id",
+    copies={"first_used_world_year": "first_used_world_year", "first_used_world_on": "first_used_world_on"},
+)
+
+
 async def first_uses(session: AsyncSession, technology_ids: Sequence[int]) -> dict[int, list[TechnologyFirstUse]]:
     """Every value of these technologies' first use, each in the order they take effect (the registered value,
     then the corrections by effective date and id)."""
-    by: dict[int, list[TechnologyFirstUse]] = {i: [] for i in technology_ids}
-    if not technology_ids:
-        return by
-    rows = await session.scalars(
-        select(TechnologyFirstUse)
-        .where(TechnologyFirstUse.technology_id.in_(list(technology_ids)))
-        .order_by(
-            TechnologyFirstUse.technology_id,
-            TechnologyFirstUse.effective_from.asc().nulls_first(),
-            TechnologyFirstUse.id,
-        )
-    )
-    for row in rows:
-        by[row.technology_id].append(row)
-    return by
+    return await FIRST_USES.entries(session, technology_ids)
 
 
 async def first_use_in_force(session: AsyncSession, technology_id: int, on: date) -> TechnologyFirstUse | None:
     """The technology's first-use value in force on `on`: the latest one in effect (the registered value, with
     no effective date, before any correction). None when no history is recorded (a row written outside the
     service): its columns are then the only value."""
-    return (
-        await session.scalars(
-            select(TechnologyFirstUse)
-            .where(
-                TechnologyFirstUse.technology_id == technology_id,
-                or_(TechnologyFirstUse.effective_from.is_(None), TechnologyFirstUse.effective_from <= on),
-            )
-            .order_by(TechnologyFirstUse.effective_from.desc().nulls_last(), TechnologyFirstUse.id.desc())
-            .limit(1)
-        )
-    ).first()
+    return await FIRST_USES.in_force(session, technology_id, on)
 
 
 def first_use_on_subquery(on: date) -> Any:

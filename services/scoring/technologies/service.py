@@ -9,16 +9,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import (
-    Conflict,
-    FieldError,
-    NotFound,
-    ValidationFailed,
-)
-from services.common.models.scoring import (
-    Technology,
-    TechnologyFirstUse,
-)
+from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
+from services.common.models.scoring import Technology, TechnologyFirstUse
 from services.scoring import rules
 from services.scoring.etags import check_if_match, etag
 from services.scoring.technologies import repository as repo
@@ -129,21 +121,18 @@ async def set_first_use(
     if not (await repo.first_uses(session, [tech.id]))[tech.id]:
         _add_registered_first_use(session, tech)  # a row written outside the service: keep what it held
     set_at = datetime.now(UTC)
-    session.add(
+    await repo.FIRST_USES.append(
+        session,
+        tech,
         TechnologyFirstUse(
-            technology_id=tech.id,
             effective_from=set_at.date(),
             first_used_world_year=data.first_used_world_year,
             first_used_world_on=data.first_used_world_on,
             basis=data.basis,
             set_by=data.set_by,
             set_at=set_at,
-        )
+        ),
     )
-    tech.first_used_world_year = data.first_used_world_year
-    tech.first_used_world_on = data.first_used_world_on
-    tech.row_version += 1
-    await session.flush()
     return tech
 
 

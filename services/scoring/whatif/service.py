@@ -12,15 +12,8 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import driver_connection
-from services.common.errors import (
-    FieldError,
-    NotFound,
-    ValidationFailed,
-)
-from services.common.models.scoring import (
-    DecisionKind,
-    Scenario,
-)
+from services.common.errors import FieldError, NotFound, ValidationFailed
+from services.common.models.scoring import DecisionKind, Scenario
 from services.scoring import rules
 from services.scoring.applications import repository as applications_repo
 from services.scoring.applications.service import combined_score, explain_application
