@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     environment: str = "development"
     # The arq queue of the report worker (tests give each run its own).
     reports_queue: str = "arq:reports"
+    # Load the SYNTHETIC demo reference statistics (data/guarantee/demo-statistics.synthetic.json) with the official
+    # documents. Off unless asked (LOAD_DEMO_STATISTICS=1); `make up` turns it on for its embedded Postgres only.
+    load_demo_statistics: bool = False
 
     @field_validator("database_url")
     @classmethod
