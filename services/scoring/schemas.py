@@ -23,11 +23,8 @@ def no_float(value: Any) -> Any:
 # Tighter limits (4 decimals for a weight, 2 for a level, 3 for a trim share) are checked by the rules, by field.
 DecIn = Annotated[Decimal, Field(examples=["7.5"], allow_inf_nan=False, max_digits=12, decimal_places=6)]
 
-
 # Ids are Postgres `integer`s.
 MAX_ID = 2_147_483_647
-
-
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
