@@ -7,23 +7,28 @@ PY := $(VENV)/bin/python
 
 .PHONY: up test bench system-deps clean
 
+# Runtime requirements only (no linters), pinned with hashes; `make test` adds the development ones.
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 up: $(VENV)/.installed
 	$(PY) -m deploy.run up
 
-test: $(VENV)/.installed system-deps
+test: $(VENV)/.installed-dev system-deps
 	$(PY) -m deploy.run test
 
 # Headless Chromium (docs test) and wrk (benchmarks) come from Debian's packages.
 system-deps:
 	@bash deploy/system-deps.sh
 
-bench: $(VENV)/.installed system-deps
+bench: $(VENV)/.installed-dev system-deps
 	$(PY) -m deploy.run bench
 
 clean:

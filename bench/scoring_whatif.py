@@ -2,7 +2,7 @@
 decided) rescored under another criteria version through the whole what-if service call (what POST /what-if
 runs: rescoring, combining each application's experts, classifying, comparing with the decisions), side by side
 with one SQL statement computing the same weighted sums over the same rows in the same run; also the rescoring
-core alone (services.scoring.bulk.rescore_stored). Results must be identical to the last decimal.
+core alone (services.scoring.whatif.repository.rescore_stored). Results must be identical to the last decimal.
 
   python -m bench.scoring_whatif [--rows 1000000] [--repeat 2]
 """
@@ -66,10 +66,10 @@ OTHER_VERSION: dict[str, Any] = {
 async def _prepare(url: str, rows: int) -> tuple[VersionDef, dict[str, int]]:
     from services.common.db import make_engine, make_sessionmaker, unit_of_work
     from services.common.settings import Settings
-    from services.scoring import repository as repo
+    from services.scoring.criteria import repository as repo
     from services.scoring.criteria.importer import load_criteria_set, read_seed
-    from services.scoring.schemas import CriteriaVersionIn
-    from services.scoring.service import create_criteria_version
+    from services.scoring.criteria.schemas import CriteriaVersionIn
+    from services.scoring.criteria.service import create_criteria_version
 
     engine = make_engine(Settings(database_url=url))
     try:
@@ -213,10 +213,10 @@ async def _measure(url: str, version: VersionDef, ids: dict[str, int], rows: int
     """Same run, alternating: the SQL statement, the whole what-if service call, the rescoring core."""
     from services.common.db import make_engine, make_sessionmaker
     from services.common.settings import Settings
-    from services.scoring.bulk import rescore_stored
     from services.scoring.rules import combine
-    from services.scoring.schemas import WhatIfIn
-    from services.scoring.service import what_if
+    from services.scoring.whatif.repository import rescore_stored
+    from services.scoring.whatif.schemas import WhatIfIn
+    from services.scoring.whatif.service import what_if
 
     sql = _sql(version, ids)
     assert version.id is not None

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
 from deploy import backing
@@ -92,7 +92,15 @@ def supervise(processes: list[Supervised], stopping: Callable[[], bool], tick: f
             process.wait(timeout=20)
 
 
+def demo_statistics_default(environ: MutableMapping[str, str]) -> None:
+    """The synthetic demo statistics are loaded into the embedded Postgres `up` starts when DATABASE_URL is unset,
+    never into a server DATABASE_URL names; LOAD_DEMO_STATISTICS, when set, decides either way."""
+    if not environ.get("DATABASE_URL"):
+        environ.setdefault("LOAD_DEMO_STATISTICS", "1")
+
+
 def up() -> int:
+    demo_statistics_default(os.environ)
     ensure_backing_services()
     _run(PY, "-m", "alembic", "upgrade", "head")
     _run(PY, "-m", "services.loader")

@@ -160,15 +160,15 @@ async def test_scoring_streams_and_jobs_on_a_real_server(scoring_server: LiveSer
     body = b"\n".join(orjson.dumps({**line, "levels": levels, "ref": f"r{i}"}) for i in range(700)) + b"\n{broken"
     ndjson = {"content-type": "application/x-ndjson"}
     async with httpx.AsyncClient(base_url=scoring_server.url, timeout=60) as client:
-        scored = await client.post("/batch/score", content=body, headers=ndjson)
+        scored = await client.post("/api/v1/batch/score", content=body, headers=ndjson)
         assert scored.status_code == 200, scored.text
         out = [orjson.loads(x) for x in scored.content.splitlines()]
         assert len(out) == 701 and out[0]["score"] and out[-1]["error"]["detail"] == "malformed JSON"
 
-        created = await client.post("/batch/jobs", content=body, headers=ndjson)
+        created = await client.post("/api/v1/batch/jobs", content=body, headers=ndjson)
         assert created.status_code == 202, created.text
         job = created.json()["id"]
-        assert (await client.get(f"/batch/jobs/{job}")).json()["status"] in ("queued", "running", "done")
+        assert (await client.get(f"/api/v1/batch/jobs/{job}")).json()["status"] in ("queued", "running", "done")
 
         engine = create_async_engine(asyncpg_dialect_url(live_database))
         try:
@@ -179,6 +179,6 @@ async def test_scoring_streams_and_jobs_on_a_real_server(scoring_server: LiveSer
             assert ran == "done"
         finally:
             await engine.dispose()
-        results = await client.get(f"/batch/jobs/{job}/results")
+        results = await client.get(f"/api/v1/batch/jobs/{job}/results")
         assert results.status_code == 200
         assert [orjson.loads(x)["line"] for x in results.content.splitlines()] == list(range(1, 702))

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     job_lost_after_s: float = 120
     job_sweep_every_s: int = 30
     job_max_attempts: int = 5
+    # Load the SYNTHETIC demo reference statistics (data/guarantee/demo-statistics.synthetic.json) with the official
+    # documents. Off unless asked (LOAD_DEMO_STATISTICS=1); `make up` turns it on for its embedded Postgres only.
+    load_demo_statistics: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -3,8 +3,13 @@
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
-from services.scoring.router import router
+from services.scoring.applications.router import router as applications
+from services.scoring.batch.router import router as batch
+from services.scoring.criteria.router import router as criteria
+from services.scoring.decisions.router import router as decisions
 from services.scoring.rules import AGE_BOUNDARY_NOTE
+from services.scoring.technologies.router import router as technologies
+from services.scoring.whatif.router import router as whatif
 
 DESCRIPTION = f"""
 Scoring of medical technologies as high-technology medical care (HTMC, ЖТМК) under the criteria of
@@ -13,14 +18,15 @@ uniqueness in Kazakhstan 0.1, complexity 0.5, each scored 10, 7.5, 5 or 2.5; tot
 
 * Criteria sets are versioned data with their legal basis and dates in force. The order gives no decision
   threshold and no rule for combining several experts: an administrator sets both per version
-  (`PUT /criteria-versions/{{id}}/decision-rule`). Every setting is kept with its basis, who set it, when and
-  the date it applies from (`GET /criteria-versions/{{id}}/decision-rules`); a classification on a date uses the
+  (`PUT /api/v1/criteria-versions/{{id}}/decision-rule`). Every setting is kept with its basis, who set it, when and
+  the date it applies from (`GET /api/v1/criteria-versions/{{id}}/decision-rules`); a classification on a date uses the
   rule in force that day. A version without a threshold (on that date) scores but refuses to classify, and
   says why.
 * A technology is HTMC when its score is at or above the threshold (score ≥ threshold).
 * Scores are exact decimals and travel as strings ("0.75"), never floats. A combined panel score (mean,
   trimmed mean, median of an even count) is rounded half-up to the version's `score_decimals`.
 * Innovativeness is derived, not chosen: {AGE_BOUNDARY_NOTE}
+* Every route is under `/api/v1` (they moved there from the root in 2026-12).
 * Errors are RFC 9457 problem details (`application/problem+json`) naming the field and the reason.
 * Single resources carry an `ETag` and answer 304 to an `If-None-Match` naming it; updates require `If-Match`
   and answer 412 on a stale one.
@@ -46,9 +52,9 @@ def create_app() -> FastAPI:
         title="HTMC scoring API",
         description=DESCRIPTION,
         version="1.0.0",
-        routers=[router],
+        routers=[criteria, technologies, applications, decisions, whatif, batch],
         openapi_tags=TAGS,
-        bulk_prefixes=("/batch/",),
+        bulk_prefixes=("/api/v1/batch/",),
     )
 
 

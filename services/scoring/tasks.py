@@ -20,6 +20,7 @@ from services.common.db import unit_of_work
 from services.common.errors import FieldError, ValidationFailed
 from services.common.jobs import SCORING_BATCH, Lost, send_after_commit
 from services.common.models.scoring import BatchItem, BatchJob, JobStatus
+from services.scoring.batch.scoring import VersionCache, error_line, score_raw_line
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,7 @@ def enqueue(session: AsyncSession, redis: ArqRedis | None, job: BatchJob) -> Non
     send_after_commit(session, redis, SCORING_BATCH, job.id, job.attempts)
 
 
-def _score_stored(cache: Any, line_no: int, data: dict[str, Any]) -> dict[str, Any]:
-    from services.scoring.router import error_line, score_raw_line
-
+def _score_stored(cache: VersionCache, line_no: int, data: dict[str, Any]) -> dict[str, Any]:
     if "invalid" in data:
         reason = str(data["invalid"])
         return error_line(line_no, None, [FieldError("line", reason)], reason.split(":")[0])
@@ -115,8 +114,6 @@ async def score_batch_job(ctx: dict[str, Any], job: BatchJob) -> dict[str, Any]:
     """The work of a claimed batch job (services.common.worker runs it). Lines already scored are kept
     (committed chunk by chunk): a later attempt carries on after them. Progress is written only while the row is
     this attempt's."""
-    from services.scoring.service import VersionCache
-
     maker: async_sessionmaker[AsyncSession] = ctx["sessionmaker"]
     async with unit_of_work(maker) as session:
         cache = await VersionCache.load(session)

@@ -16,8 +16,8 @@ async def guarantee_loaded(engine: AsyncEngine) -> None:
     from services.common.db import make_sessionmaker
 
     maker = make_sessionmaker(engine)
-    await load_guarantee(maker)
-    await load_guarantee(maker)  # idempotent: a second run changes nothing
+    await load_guarantee(maker, with_demo_statistics=True)
+    await load_guarantee(maker, with_demo_statistics=True)  # idempotent: a second run changes nothing
 
 
 @pytest.fixture

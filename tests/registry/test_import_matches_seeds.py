@@ -1,5 +1,6 @@
 """The loaded plans equal the source documents: counts, texts, amounts, deadlines, indicator targets."""
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -208,3 +209,44 @@ async def test_loading_again_changes_nothing(loaded: None, engine: Any) -> None:
     before = await counts()
     await load_all(make_sessionmaker(engine))
     assert await counts() == before
+
+
+async def test_data_quality_says_the_budget_totals_hold_other_sources(api: AsyncClient) -> None:
+    """The cancer plan's yearly totals are labelled "республикалық бюджет" but add up money from other sources
+    too: the report gives the figures per source, as loaded."""
+    issues = (await api.get("/api/v1/data-quality", params={"document": CANCER, "limit": 500})).json()["items"]
+    found = {(i["rule"], i["location"]): i for i in issues}
+    label = found[("totals_label_sources_mismatch", "totals, all years")]
+    assert (label["expected"], label["actual"], label["difference"]) == ("22108881", "29620058", "7511177")
+    assert "республикалық бюджет" in label["message"]
+    assert "РБ 22 108 881, МӘМС 6 490 474, other 1 020 703 thousand tenge" in label["message"]
+    assert "2020: РБ 4 662 233, МӘМС 1 297 286, other 307 256" in label["message"]
+    by_source = (await api.get(f"/api/v1/documents/{CANCER}/financing", params={"group_by": "source"})).json()
+    assert by_source["total_thousand_tenge"] == label["actual"]
+    concept = (await api.get("/api/v1/data-quality", params={"document": CONCEPT, "limit": 500})).json()["items"]
+    assert not [i for i in concept if i["rule"] == "totals_label_sources_mismatch"]
+
+
+def test_totals_label_check_follows_the_rows() -> None:
+    from copy import deepcopy
+
+    from services.api.registry.importer import QualityReport, check_totals_label, read_transcription
+
+    tr = read_transcription(CANCER)
+    changed = deepcopy(tr)
+    for measure in changed.measures:
+        for row in measure.get("financing", []):
+            if row.get("source") == "МӘМС":
+                row["amount"] = str(Decimal(row["amount"]) + 1)
+    moved = sum(1 for m in changed.measures for r in m.get("financing", []) if r.get("source") == "МӘМС")
+    report = QualityReport(CANCER)
+    check_totals_label(report, changed)
+    assert [i.expected for i in report.issues] == ["22108881"]
+    mams = format(6_490_474 + moved, ",").replace(",", " ")
+    assert f"МӘМС {mams}," in report.issues[0].message  # the figures follow the rows
+    for measure in changed.measures:
+        for row in measure.get("financing", []):
+            row["source"] = "РБ"
+    report = QualityReport(CANCER)
+    check_totals_label(report, changed)
+    assert report.issues == []  # all of it from the republican budget: nothing to say

@@ -22,9 +22,9 @@ def fields(resp: Any) -> dict[str, str]:
 
 
 async def set_rule(client: AsyncClient, version_id: int, threshold: str | None, rule: str | None = "mean") -> None:
-    got = await client.get(f"/criteria-versions/{version_id}")
+    got = await client.get(f"/api/v1/criteria-versions/{version_id}")
     resp = await client.put(
-        f"/criteria-versions/{version_id}/decision-rule",
+        f"/api/v1/criteria-versions/{version_id}/decision-rule",
         json={"threshold": threshold, "combination_rule": rule, "basis": "minutes 1", "set_by": "admin"},
         headers={"If-Match": got.headers["ETag"]},
     )
@@ -33,7 +33,7 @@ async def set_rule(client: AsyncClient, version_id: int, threshold: str | None, 
 
 async def technology(client: AsyncClient, code: str = "TAVI", year: int = 2011, on: str | None = "2011-09-01") -> int:
     resp = await client.post(
-        "/technologies",
+        "/api/v1/technologies",
         json={
             "code": code,
             "name_kk": "Қолқа қақпақшасын транскатетерлік имплантациялау",
@@ -51,7 +51,7 @@ async def technology(client: AsyncClient, code: str = "TAVI", year: int = 2011, 
 
 async def application(client: AsyncClient, tech_id: int, assessed_on: str = "2025-12-01") -> int:
     resp = await client.post(
-        "/applications",
+        "/api/v1/applications",
         json={"technology_id": tech_id, "applicant": "ҰҒКО", "submitted_on": assessed_on, "facts": {"cases": 120}},
     )
     assert resp.status_code == 201, resp.text
@@ -62,12 +62,14 @@ async def assign(client: AsyncClient, app_id: int, code: str, conflict: bool = F
     body: dict[str, Any] = {"expert_code": code, "expert_name": code.title(), "conflict_of_interest": conflict}
     if conflict:
         body["conflict_statement"] = "works at the applicant"
-    resp = await client.post(f"/applications/{app_id}/experts", json=body)
+    resp = await client.post(f"/api/v1/applications/{app_id}/experts", json=body)
     assert resp.status_code == 201, resp.text
 
 
 async def score(client: AsyncClient, app_id: int, code: str, levels: list[dict[str, str]] = LEVELS_8_25) -> Any:
-    return await client.post(f"/applications/{app_id}/expert-scores", json={"expert_code": code, "levels": levels})
+    return await client.post(
+        f"/api/v1/applications/{app_id}/expert-scores", json={"expert_code": code, "levels": levels}
+    )
 
 
 async def listed_technology(client: AsyncClient, criteria: Any, threshold: str = "8.1") -> tuple[int, int]:
@@ -77,10 +79,10 @@ async def listed_technology(client: AsyncClient, criteria: Any, threshold: str =
     app = await application(client, tech)
     await assign(client, app, "expert-a")
     assert (await score(client, app, "expert-a")).status_code == 201
-    panel = await client.post(f"/applications/{app}/panel-score")
+    panel = await client.post(f"/api/v1/applications/{app}/panel-score")
     assert panel.json()["score"] == "8.25" and panel.json()["classification"] == "htmc"
     resp = await client.post(
-        f"/applications/{app}/decision",
+        f"/api/v1/applications/{app}/decision",
         json={"outcome": "include", "decided_on": "2026-01-15", "document_number": "minutes 7"},
     )
     assert resp.status_code == 201, resp.text
@@ -96,7 +98,7 @@ async def test_seed_version_in_force_and_unclassified(
     from services.scoring.criteria.importer import load_criteria_set, read_seed
 
     assert (await load_criteria_set(session, read_seed())).id == criteria.id  # idempotent
-    resp = await client.get("/criteria-versions/in-force", params={"on": "2025-11-01"})
+    resp = await client.get("/api/v1/criteria-versions/in-force", params={"on": "2025-11-01"})
     assert resp.status_code == 200
     body = resp.json()
     assert body["code"] == "order-129-2025-11-01" and body["act_number"] == "129"
@@ -108,7 +110,7 @@ async def test_seed_version_in_force_and_unclassified(
     ]
     assert body["classifies"] is False and "no decision threshold" in body["why_not_classifying"]
     assert "exactly 10 years" in body["age_boundary_note"]
-    assert (await client.get("/criteria-versions/in-force", params={"on": "2025-10-31"})).status_code == 404
+    assert (await client.get("/api/v1/criteria-versions/in-force", params={"on": "2025-10-31"})).status_code == 404
     assert "exactly 15 years" in (await client.get("/openapi.json")).json()["info"]["description"]
 
 
@@ -135,27 +137,27 @@ async def test_criteria_version_refusals(client: AsyncClient, criteria: Any) -> 
             },
         ],
     }
-    resp = await client.post("/criteria-versions", json=base)
+    resp = await client.post("/api/v1/criteria-versions", json=base)
     assert resp.status_code == 422
     errs = fields(resp)
     assert "sum to 0.9" in errs["criteria[].weight"]
     assert "not monotone" in errs["criteria[1].levels[1].value"]
     # nothing was stored, and the seed version is still open-ended
-    assert (await client.get("/criteria-versions")).json()["total"] == 1
+    assert (await client.get("/api/v1/criteria-versions")).json()["total"] == 1
     base["criteria"][0]["weight"] = "0.7"  # type: ignore[index]
     base["criteria"][1]["levels"] = [{"value": "7.5", "wording_kk": "x"}, {"value": "5", "wording_kk": "y"}]  # type: ignore[index]
-    resp = await client.post("/criteria-versions", json=base)
+    resp = await client.post("/api/v1/criteria-versions", json=base)
     assert resp.status_code == 201, resp.text
-    seed = (await client.get(f"/criteria-versions/{criteria.id}")).json()
+    seed = (await client.get(f"/api/v1/criteria-versions/{criteria.id}")).json()
     assert seed["valid_to"] == "2027-01-01"  # superseded, kept
-    assert (await client.get("/criteria-versions/in-force", params={"on": "2027-01-01"})).json()["code"] == "v2"
+    assert (await client.get("/api/v1/criteria-versions/in-force", params={"on": "2027-01-01"})).json()["code"] == "v2"
 
 
 async def test_decision_rule_needs_if_match(client: AsyncClient, criteria: Any) -> None:
-    url = f"/criteria-versions/{criteria.id}/decision-rule"
+    url = f"/api/v1/criteria-versions/{criteria.id}/decision-rule"
     body = {"threshold": "7.5", "combination_rule": "median", "basis": "minutes 1", "set_by": "admin"}
     assert (await client.put(url, json=body)).status_code == 428
-    etag = (await client.get(f"/criteria-versions/{criteria.id}")).headers["ETag"]
+    etag = (await client.get(f"/api/v1/criteria-versions/{criteria.id}")).headers["ETag"]
     ok = await client.put(url, json=body, headers={"If-Match": etag})
     assert ok.status_code == 200 and ok.json()["threshold"] == "7.5" and ok.json()["classifies"] is True
     assert ok.headers["ETag"] != etag
@@ -198,35 +200,35 @@ async def test_expert_assessment_refusals_and_panel(client: AsyncClient, criteri
     again = await score(client, app, "expert-a")
     assert again.status_code == 409 and "already scored" in fields(again)["expert_code"]
 
-    early = await client.post(f"/applications/{app}/panel-score")
+    early = await client.post(f"/api/v1/applications/{app}/panel-score")
     assert early.status_code == 422 and "expert-b" in fields(early)["expert_scores"]
     lower = [LEVELS_8_25[0], {**LEVELS_8_25[1], "level": "2.5"}, {**LEVELS_8_25[2], "level": "7.5"}]
     assert (await score(client, app, "expert-b", lower)).json()["total"] == "6.75"  # 0.5+2.25+0.25+3.75
 
-    no_rule = await client.post(f"/applications/{app}/panel-score")
+    no_rule = await client.post(f"/api/v1/applications/{app}/panel-score")
     assert no_rule.status_code == 422 and "combination_rule" in fields(no_rule)
     await set_rule(client, criteria.id, "7.5", "mean")
-    panel = await client.post(f"/applications/{app}/panel-score")
+    panel = await client.post(f"/api/v1/applications/{app}/panel-score")
     assert panel.status_code == 200, panel.text
     p = panel.json()
     assert (p["score"], p["min"], p["max"], p["spread"]) == ("7.5", "6.75", "8.25", "1.5")
     assert p["recused"] == ["expert-c"] and p["experts"] == 2
     assert p["classification"] == "htmc" and p["experts_disagree"] is True
-    twice = await client.post(f"/applications/{app}/panel-score")
+    twice = await client.post(f"/api/v1/applications/{app}/panel-score")
     assert twice.status_code == 409 and twice.headers["content-type"] == PROBLEM
 
-    explanation = (await client.get(f"/applications/{app}/explanation")).json()
+    explanation = (await client.get(f"/api/v1/applications/{app}/explanation")).json()
     assert explanation["distance_to_threshold"] == "0"
     assert [c["contribution"] for c in explanation["contributions"]] == ["0.5", "2.25", "0.375", "4.375"]
     assert explanation["smallest_level_flip"]["steps"] == 1
     assert explanation["disagreement"]["crosses_threshold"] is True
 
     refused_reason = await client.post(
-        f"/applications/{app}/decision",
+        f"/api/v1/applications/{app}/decision",
         json={"outcome": "refuse", "decided_on": "2026-01-10", "document_number": "m-3"},
     )
     assert refused_reason.status_code == 422 and "reason" in fields(refused_reason)
-    state = (await client.get(f"/applications/{app}")).json()
+    state = (await client.get(f"/api/v1/applications/{app}")).json()
     assert state["status"] == "scored"
 
 
@@ -235,11 +237,11 @@ async def test_version_without_threshold_scores_but_does_not_classify(client: As
     app = await application(client, tech)
     await assign(client, app, "expert-a")
     await score(client, app, "expert-a")
-    panel = (await client.post(f"/applications/{app}/panel-score")).json()
+    panel = (await client.post(f"/api/v1/applications/{app}/panel-score")).json()
     assert panel["score"] == "8.25" and panel["classification"] is None
     assert "no decision threshold" in panel["why_not_classified"]
     resp = await client.post(
-        f"/applications/{app}/decision",
+        f"/api/v1/applications/{app}/decision",
         json={"outcome": "include", "decided_on": "2026-01-15", "document_number": "m-1"},
     )
     assert resp.status_code == 422 and "no threshold" in fields(resp)["reason"]
@@ -270,7 +272,7 @@ async def test_score_at_each_age_boundary(
         "as_of": as_of,
         "levels": {"resource_intensity": "10", "uniqueness": "10", "complexity": "10"},
     }
-    resp = await client.post("/score/explain", json=body)
+    resp = await client.post("/api/v1/score/explain", json=body)
     assert resp.status_code == 200, resp.text
     out = resp.json()
     assert out["age_years"] == age and out["score"] == score
@@ -282,34 +284,34 @@ async def test_score_at_each_age_boundary(
 
 async def test_move_candidate_from_the_day_innovativeness_drops(client: AsyncClient, criteria: Any) -> None:
     tech, _ = await listed_technology(client, criteria)
-    assert [e["technology_id"] for e in (await client.get("/htmc-list", params={"as_of": "2026-01-15"})).json()] == [
-        tech
-    ]
-    assert (await client.get("/htmc-list", params={"as_of": "2026-01-14"})).json() == []
+    assert [
+        e["technology_id"] for e in (await client.get("/api/v1/htmc-list", params={"as_of": "2026-01-15"})).json()
+    ] == [tech]
+    assert (await client.get("/api/v1/htmc-list", params={"as_of": "2026-01-14"})).json() == []
     # First used 2011-09-01: 15 whole years on 2026-09-01 (still 5), 16 on 2027-09-01 (2.5): 8.25 → 8.0 < 8.1.
     for day in ("2026-09-01", "2027-08-31"):
-        resp = await client.get("/htmc-list/move-candidates", params={"as_of": day})
+        resp = await client.get("/api/v1/htmc-list/move-candidates", params={"as_of": day})
         assert resp.status_code == 200 and resp.json() == [], day
-    resp = await client.get("/htmc-list/move-candidates", params={"as_of": "2027-09-01"})
+    resp = await client.get("/api/v1/htmc-list/move-candidates", params={"as_of": "2027-09-01"})
     [candidate] = resp.json()
     assert candidate["technology_id"] == tech and candidate["age_years"] == 16
     assert candidate["score_at_decision"] == "8.25" and candidate["score_now"] == "8"
     assert "innovativeness fell from 5 to 2.5" in candidate["reason"]
 
     moved = await client.post(
-        f"/technologies/{tech}/move-to-specialised",
+        f"/api/v1/technologies/{tech}/move-to-specialised",
         json={"decided_on": "2027-09-15", "document_number": "order 44", "reason": candidate["reason"]},
     )
     assert moved.status_code == 201, moved.text
     assert moved.json()["kind"] == "move_to_specialised" and moved.json()["score"] == "8"
-    assert len((await client.get("/htmc-list", params={"as_of": "2027-09-14"})).json()) == 1
-    assert (await client.get("/htmc-list", params={"as_of": "2027-09-15"})).json() == []
-    history = (await client.get("/htmc-list/history")).json()
+    assert len((await client.get("/api/v1/htmc-list", params={"as_of": "2027-09-14"})).json()) == 1
+    assert (await client.get("/api/v1/htmc-list", params={"as_of": "2027-09-15"})).json() == []
+    history = (await client.get("/api/v1/htmc-list/history")).json()
     assert [(h["valid_from"], h["valid_to"]) for h in history] == [("2026-01-15", "2027-09-15")]
-    decisions = (await client.get("/decisions", params={"technology_id": tech})).json()
+    decisions = (await client.get("/api/v1/decisions", params={"technology_id": tech})).json()
     assert [d["kind"] for d in decisions["items"]] == ["include", "move_to_specialised"]
     again = await client.post(
-        f"/technologies/{tech}/move-to-specialised",
+        f"/api/v1/technologies/{tech}/move-to-specialised",
         json={"decided_on": "2027-10-01", "document_number": "order 45", "reason": "x"},
     )
     assert again.status_code == 409
@@ -319,7 +321,7 @@ async def test_what_if_and_scenario(client: AsyncClient, criteria: Any) -> None:
     tech, app = await listed_technology(client, criteria)
     # 0.2 × 5 + 0.3 × 7.5 + 0.1 × 5 + 0.4 × 10 = 7.75 < 8.1: the listing would not hold.
     body = {"as_of": "2026-06-01", "weights": {"innovativeness": "0.2", "complexity": "0.4"}}
-    resp = await client.post("/what-if", json=body)
+    resp = await client.post("/api/v1/what-if", json=body)
     assert resp.status_code == 200, resp.text
     out = resp.json()
     assert out["changed"] == 1
@@ -330,18 +332,18 @@ async def test_what_if_and_scenario(client: AsyncClient, criteria: Any) -> None:
         "7.75",
         True,
     )
-    unchanged = (await client.post("/what-if", json={"as_of": "2026-06-01"})).json()
+    unchanged = (await client.post("/api/v1/what-if", json={"as_of": "2026-06-01"})).json()
     assert unchanged["changed"] == 0 and unchanged["items"][0]["new_score"] == "8.25"
-    bad = await client.post("/what-if", json={"as_of": "2026-06-01", "weights": {"complexity": "0.6"}})
+    bad = await client.post("/api/v1/what-if", json={"as_of": "2026-06-01", "weights": {"complexity": "0.6"}})
     assert bad.status_code == 422 and "sum to 1.1" in fields(bad)["weights"]
-    unknown = await client.post("/what-if", json={"as_of": "2026-06-01", "weights": {"speed": "0.1"}})
+    unknown = await client.post("/api/v1/what-if", json={"as_of": "2026-06-01", "weights": {"speed": "0.1"}})
     assert "weights.speed" in fields(unknown)
-    saved = await client.post("/scenarios", json={**body, "name": "complexity down"})
+    saved = await client.post("/api/v1/scenarios", json={**body, "name": "complexity down"})
     assert saved.status_code == 201, saved.text
-    got = await client.get(f"/scenarios/{saved.json()['id']}")
+    got = await client.get(f"/api/v1/scenarios/{saved.json()['id']}")
     assert got.json()["result"]["items"][0]["new_score"] == "7.75"
     # nothing about the listing changed
-    assert (await client.get(f"/applications/{app}")).json()["panel_score"] == "8.25"
+    assert (await client.get(f"/api/v1/applications/{app}")).json()["panel_score"] == "8.25"
 
 
 # ------------------------------------------------------------------------------------------------ batch
@@ -362,7 +364,7 @@ async def test_jsonl_batch(client: AsyncClient, criteria: Any) -> None:
         orjson.dumps({**good, "ref": "c", "as_of": "2019-01-01"}),
     ]
     resp = await client.post(
-        "/batch/score", content=b"\n".join(lines), headers={"content-type": "application/x-ndjson"}
+        "/api/v1/batch/score", content=b"\n".join(lines), headers={"content-type": "application/x-ndjson"}
     )
     assert resp.status_code == 200
     out = [orjson.loads(x) for x in resp.content.splitlines()]
@@ -387,27 +389,27 @@ async def test_batch_job_through_the_worker_function(client: AsyncClient, criter
         "levels": {"resource_intensity": "5", "uniqueness": "5", "complexity": "5"},
     }
     body = b"\n".join(orjson.dumps({**line, "ref": str(i)}) for i in range(2500))
-    resp = await client.post("/batch/jobs", content=body, headers={"content-type": "application/x-ndjson"})
+    resp = await client.post("/api/v1/batch/jobs", content=body, headers={"content-type": "application/x-ndjson"})
     assert resp.status_code == 202, resp.text
     job = resp.json()
     assert job["status"] == "queued" and job["total"] == 2500
     maker = async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     run = job_function(SCORING_BATCH, score_batch_job).coroutine
     assert await run({"sessionmaker": maker}, str(job["id"]), 1) == "done"
-    state = (await client.get(f"/batch/jobs/{job['id']}")).json()
+    state = (await client.get(f"/api/v1/batch/jobs/{job['id']}")).json()
     assert (state["status"], state["processed"], state["failed_lines"]) == ("done", 2500, 0)
-    results = (await client.get(f"/batch/jobs/{job['id']}/results")).content.splitlines()
+    results = (await client.get(f"/api/v1/batch/jobs/{job['id']}/results")).content.splitlines()
     assert len(results) == 2500 and orjson.loads(results[0])["score"] == "5.25"  # 0.75 + 1.5 + 0.5 + 2.5
 
 
 async def test_problem_json_for_bad_dates(client: AsyncClient, criteria: Any) -> None:
     tech = await technology(client, year=2011, on="2011-09-01")
     resp = await client.post(
-        "/applications", json={"technology_id": tech, "applicant": "x", "submitted_on": "2010-01-01"}
+        "/api/v1/applications", json={"technology_id": tech, "applicant": "x", "submitted_on": "2010-01-01"}
     )
     assert resp.status_code == 422 and "before the first use" in fields(resp)["submitted_on"]
     resp = await client.post(
-        "/technologies",
+        "/api/v1/technologies",
         json={
             "code": "X",
             "name_kk": "x",
@@ -417,11 +419,13 @@ async def test_problem_json_for_bad_dates(client: AsyncClient, criteria: Any) ->
         },
     )
     assert "first_used_world_on" in fields(resp)
-    etag = (await client.get(f"/technologies/{tech}")).headers["ETag"]
-    ok = await client.patch(f"/technologies/{tech}", json={"performing_organisations": 5}, headers={"If-Match": etag})
+    etag = (await client.get(f"/api/v1/technologies/{tech}")).headers["ETag"]
+    ok = await client.patch(
+        f"/api/v1/technologies/{tech}", json={"performing_organisations": 5}, headers={"If-Match": etag}
+    )
     assert ok.status_code == 200 and ok.json()["performing_organisations"] == 5
     stale = await client.patch(
-        f"/technologies/{tech}", json={"performing_organisations": 6}, headers={"If-Match": etag}
+        f"/api/v1/technologies/{tech}", json={"performing_organisations": 6}, headers={"If-Match": etag}
     )
     assert stale.status_code == 412
     assert date.fromisoformat(ok.json()["first_used_world_on"]) == date(2011, 9, 1)
@@ -429,7 +433,7 @@ async def test_problem_json_for_bad_dates(client: AsyncClient, criteria: Any) ->
 
 async def test_robustness_of_each_decision(client: AsyncClient, criteria: Any) -> None:
     tech, _ = await listed_technology(client, criteria)
-    resp = await client.get("/robustness", params={"as_of": "2026-06-01"})
+    resp = await client.get("/api/v1/robustness", params={"as_of": "2026-06-01"})
     assert resp.status_code == 200, resp.text
     [item] = resp.json()
     assert (item["technology_id"], item["score"], item["distance_to_threshold"]) == (tech, "8.25", "0.15")
@@ -451,12 +455,12 @@ async def test_batch_job_is_enqueued_after_commit_only(client: AsyncClient, crit
 
     app = client._transport.app  # type: ignore[attr-defined]
     app.state.redis = FakeRedis()
-    empty = await client.post("/batch/jobs", content=b"\n", headers={"content-type": "application/x-ndjson"})
+    empty = await client.post("/api/v1/batch/jobs", content=b"\n", headers={"content-type": "application/x-ndjson"})
     assert empty.status_code == 422 and fields(empty) == {"body": "empty"}
     await wait_for_enqueued()
     assert calls == []  # the refused request rolled back: nothing is sent
     line = orjson.dumps({"first_used_world_year": 2020, "as_of": "2026-06-01", "levels": {}})
-    resp = await client.post("/batch/jobs", content=line, headers={"content-type": "application/x-ndjson"})
+    resp = await client.post("/api/v1/batch/jobs", content=line, headers={"content-type": "application/x-ndjson"})
     assert resp.status_code == 202
     await wait_for_enqueued()
     job_id = resp.json()["id"]
@@ -466,10 +470,10 @@ async def test_batch_job_is_enqueued_after_commit_only(client: AsyncClient, crit
 
 async def test_lists_are_paginated(client: AsyncClient, criteria: Any) -> None:
     tech, app = await listed_technology(client, criteria)
-    techs = (await client.get("/technologies", params={"limit": 1})).json()
+    techs = (await client.get("/api/v1/technologies", params={"limit": 1})).json()
     assert (techs["total"], techs["limit"], techs["items"][0]["id"]) == (1, 1, tech)
-    apps = (await client.get("/applications", params={"status": "decided"})).json()
+    apps = (await client.get("/api/v1/applications", params={"status": "decided"})).json()
     assert [a["id"] for a in apps["items"]] == [app]
-    assert (await client.get("/applications", params={"status": "scored"})).json()["total"] == 0
-    bad = await client.get("/applications", params={"status": "lost"})
+    assert (await client.get("/api/v1/applications", params={"status": "scored"})).json()["total"] == 0
+    bad = await client.get("/api/v1/applications", params={"status": "lost"})
     assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM

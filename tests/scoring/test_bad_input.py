@@ -31,46 +31,56 @@ def crit(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("method", "url", "body", "field"),
     [
-        ("post", "/technologies", b"{not json", "body"),
-        ("post", "/technologies", b"[]", "body"),
-        ("post", "/technologies", {**TECH, "first_used_world_year": "soon"}, "first_used_world_year"),
-        ("post", "/technologies", {**TECH, "performing_organisations": BIG}, "performing_organisations"),
-        ("post", "/technologies", {**TECH, "name_kk": "a\u0000b"}, "name_kk"),
-        ("post", "/technologies", {**TECH, "codes": ["ok", "a\u0000"]}, "codes"),
-        ("post", "/applications", {"technology_id": BIG, "applicant": "x", "submitted_on": "2026-01-01"}, None),
-        ("post", "/applications", {"technology_id": 1, "applicant": "x", "submitted_on": "2026-13-01"}, None),
-        ("post", "/criteria-versions", crit(weight="1e999999999"), "criteria[0].weight"),
-        ("post", "/criteria-versions", crit(weight="NaN"), "criteria[0].weight"),
-        ("post", "/criteria-versions", crit(weight=1e400), "criteria[0].weight"),
-        ("post", "/criteria-versions", crit(weight="0.99999999"), "criteria[0].weight"),
-        ("post", "/criteria-versions", {**VERSION, "max_score": "1e30"}, "max_score"),
-        ("post", "/criteria-versions", {**VERSION, "max_score": "5000"}, "max_score"),
-        ("post", "/criteria-versions", {**VERSION, "threshold": "Infinity"}, "threshold"),
-        ("post", "/criteria-versions", crit(levels=[{"value": "1e-999999", "wording_kk": "x"}]), None),
-        ("post", "/criteria-versions", crit(levels=[{"value": "10", "points": "1e20", "wording_kk": "x"}]), None),
+        ("post", "/api/v1/technologies", b"{not json", "body"),
+        ("post", "/api/v1/technologies", b"[]", "body"),
+        ("post", "/api/v1/technologies", {**TECH, "first_used_world_year": "soon"}, "first_used_world_year"),
+        ("post", "/api/v1/technologies", {**TECH, "performing_organisations": BIG}, "performing_organisations"),
+        ("post", "/api/v1/technologies", {**TECH, "name_kk": "a\u0000b"}, "name_kk"),
+        ("post", "/api/v1/technologies", {**TECH, "codes": ["ok", "a\u0000"]}, "codes"),
+        ("post", "/api/v1/applications", {"technology_id": BIG, "applicant": "x", "submitted_on": "2026-01-01"}, None),
+        ("post", "/api/v1/applications", {"technology_id": 1, "applicant": "x", "submitted_on": "2026-13-01"}, None),
+        ("post", "/api/v1/criteria-versions", crit(weight="1e999999999"), "criteria[0].weight"),
+        ("post", "/api/v1/criteria-versions", crit(weight="NaN"), "criteria[0].weight"),
+        ("post", "/api/v1/criteria-versions", crit(weight=1e400), "criteria[0].weight"),
+        ("post", "/api/v1/criteria-versions", crit(weight="0.99999999"), "criteria[0].weight"),
+        ("post", "/api/v1/criteria-versions", {**VERSION, "max_score": "1e30"}, "max_score"),
+        ("post", "/api/v1/criteria-versions", {**VERSION, "max_score": "5000"}, "max_score"),
+        ("post", "/api/v1/criteria-versions", {**VERSION, "threshold": "Infinity"}, "threshold"),
+        ("post", "/api/v1/criteria-versions", crit(levels=[{"value": "1e-999999", "wording_kk": "x"}]), None),
         (
             "post",
-            "/criteria-versions",
+            "/api/v1/criteria-versions",
+            crit(levels=[{"value": "10", "points": "1e20", "wording_kk": "x"}]),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/criteria-versions",
             {**VERSION, "combination_rule": "trimmed_mean", "trim_fraction": "0.2505"},
             "trim_fraction",
         ),
-        ("post", "/score/explain", {"first_used_world_year": 2011, "as_of": "2026-01-01", "levels": []}, "levels"),
         (
             "post",
-            "/score/explain",
+            "/api/v1/score/explain",
+            {"first_used_world_year": 2011, "as_of": "2026-01-01", "levels": []},
+            "levels",
+        ),
+        (
+            "post",
+            "/api/v1/score/explain",
             {"criteria_version_id": BIG, "first_used_world_year": 2011, "as_of": "2026-01-01", "levels": {}},
             "criteria_version_id",
         ),
-        ("post", "/what-if", {"as_of": "2026-06-01", "weights": {"complexity": 1e308}}, None),
-        ("post", "/what-if", {"as_of": "2026-06-01", "threshold": "-1e999"}, None),
-        ("get", f"/criteria-versions/{BIG}", None, "version_id"),
-        ("get", f"/technologies/{BIG}", None, "technology_id"),
-        ("get", f"/applications/{BIG}", None, "application_id"),
-        ("get", f"/batch/jobs/{BIG}", None, "job_id"),
-        ("get", f"/scenarios/{BIG}", None, "scenario_id"),
-        ("get", f"/decisions?technology_id={BIG}", None, "technology_id"),
-        ("get", "/htmc-list?as_of=yesterday", None, "as_of"),
-        ("get", "/criteria-versions/in-force?on=2026-02-30", None, "on"),
+        ("post", "/api/v1/what-if", {"as_of": "2026-06-01", "weights": {"complexity": 1e308}}, None),
+        ("post", "/api/v1/what-if", {"as_of": "2026-06-01", "threshold": "-1e999"}, None),
+        ("get", f"/api/v1/criteria-versions/{BIG}", None, "version_id"),
+        ("get", f"/api/v1/technologies/{BIG}", None, "technology_id"),
+        ("get", f"/api/v1/applications/{BIG}", None, "application_id"),
+        ("get", f"/api/v1/batch/jobs/{BIG}", None, "job_id"),
+        ("get", f"/api/v1/scenarios/{BIG}", None, "scenario_id"),
+        ("get", f"/api/v1/decisions?technology_id={BIG}", None, "technology_id"),
+        ("get", "/api/v1/htmc-list?as_of=yesterday", None, "as_of"),
+        ("get", "/api/v1/criteria-versions/in-force?on=2026-02-30", None, "on"),
     ],
 )
 async def test_refused_as_problem_naming_the_field(
@@ -89,16 +99,21 @@ async def test_refused_as_problem_naming_the_field(
 
 
 async def test_unknown_ids_are_404_problems(client: AsyncClient, criteria: Any) -> None:
-    for url in ("/criteria-versions/999999", "/technologies/999999", "/applications/999999", "/batch/jobs/999999"):
+    for url in (
+        "/api/v1/criteria-versions/999999",
+        "/api/v1/technologies/999999",
+        "/api/v1/applications/999999",
+        "/api/v1/batch/jobs/999999",
+    ):
         resp = await client.get(url)
         assert resp.status_code == 404 and resp.headers["content-type"].startswith(PROBLEM), url
     resp = await client.post(
-        "/applications", json={"technology_id": 999999, "applicant": "x", "submitted_on": "2026-01-01"}
+        "/api/v1/applications", json={"technology_id": 999999, "applicant": "x", "submitted_on": "2026-01-01"}
     )
     assert resp.status_code == 404 and "technology 999999" in resp.json()["detail"]
     tech = await technology(client)
     resp = await client.post(
-        "/applications",
+        "/api/v1/applications",
         json={"technology_id": tech, "applicant": "x", "submitted_on": "2026-01-01", "organisation_id": 999999},
     )
     assert resp.status_code == 422 and "organisation_id" in fields(resp)
@@ -108,9 +123,9 @@ async def test_declared_conflict_needs_if_match_and_recuses(client: AsyncClient,
     tech = await technology(client)
     app = await application(client, tech)
     await assign(client, app, "expert-a")
-    url = f"/applications/{app}/experts/expert-a/conflict"
+    url = f"/api/v1/applications/{app}/experts/expert-a/conflict"
     assert (await client.post(url, params={"statement": "my spouse works there"})).status_code == 428
-    etag = (await client.get(f"/applications/{app}")).headers["ETag"]
+    etag = (await client.get(f"/api/v1/applications/{app}")).headers["ETag"]
     nul = await client.post(url, params={"statement": "a\u0000"}, headers={"If-Match": etag})
     assert nul.status_code == 422 and "statement" in fields(nul)
     ok = await client.post(url, params={"statement": "my spouse works there"}, headers={"If-Match": etag})
@@ -119,7 +134,7 @@ async def test_declared_conflict_needs_if_match_and_recuses(client: AsyncClient,
     stale = await client.post(url, params={"statement": "again"}, headers={"If-Match": etag})
     assert stale.status_code == 412
     unknown = await client.post(
-        f"/applications/{app}/experts/nobody/conflict",
+        f"/api/v1/applications/{app}/experts/nobody/conflict",
         params={"statement": "x"},
         headers={"If-Match": ok.headers["ETag"]},
     )
@@ -130,7 +145,7 @@ async def test_jsonl_empty_and_broken_lines(client: AsyncClient, criteria: Any) 
     from services.scoring.tasks import MAX_LINE_BYTES
 
     for empty in (b"", b"\n", b"  \n\n \n"):
-        resp = await client.post("/batch/score", content=empty, headers=NDJSON)
+        resp = await client.post("/api/v1/batch/score", content=empty, headers=NDJSON)
         assert resp.status_code == 422 and fields(resp) == {"body": "empty: one JSON object per line"}
     good = orjson.dumps(
         {
@@ -151,7 +166,7 @@ async def test_jsonl_empty_and_broken_lines(client: AsyncClient, criteria: Any) 
             good,
         ]
     )
-    resp = await client.post("/batch/score", content=body, headers=NDJSON)
+    resp = await client.post("/api/v1/batch/score", content=body, headers=NDJSON)
     assert resp.status_code == 200
     out = [orjson.loads(x) for x in resp.content.splitlines()]
     assert [o["line"] for o in out] == [1, 2, 3, 4, 5, 6, 7]
@@ -165,7 +180,7 @@ async def test_jsonl_empty_and_broken_lines(client: AsyncClient, criteria: Any) 
     assert out[5]["error"]["detail"] == "line too long"
     assert out[6]["ref"] == "ok" and out[6]["score"] == "9.5"
     # The same lines as a queued job: stored and answered line by line, never a 500.
-    job = await client.post("/batch/jobs", content=body, headers=NDJSON)
+    job = await client.post("/api/v1/batch/jobs", content=body, headers=NDJSON)
     assert job.status_code == 202, job.text
     assert job.json()["total"] == 7
 

@@ -37,12 +37,12 @@ async def test_results_are_streamed_in_chunks_with_the_same_bytes(
     lines = [orjson.dumps({**LINE, "ref": f"r{i}", "first_used_world_year": 2008 + i}) for i in range(6)]
     lines[3] = b"{broken"  # an error line among the results
     lines.insert(5, b"")  # skipped, not numbered
-    resp = await client.post("/batch/jobs", content=b"\n".join(lines), headers={"content-type": NDJSON})
+    resp = await client.post("/api/v1/batch/jobs", content=b"\n".join(lines), headers={"content-type": NDJSON})
     assert resp.status_code == 202, resp.text
     job_id = resp.json()["id"]
 
     # Before the worker ran: no results yet, an empty body.
-    empty = await client.get(f"/batch/jobs/{job_id}/results")
+    empty = await client.get(f"/api/v1/batch/jobs/{job_id}/results")
     assert (empty.status_code, empty.content) == (200, b"")
 
     maker = async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
@@ -58,7 +58,7 @@ async def test_results_are_streamed_in_chunks_with_the_same_bytes(
     monkeypatch.setattr(tasks, "RESULTS_CHUNK", 2)
     event.listen(connection.sync_connection, "before_cursor_execute", record)
     try:
-        got = await client.get(f"/batch/jobs/{job_id}/results")
+        got = await client.get(f"/api/v1/batch/jobs/{job_id}/results")
     finally:
         event.remove(connection.sync_connection, "before_cursor_execute", record)
     assert got.status_code == 200
@@ -80,5 +80,5 @@ async def test_results_are_streamed_in_chunks_with_the_same_bytes(
 
 
 async def test_results_of_a_missing_job(client: AsyncClient, criteria: Any) -> None:
-    resp = await client.get("/batch/jobs/999999/results")
+    resp = await client.get("/api/v1/batch/jobs/999999/results")
     assert resp.status_code == 404 and resp.headers["content-type"].startswith("application/problem+json")

@@ -10,13 +10,15 @@ from tests.scoring.test_api import PROBLEM, fields, listed_technology
 
 
 async def put_rule(client: AsyncClient, version_id: int, **body: Any) -> Any:
-    etag = (await client.get(f"/criteria-versions/{version_id}")).headers["ETag"]
+    etag = (await client.get(f"/api/v1/criteria-versions/{version_id}")).headers["ETag"]
     payload = {"combination_rule": "mean", "basis": "minutes", "set_by": "admin", **body}
-    return await client.put(f"/criteria-versions/{version_id}/decision-rule", json=payload, headers={"If-Match": etag})
+    return await client.put(
+        f"/api/v1/criteria-versions/{version_id}/decision-rule", json=payload, headers={"If-Match": etag}
+    )
 
 
 async def candidates(client: AsyncClient, day: str) -> list[Any]:
-    resp = await client.get("/htmc-list/move-candidates", params={"as_of": day})
+    resp = await client.get("/api/v1/htmc-list/move-candidates", params={"as_of": day})
     assert resp.status_code == 200, resp.text
     return list(resp.json())
 
@@ -36,11 +38,11 @@ async def test_threshold_changes_are_kept_and_apply_from_their_date(client: Asyn
         ("8.5", "2027-01-01", "minutes 9", "chair"),
     ]
     assert all(r["set_at"] for r in history)
-    listed = await client.get(f"/criteria-versions/{criteria.id}/decision-rules")
+    listed = await client.get(f"/api/v1/criteria-versions/{criteria.id}/decision-rules")
     assert listed.json() == history
 
     async def threshold_on(day: str) -> Any:
-        resp = await client.get(f"/criteria-versions/{criteria.id}/decision-rule", params={"on": day})
+        resp = await client.get(f"/api/v1/criteria-versions/{criteria.id}/decision-rule", params={"on": day})
         return resp.json()["threshold"] if resp.status_code == 200 else resp.status_code
 
     assert await threshold_on("2025-10-31") == 404  # before the version (and its first rule)
@@ -54,14 +56,14 @@ async def test_threshold_changes_are_kept_and_apply_from_their_date(client: Asyn
     assert "threshold 8.5" in candidate["reason"]
 
     # The explanation and the panel on their own dates use the rule of that date.
-    before = (await client.get(f"/applications/{app}/explanation", params={"as_of": "2026-12-31"})).json()
-    after = (await client.get(f"/applications/{app}/explanation", params={"as_of": "2027-01-01"})).json()
+    before = (await client.get(f"/api/v1/applications/{app}/explanation", params={"as_of": "2026-12-31"})).json()
+    after = (await client.get(f"/api/v1/applications/{app}/explanation", params={"as_of": "2027-01-01"})).json()
     assert (before["threshold"], before["classification"]) == ("8.1", "htmc")
     assert (after["threshold"], after["classification"], after["distance_to_threshold"]) == ("8.5", "not_htmc", "-0.25")
-    panel = (await client.get(f"/applications/{app}/panel-score")).json()  # assessed 2025-12-01
+    panel = (await client.get(f"/api/v1/applications/{app}/panel-score")).json()  # assessed 2025-12-01
     assert (panel["threshold"], panel["classification"]) == ("8.1", "htmc")
     # The decision keeps the threshold it was taken under.
-    [decision] = (await client.get("/decisions", params={"technology_id": tech})).json()["items"]
+    [decision] = (await client.get("/api/v1/decisions", params={"technology_id": tech})).json()["items"]
     assert decision["threshold"] == "8.1"
 
     # A setting with an earlier effective date is inserted into the history, not over it.
@@ -81,10 +83,10 @@ async def test_threshold_changes_are_kept_and_apply_from_their_date(client: Asyn
 async def test_rule_refusals(client: AsyncClient, criteria: Any) -> None:
     before = await put_rule(client, criteria.id, threshold="8", effective_from="2025-10-31")
     assert before.status_code == 422 and "outside the version's dates" in fields(before)["effective_from"]
-    assert (await client.get(f"/criteria-versions/{criteria.id}/decision-rules")).json() == []
-    resp = await client.get(f"/criteria-versions/{criteria.id}/decision-rule", params={"on": "2026-01-01"})
+    assert (await client.get(f"/api/v1/criteria-versions/{criteria.id}/decision-rules")).json() == []
+    resp = await client.get(f"/api/v1/criteria-versions/{criteria.id}/decision-rule", params={"on": "2026-01-01"})
     assert resp.status_code == 404 and resp.headers["content-type"] == PROBLEM
-    assert (await client.get("/criteria-versions/999999/decision-rules")).status_code == 404
+    assert (await client.get("/api/v1/criteria-versions/999999/decision-rules")).status_code == 404
     over = await put_rule(client, criteria.id, threshold="10.5")
     assert over.status_code == 422 and "threshold" in fields(over)
     trim = await put_rule(client, criteria.id, threshold="8", combination_rule="trimmed_mean", trim_fraction="0.2")
@@ -98,7 +100,7 @@ async def test_batch_lines_use_the_rule_of_their_date(client: AsyncClient, crite
         "levels": {"resource_intensity": "10", "uniqueness": "7.5", "complexity": "10"},
     }  # age 5 or 6 → 7.5: 0.75 + 3 + 0.75 + 5 = 9.5
     body = b"\n".join(orjson.dumps({**line, "ref": d, "as_of": d}) for d in ("2025-12-31", "2026-01-01"))
-    resp = await client.post("/batch/score", content=body, headers={"content-type": "application/x-ndjson"})
+    resp = await client.post("/api/v1/batch/score", content=body, headers={"content-type": "application/x-ndjson"})
     first, second = (orjson.loads(x) for x in resp.content.splitlines())
     assert (first["score"], first["classification"]) == ("9.5", None)
     assert "no decision threshold in force on 2025-12-31" in first["why_not_classified"]

@@ -9,8 +9,8 @@ import pytest
 from services.common.errors import ValidationFailed
 from services.scoring import rules, service
 from services.scoring.criteria.importer import read_seed
+from services.scoring.criteria.schemas import CriteriaVersionIn
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef, VersionDef
-from services.scoring.schemas import CriteriaVersionIn
 
 D = Decimal
 

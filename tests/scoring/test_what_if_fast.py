@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import ValidationFailed
-from services.scoring import repository as repo
-from services.scoring import service
+from services.scoring.criteria import repository as repo
 from services.scoring.rules import VersionDef, combine, combine_micro
-from services.scoring.schemas import WhatIfIn, WhatIfItem
+from services.scoring.whatif import service
+from services.scoring.whatif.schemas import WhatIfIn, WhatIfItem
 
 AS_OF = date(2031, 3, 1)
 # Weights with 4 decimals and levels with 2: totals with 5–6 decimals, so means and medians often fall exactly

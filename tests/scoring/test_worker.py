@@ -41,7 +41,7 @@ async def _wait_done(client: AsyncClient, job_id: int) -> list[tuple[str, int]]:
     """Poll the job until it is done or failed; the (status, processed) pairs seen, in order."""
     seen: list[tuple[str, int]] = []
     for _ in range(600):
-        body = (await client.get(f"/batch/jobs/{job_id}")).json()
+        body = (await client.get(f"/api/v1/batch/jobs/{job_id}")).json()
         if not seen or seen[-1] != (body["status"], body["processed"]):
             seen.append((body["status"], body["processed"]))
         if body["status"] in ("done", "failed"):
@@ -74,12 +74,14 @@ async def test_real_worker_runs_a_queued_job_to_done(
             async with AsyncClient(transport=ASGITransport(app=app), base_url="http://scoring.test") as client:
                 body = b"\n".join(orjson.dumps({**LINE, "ref": f"r{i}"}) for i in range(LINES - 1))
                 body += b"\n{broken\n"  # the last line fails alone
-                resp = await client.post("/batch/jobs", content=body, headers={"content-type": "application/x-ndjson"})
+                resp = await client.post(
+                    "/api/v1/batch/jobs", content=body, headers={"content-type": "application/x-ndjson"}
+                )
                 assert resp.status_code == 202, resp.text
                 job = resp.json()
                 ids.append(job["id"])
                 assert (job["status"], job["total"], job["processed"]) == ("queued", LINES, 0)
-                assert resp.headers["Location"] == f"/batch/jobs/{job['id']}"
+                assert resp.headers["Location"] == f"/api/v1/batch/jobs/{job['id']}"
                 await wait_for_enqueued()
 
                 seen = await _wait_done(client, job["id"])
@@ -87,12 +89,13 @@ async def test_real_worker_runs_a_queued_job_to_done(
                 processed = [p for _, p in seen]
                 assert processed == sorted(processed)  # progress only moves forward
                 assert all(p % 1000 == 0 or p == LINES for p in processed)  # recorded after each chunk
-                state = (await client.get(f"/batch/jobs/{job['id']}")).json()
+                state = (await client.get(f"/api/v1/batch/jobs/{job['id']}")).json()
                 assert (state["failed_lines"], state["error"]) == (1, None)
                 assert state["started_at"] is not None and state["finished_at"] >= state["started_at"]
 
                 results = [
-                    orjson.loads(x) for x in (await client.get(f"/batch/jobs/{job['id']}/results")).content.splitlines()
+                    orjson.loads(x)
+                    for x in (await client.get(f"/api/v1/batch/jobs/{job['id']}/results")).content.splitlines()
                 ]
                 assert len(results) == LINES
                 assert [r["line"] for r in results] == list(range(1, LINES + 1))

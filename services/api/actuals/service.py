@@ -26,11 +26,12 @@ from services.api.actuals import repository as repo
 from services.api.actuals.schemas import BatchResult, ExecutedVolumeOut, PlannedVsExecutedOut
 from services.api.bulk import batches, staging
 from services.api.bulk.schemas import BatchStatus
-from services.api.bulk.stream import Digest, Spool, body_format, stored_content_type
+from services.api.bulk.stream import Digest, body_format, stored_content_type
 from services.api.guarantee import repository as guarantee_repo
 from services.api.guarantee.http import YearMonth
 from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.models.guarantee import BatchKind, BatchMode, IngestBatch
+from services.common.spool import Spool
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ A row of text for a staging table is (line number, parse error, the fields…); 
 
 import csv
 import hashlib
-import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
@@ -163,28 +162,3 @@ def csv_header(
     if errors:
         raise ValidationFailed("the CSV header is not usable; nothing was stored", errors)
     return header
-
-
-class Spool:
-    """A streamed body kept as it passes, in a temporary file (in memory up to 1 MiB, then on disk), so that it can
-    be read again from the start: `passing()` hands the chunks on as they come, `again()` takes in what has not come
-    yet and then gives the whole body from its first byte."""
-
-    def __init__(self, stream: AsyncIterator[bytes]) -> None:
-        self._stream = stream.__aiter__()
-        self._file = tempfile.SpooledTemporaryFile(max_size=1 << 20)
-
-    async def passing(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            self._file.write(chunk)
-            yield chunk
-
-    async def again(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            self._file.write(chunk)
-        self._file.seek(0)
-        while chunk := self._file.read(1 << 20):
-            yield chunk
-
-    def close(self) -> None:
-        self._file.close()

@@ -709,6 +709,16 @@ async def load_guarantee_into(session: AsyncSession, *, with_demo_statistics: bo
     return report
 
 
-async def load_guarantee(maker: async_sessionmaker[AsyncSession]) -> None:
+async def load_guarantee(maker: async_sessionmaker[AsyncSession], *, with_demo_statistics: bool | None = None) -> None:
+    """Load the guarantee programme (idempotent). The synthetic demo statistics come too only when asked: by
+    `with_demo_statistics`, else by the setting LOAD_DEMO_STATISTICS (off by default; `make up` turns it on for
+    its embedded Postgres, never for a server named by DATABASE_URL)."""
+    settings = get_settings()
+    demo = settings.load_demo_statistics if with_demo_statistics is None else with_demo_statistics
+    if demo:
+        log.warning(
+            "loading the SYNTHETIC demo reference statistics (not official figures) into %s",
+            settings.database_url.rsplit("@", 1)[-1],
+        )
     async with unit_of_work(maker) as session:
-        await load_guarantee_into(session)
+        await load_guarantee_into(session, with_demo_statistics=demo)

@@ -269,6 +269,70 @@ def check_document_totals(report: QualityReport, tr: Transcription) -> None:
             )
 
 
+def _thousands(value: Decimal) -> str:
+    return format(value, ",").replace(",", " ")
+
+
+def check_totals_label(report: QualityReport, tr: Transcription) -> None:
+    """The document's totals printed under a label that names sources of money (its printed lines hold the full
+    name of a source in the document's abbreviation list, e.g. "республикалық бюджет" for РБ) while the measures'
+    rows they add up carry money from other sources too: the report says so, with the figures per source (all
+    years, then each year), computed from the measures' rows as loaded."""
+    published = tr.document.get("published_totals")
+    if not published or not published.get("lines"):
+        return
+    first, last = published["lines"]
+    label = "\n".join(tr.source_text.splitlines()[first - 1 : last])
+    named = {
+        a["abbr"]
+        for a in tr.document.get("abbreviations", [])
+        if a["abbr"] in FUNDING_SOURCES and a.get("full_kk") and a["full_kk"] in label
+    }
+    if not named:
+        return
+    claimed = {FUNDING_SOURCES[a] for a in named}
+    code_of = {source: code for code, source in FUNDING_SOURCES.items()}
+    totals: dict[FundingSource, Decimal] = {}
+    by_year: dict[int, dict[FundingSource, Decimal]] = {}
+    printed_as: dict[FundingSource, set[str]] = {}
+    for measure in tr.measures:
+        for row in _financing_rows(measure):
+            source, amount = row["source"], row["amount_thousand_tenge"]
+            totals[source] = totals.get(source, Decimal(0)) + amount
+            if row["year"] is not None:
+                year = by_year.setdefault(row["year"], {})
+                year[source] = year.get(source, Decimal(0)) + amount
+            if row["source_raw"] and row["source_raw"] != code_of.get(source):
+                printed_as.setdefault(source, set()).add(row["source_raw"])
+    if not any(amount for source, amount in totals.items() if source not in claimed):
+        return
+
+    def figures(amounts: dict[FundingSource, Decimal]) -> str:
+        order = sorted(amounts, key=lambda s: (s not in claimed, -amounts[s]))
+        return ", ".join(f"{code_of[s]} {_thousands(amounts[s])}" for s in order if amounts[s])
+
+    others = {s: v for s, v in totals.items() if s not in claimed}
+    printed = "; ".join(f"{code_of[s]} printed as {', '.join(sorted(raw))}" for s, raw in printed_as.items())
+    claimed_total = sum((totals.get(s, Decimal(0)) for s in claimed), Decimal(0))
+    years = "; ".join(
+        f"{year}: {figures(amounts)}" for year, amounts in sorted(by_year.items()) if any(amounts.values())
+    )
+    report.add(
+        "totals, all years",
+        "totals_label_sources_mismatch",
+        f"the yearly totals are labelled {', '.join(sorted(named))} ("
+        + ", ".join(a["full_kk"] for a in tr.document.get("abbreviations", []) if a["abbr"] in named)
+        + f") but the measures' amounts they add up include money from other sources: {figures(totals)}"
+        + f" thousand tenge ({figures(others)} from other sources)"
+        + (f"; {printed}" if printed else "")
+        + f"; by year: {years}",
+        expected=claimed_total,
+        actual=sum(totals.values(), Decimal(0)),
+        difference=sum(others.values(), Decimal(0)),
+        lines=published["lines"],
+    )
+
+
 def check_indicator(report: QualityReport, indicator: dict[str, Any]) -> None:
     """Section 6 targets against the years printed in the indicator's header in the action plan."""
     header = indicator.get("section7_targets")
@@ -503,6 +567,7 @@ async def load_document(session: AsyncSession, tr: Transcription) -> bool:
         check_measure(report, tr.slug, m)
 
     check_document_totals(report, tr)
+    check_totals_label(report, tr)
     check_executors(report, tr)
     await session.execute(delete(DataQualityIssue).where(DataQualityIssue.document_slug == tr.slug))
     session.add_all(report.issues)

@@ -28,8 +28,8 @@ def read_seed(path: Path | None = None) -> dict[str, Any]:
 
 async def load_criteria_set(session: AsyncSession, payload: dict[str, Any]) -> CriteriaVersion:
     """Insert one criteria set unless a version with its code exists (then return that one). Flushes only."""
-    from services.scoring.schemas import CriteriaVersionIn
-    from services.scoring.service import create_criteria_version
+    from services.scoring.criteria.schemas import CriteriaVersionIn
+    from services.scoring.criteria.service import create_criteria_version
 
     existing = await session.scalar(select(CriteriaVersion).where(CriteriaVersion.code == payload["code"]))
     if existing is not None:
