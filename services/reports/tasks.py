@@ -1,5 +1,5 @@
-"""Jobs run by the report worker: reports (they take ids; each opens its own unit of work), and the upkeep of what
-the reports read."""
+"""Jobs run by the report worker: reports (they take ids; each opens its own unit of work), and the re-sending of
+recorded jobs that Redis lost."""
 
 import logging
 from datetime import UTC, date, datetime, timedelta
@@ -10,8 +10,7 @@ from arq import Retry
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from services.common import executed_volume
-from services.common.db import driver_connection, unit_of_work
+from services.common.db import unit_of_work
 from services.common.models.reports import JobStatus, ReportJob
 from services.common.settings import get_settings
 from services.reports.annual_plan import annual_plan_report
@@ -74,18 +73,3 @@ async def sweep_lost_jobs(ctx: dict[str, Any]) -> int:
         # The job id makes this idempotent: arq refuses a second job with an id it still holds.
         await ctx["redis"].enqueue_job(RUN_REPORT, str(job_id), _job_id=str(job_id), _queue_name=report_queue())
     return len(ids)
-
-
-async def index_executed_volumes(ctx: dict[str, Any]) -> int:
-    """Build the read index of every upload of executed volumes that has none yet (see
-    services.common.executed_volume); each in its own transaction, so that an upload's table is locked against
-    writes only while its own index is built. Returns how many were built."""
-    built = 0
-    async with unit_of_work(ctx["sessionmaker"]) as session:
-        pending = await executed_volume.unindexed_partitions(await driver_connection(session))
-    for batch_no in pending:
-        async with unit_of_work(ctx["sessionmaker"]) as session:
-            built += await executed_volume.read_index(await driver_connection(session), batch_no)
-    if built:
-        log.info("read index built for %d upload(s) of executed volumes", built)
-    return built
