@@ -182,26 +182,21 @@ async def find_current(conn: asyncpg.Connection, checked: str) -> None:
           AND e.month = c.month_d AND e.provider_code IS NOT DISTINCT FROM c.provider_code""")
 
 
-async def lock_references(conn: asyncpg.Connection) -> None:
-    """KEY SHARE locks on every row an executed volume may refer to, taken before the references are checked: what
-    the check finds stays there until the rows, whose foreign keys hold them from then on, are written in the same
-    transaction."""
-    await conn.execute("""
-        SELECT count(*) FROM (SELECT 1 FROM region FOR KEY SHARE) r;
-        SELECT count(*) FROM (SELECT 1 FROM clinical_profile FOR KEY SHARE) p;
-        SELECT count(*) FROM (SELECT 1 FROM organisation WHERE kind = 'provider' FOR KEY SHARE) o""")
-
-
 async def tune(conn: asyncpg.Connection) -> None:
     """Settings for the statements of one upload (this transaction only): memory for hash joins and aggregates."""
-    await conn.execute("SET LOCAL work_mem = '128MB'")
     # JIT compilation takes about a second per statement here and gains nothing on these simple expressions.
-    await conn.execute("SET LOCAL jit = off")
+    await conn.execute("SET LOCAL work_mem = '128MB'; SET LOCAL jit = off")
+
+
+# From this many rows on, the checked table is analysed (a temporary table has no statistics otherwise): the
+# statements after the check then size their hash tables and choose their joins right.
+ANALYZE_FROM = 10_000
 
 
 async def check(conn: asyncpg.Connection, source: str, checked: str) -> None:
-    await conn.execute(check_sql(source, checked))
-    await conn.execute(f"ANALYZE {checked}")  # a temporary table has no statistics otherwise
+    status = await conn.execute(check_sql(source, checked))
+    if int(status.split()[-1]) >= ANALYZE_FROM:
+        await conn.execute(f"ANALYZE {checked}")
     await mark_repeats(conn, checked)
     await find_current(conn, checked)
 

@@ -29,7 +29,7 @@ from services.api.bulk import batches, staging
 from services.api.bulk.stream import Digest, Spool, body_format, stored_content_type
 from services.api.guarantee import repository as guarantee_repo
 from services.api.guarantee.http import YearMonth
-from services.common.errors import FieldError, NotFound, ValidationFailed
+from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.models.guarantee import BatchKind, BatchMode, IngestBatch
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,6 @@ async def ingest_executed_volumes(
                     source, digest = await _stage_jsonl(conn, spool.passing(), stage)
                 t1 = time.perf_counter()
                 await _take_turn(session, batch_id)
-                await repo.lock_references(conn)
                 await repo.check(conn, source, checked)
                 c = await repo.counts(conn, checked)
                 total, bad = int(c["total"]), int(c["bad"])
@@ -136,7 +135,14 @@ async def ingest_executed_volumes(
                 session.add(record)
                 await session.flush()
                 t2 = time.perf_counter()
-                await repo.apply(conn, checked, batch_no, fresh + corrected)
+                try:
+                    await repo.apply(conn, checked, batch_no, fresh + corrected)
+                except asyncpg.ForeignKeyViolationError as exc:
+                    raise Conflict(
+                        "a region, clinical profile or provider the upload names was removed while it was taken in; "
+                        "nothing was stored",
+                        [FieldError("body", "names a reference removed meanwhile")],
+                    ) from exc
                 await staging.drop(conn, stage, checked)
                 log.info(
                     "batch %s: %d rows; staged in %.2fs, checked in %.2fs, stored in %.2fs",
