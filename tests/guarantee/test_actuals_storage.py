@@ -10,6 +10,8 @@ import asyncpg
 import pytest
 from httpx import ASGITransport, AsyncClient
 
+from services.api.actuals import repository
+
 URL = "/api/v1/bulk/executed-volumes"
 HEADER = "region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days,children_bed_days"
 
@@ -153,6 +155,29 @@ async def test_every_reference_is_a_foreign_key(raw_connection: Any) -> None:
         ("region_code", "region"),
         ("superseded_by", "ingest_batch"),
     ]
+
+
+async def test_a_reference_removed_meanwhile_is_a_conflict(
+    gapi: AsyncClient, raw_connection: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider found by the checks but removed before the rows go in (another transaction's delete, committed
+    in between) is caught by the rows' foreign key: a 409, and nothing stored."""
+    await raw_connection.execute(
+        "INSERT INTO organisation (code, name_kk, kind, in_abbreviation_list) "
+        "VALUES ('«Кетеді» ЖШС', '«Кетеді» ЖШС', 'provider', false)"
+    )
+    apply = repository.apply
+
+    async def removed_first(conn: Any, *args: Any) -> None:
+        await conn.execute("DELETE FROM organisation WHERE code = '«Кетеді» ЖШС'")
+        await apply(conn, *args)
+
+    monkeypatch.setattr(repository, "apply", removed_first)
+    r = await _post(gapi, "\n".join([HEADER, "710000000,urology,«Кетеді» ЖШС,2021-04,5,0,0,9,"]) + "\n", "w-gone")
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"] == [{"field": "body", "reason": "names a reference removed meanwhile"}]
+    assert await raw_connection.fetchval("SELECT count(*) FROM ingest_batch WHERE batch_id = 'w-gone'") == 0
+    assert await raw_connection.fetchval("SELECT count(*) FROM executed_volume WHERE month = '2021-04-01'") == 0
 
 
 async def _cleanup(engine: Any, *batch_ids: str) -> None:
