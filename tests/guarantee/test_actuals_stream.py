@@ -214,3 +214,19 @@ async def test_header_and_rows_in_one_chunk_without_final_line_break(gapi: Async
     body = b"region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n790000000,surgery,2018-04,1,0,0,2"
     r = await _post(gapi, body, "s-one", size=len(body))
     assert r.status_code == 200 and r.json()["kept_lines"] == [[2, 2]], r.text
+
+
+async def test_a_quoted_line_break_keeps_the_numbering(gapi: AsyncClient) -> None:
+    """COPY would read a quoted field holding a line break as one record of two lines, and number the lines after
+    it one short: the body is read line by line instead, and each half is refused on its own line."""
+    body = (
+        b"region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
+        b"710000000,cardiology,2017-01,1,0,0,2\n"  # 2
+        b'710000000,"cardio\nlogy",2017-02,1,0,0,2\n'  # 3 and 4
+        b"710000000,cardiology,2017-03,1,0,0,2\n"  # 5
+    )
+    r = await _post(gapi, body, "s-quoted-break", size=7)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["kept_lines"] == [[2, 2], [5, 5]] and [x["line"] for x in res["refused"]] == [3, 4], res
+    assert res["refused"][0]["errors"][0]["reason"].startswith("malformed CSV")
