@@ -6,13 +6,15 @@ For each number of rows already stored (`--stored`, put in by one INSERT … SEL
 table's indexes and foreign keys built after it) and each file size (`--rows`), it writes a CSV file of distinct
 region × profile × month × provider rows, and takes it in twice, on the same stored rows, in a database created
 for the run:
-* by hand-written SQL in one transaction ("SQL"): the upload's record in ingest_batch, Postgres's CSV COPY of the
-  file into a temporary staging table, the same checks of references (region, profile, provider) and months as
-  one query, one INSERT … SELECT into executed_volume (its primary key, unique indexes, checks and foreign keys),
-  and the same totals per region × profile × month into executed_volume_cell;
-* then, its rows taken away again (and the table vacuumed), by the API running under uvicorn as a subprocess
-  ("API"), the file streamed from disk, while the service's resident memory (RSS, with its children) is sampled
-  every 20 ms.
+* by the API running under uvicorn as a subprocess ("API"), the file streamed from disk, while the service's
+  resident memory (RSS, with its children) is sampled every 20 ms;
+* then, its rows taken away again, by hand-written SQL in one transaction ("SQL"): the upload's record in
+  ingest_batch, Postgres's CSV COPY of the file into a temporary staging table, the same checks of references
+  (region, profile, provider) and months as one query, one INSERT … SELECT into executed_volume (its primary key,
+  unique indexes, checks and foreign keys), and the same totals per region × profile × month into
+  executed_volume_cell.
+With nothing stored before, the tables are emptied between the two; with rows stored, the API's rows are deleted
+and the table vacuumed, which leaves the SQL the index pages the API's rows split (an edge for the SQL, if any).
 It prints the seconds and rows per second of each, the API's share of the SQL's rate (goal: at least 0.7) and the
 service's idle and peak RSS. The database is dropped at the end.
 """
@@ -260,8 +262,12 @@ async def by_sql(conn: asyncpg.Connection, path: Path, batch_id: str) -> tuple[f
     return time.perf_counter() - t0, int(batch_no)
 
 
-async def take_away(conn: asyncpg.Connection, batch_no: int) -> None:
-    """The rows of an upload of new figures taken away again, with their cells' totals, and the table vacuumed."""
+async def take_away(conn: asyncpg.Connection, batch_no: int, stored: int) -> None:
+    """The rows of an upload of new figures taken away again, with their cells' totals: with nothing stored before,
+    by emptying the tables (the next run starts as fresh as this one did); else by deleting them and vacuuming."""
+    if not stored:
+        await conn.execute("TRUNCATE executed_volume, executed_volume_cell, ingest_batch")
+        return
     await conn.execute(
         """
         WITH gone AS (DELETE FROM executed_volume WHERE batch_no = $1
@@ -302,6 +308,14 @@ async def run(db: str, port: int, pid: int, sizes: list[int], stored_counts: lis
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
+        warm_up = f"{','.join(HEADER)}\n{regions[0]},{profiles[0]},,2100-12,1,0,0,1,,\n"
+        resp = await client.post(  # a first upload (taken away by prestore) warms the service up
+            "/api/v1/bulk/executed-volumes",
+            params={"batch_id": "bench-warm-up"},
+            headers={"content-type": "text/csv"},
+            content=warm_up.encode(),
+        )
+        resp.raise_for_status()
         with tempfile.TemporaryDirectory() as tmp:
             for stored in stored_counts:
                 await prestore(conn, stored)
@@ -309,9 +323,6 @@ async def run(db: str, port: int, pid: int, sizes: list[int], stored_counts: lis
                     path = Path(tmp) / f"actuals_{rows}.csv"
                     if not path.exists():
                         write_file(path, rows, regions, profiles, providers)
-                    await conn.execute("CHECKPOINT")
-                    sql_s, sql_batch = await by_sql(conn, path, f"bench-sql-{stored}-{rows}")
-                    await take_away(conn, sql_batch)
                     await conn.execute("CHECKPOINT")
                     with PeakRss(pid) as rss:
                         idle = rss.peak
@@ -328,7 +339,10 @@ async def run(db: str, port: int, pid: int, sizes: list[int], stored_counts: lis
                     api_batch = await conn.fetchval(
                         "SELECT batch_no FROM ingest_batch WHERE batch_id = $1", f"bench-api-{stored}-{rows}"
                     )
-                    await take_away(conn, api_batch)
+                    await take_away(conn, api_batch, stored)
+                    await conn.execute("CHECKPOINT")
+                    sql_s, sql_batch = await by_sql(conn, path, f"bench-sql-{stored}-{rows}")
+                    await take_away(conn, sql_batch, stored)
                     results.append((stored, rows, path.stat().st_size, api_s, sql_s, idle, rss.peak))
                     print(f"stored {stored}, rows {rows}: API {api_s:.2f}s, SQL {sql_s:.2f}s", flush=True)
     await conn.close()
