@@ -230,3 +230,13 @@ async def test_a_quoted_line_break_keeps_the_numbering(gapi: AsyncClient) -> Non
     res = r.json()
     assert res["kept_lines"] == [[2, 2], [5, 5]] and [x["line"] for x in res["refused"]] == [3, 4], res
     assert res["refused"][0]["errors"][0]["reason"].startswith("malformed CSV")
+
+
+async def test_a_carriage_return_in_a_quoted_field_is_trimmed(gapi: AsyncClient) -> None:
+    """COPY keeps a carriage return inside quotes as a character of the field; trimmed, as around any value."""
+    body = (
+        b"region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
+        b'710000000,"cardiology\r",2016-01,1,0,0,2\n'
+    )
+    r = await _post(gapi, body, "s-quoted-cr", size=1 << 16)
+    assert r.status_code == 200 and r.json()["kept_lines"] == [[2, 2]], r.text

@@ -155,7 +155,9 @@ class CsvBody:
         if self.ascii and not data.isascii():
             self.ascii = False
         if not self.spaces:
-            self.spaces = any(s in data for s in (ASCII_SPACE_BYTES if self.ascii else SPACE_BYTES))
+            self.spaces = any(s in data for s in (ASCII_SPACE_BYTES if self.ascii else SPACE_BYTES)) or (
+                b"\r" in data and data.count(b"\r") != data.count(b"\r\n")  # a carriage return in a quoted field
+            )
         # What goes on never ends in a line break (see copy_data): its lines are its line breaks and one more.
         self.lines += data.count(b"\n") + (self.lines == 0)
         return data
