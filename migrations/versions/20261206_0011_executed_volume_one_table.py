@@ -82,25 +82,19 @@ def upgrade() -> None:
         *_value_columns(),
         *CHECKS,
         sa.CheckConstraint("version >= 1", name=op.f("ck_executed_volume_version_positive")),
-        sa.ForeignKeyConstraint(
-            ["batch_no"], ["ingest_batch.batch_no"], name=op.f("fk_executed_volume_batch_no_ingest_batch")
-        ),
-        sa.ForeignKeyConstraint(
-            ["superseded_by"], ["ingest_batch.batch_no"], name=op.f("fk_executed_volume_superseded_by_ingest_batch")
-        ),
-        sa.ForeignKeyConstraint(
-            ["region_code"], ["region.kato_code"], name=op.f("fk_executed_volume_region_code_region")
-        ),
-        sa.ForeignKeyConstraint(
-            ["profile_code"], ["clinical_profile.code"], name=op.f("fk_executed_volume_profile_code_clinical_profile")
-        ),
-        sa.ForeignKeyConstraint(
-            ["provider_code"], ["organisation.code"], name=op.f("fk_executed_volume_provider_code_organisation")
-        ),
-        sa.PrimaryKeyConstraint("batch_no", "line_no", name=op.f("pk_executed_volume")),
     )
-    # The rows go in before the indexes are built (each built once, by sorting).
+    # The rows go in before the keys are built: each index built once, by sorting, each foreign key checked as one
+    # query rather than row by row.
     op.execute(f"INSERT INTO executed_volume ({COLUMNS}) SELECT {COLUMNS} FROM executed_volume_0008")
+    op.create_primary_key(op.f("pk_executed_volume"), "executed_volume", ["batch_no", "line_no"])
+    for column, target, key in (
+        ("batch_no", "ingest_batch", "batch_no"),
+        ("superseded_by", "ingest_batch", "batch_no"),
+        ("region_code", "region", "kato_code"),
+        ("profile_code", "clinical_profile", "code"),
+        ("provider_code", "organisation", "code"),
+    ):
+        op.create_foreign_key(op.f(f"fk_executed_volume_{column}_{target}"), "executed_volume", target, [column], [key])
     op.create_index(
         "uq_executed_volume_current",
         "executed_volume",
