@@ -140,3 +140,14 @@ def test_make_up_runs_the_local_issuer_unless_an_external_one_is_configured(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+async def test_an_issuer_that_does_not_answer_is_503_not_401(tmp_path: Path) -> None:
+    from services.common.auth.tokens import IssuerUnavailable
+    from tests.live import free_port
+
+    silent = LocalIssuer(tmp_path / "silent", f"http://127.0.0.1:{free_port()}", "kz-health-plans-test")
+    authenticator = TestAuthenticator.for_issuer(silent, http_timeout_s=1)
+    with pytest.raises(IssuerUnavailable) as refused:
+        await authenticator.claims(silent.token("someone"))
+    assert refused.value.status_code == 503
