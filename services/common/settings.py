@@ -12,8 +12,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    # Postgres in the usual libpq form: postgresql://user@host:port/db (a unix socket as ?host=/dir).
+    # Postgres in the usual libpq form: postgresql://user@host:port/db (a unix socket as ?host=/dir). Its user owns
+    # the schema: the migrations run as it.
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres")
+    # The database role the services (APIs, workers, the loader) connect as: it owns no table but executed_volume
+    # (attaching an upload's partition needs its owner), may read and write the data, and may only insert and read
+    # the audit log. Migration 0014 creates it when missing and grants it that. SERVICE_DATABASE_URL names the
+    # services' connection outright (say, with a password); else it is DATABASE_URL with user SERVICE_DB_USER and no
+    # password. An empty SERVICE_DB_USER makes the services connect as DATABASE_URL's user.
+    service_db_user: str = Field(default="kzhp_service", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    service_database_url: str | None = None
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     api_port: int = 8000
     scoring_port: int = 8001
@@ -39,6 +47,27 @@ class Settings(BaseSettings):
     # Load the SYNTHETIC demo reference statistics (data/guarantee/demo-statistics.synthetic.json) with the official
     # documents. Off unless asked (LOAD_DEMO_STATISTICS=1); `make up` turns it on for its embedded Postgres only.
     load_demo_statistics: bool = False
+    # Identity (services.common.auth.tokens). The OpenID Connect issuers whose tokens are trusted, comma-separated
+    # (each `iss` exactly as its tokens carry it; its keys are found through its discovery document,
+    # `{issuer}/.well-known/openid-configuration`).
+    # Empty: no token is valid (`make up` sets it to the local issuer, deploy/issuer.py, unless it is set).
+    oidc_issuers: str = ""
+    # The audience every token must name in `aud`.
+    oidc_audience: str = "kz-health-plans"
+    # How far `exp`, `nbf` and `iat` may be off the clock (seconds): bounded, at most 300.
+    oidc_clock_skew_s: int = Field(default=60, ge=0, le=300)
+    # An issuer's discovery document and keys are kept this long (seconds): a key the issuer removed stops being
+    # accepted within it. A token naming a key not held fetches the keys again at once (a rotation), but not more
+    # often than every `oidc_jwks_refetch_s` per issuer.
+    oidc_jwks_ttl_s: float = 300
+    oidc_jwks_refetch_s: float = 10
+    oidc_http_timeout_s: float = 5
+    # Signature algorithms accepted (never "none", never a symmetric one: the keys are the issuer's public keys).
+    oidc_algorithms: str = "RS256,PS256,ES256"
+    # The local issuer (deploy/issuer.py) that `make up` runs when no OIDC_ISSUERS is set: its port, and the folder
+    # of its generated keys and service accounts (never committed).
+    local_issuer_port: int = 8009
+    local_issuer_dir: Path = REPO_ROOT / ".local" / "issuer"
 
     @field_validator("database_url")
     @classmethod
@@ -48,14 +77,31 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def trusted_issuers(self) -> tuple[str, ...]:
+        return tuple(i.strip() for i in self.oidc_issuers.split(",") if i.strip())
+
+    @property
+    def local_issuer_url(self) -> str:
+        return f"http://127.0.0.1:{self.local_issuer_port}"
+
+    @property
+    def service_url(self) -> str:
+        """The database as the services connect to it (as the services' role)."""
+        if self.service_database_url:
+            return plain_dsn(self.service_database_url)
+        if not self.service_db_user:
+            return plain_dsn(self.database_url)
+        return with_user(plain_dsn(self.database_url), self.service_db_user)
+
+    @property
     def sqlalchemy_url(self) -> str:
-        """The same database for SQLAlchemy's asyncpg dialect."""
-        return asyncpg_dialect_url(self.database_url)
+        """The services' connection for SQLAlchemy's asyncpg dialect."""
+        return asyncpg_dialect_url(self.service_url)
 
     @property
     def asyncpg_dsn(self) -> str:
-        """The same database for a bare asyncpg pool."""
-        return plain_dsn(self.database_url)
+        """The services' connection for a bare asyncpg pool."""
+        return self.service_url
 
 
 def plain_dsn(url: str) -> str:
@@ -63,6 +109,14 @@ def plain_dsn(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql://" + url[len(prefix) :]
     return url
+
+
+def with_user(url: str, user: str) -> str:
+    """The same server and database as another user, without a password: postgresql://user@host:port/db?..."""
+    scheme, rest = url.split("://", 1)
+    authority, slash, tail = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    return f"{scheme}://{user}@{host}{slash}{tail}"
 
 
 def asyncpg_dialect_url(url: str) -> str:
