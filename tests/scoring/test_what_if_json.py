@@ -75,9 +75,17 @@ async def test_endpoint_sends_the_body_the_model_path_gives(
     expected = await service.what_if(session, WhatIfIn.model_validate(request))
     assert resp.content == expected.model_dump_json().encode()
     assert out.assessed > 40 and out.weights["complexity"] == Decimal("0.4") and out.threshold == Decimal("7")
+    # A saved scenario keeps that answer.
+    saved = await client.post("/api/v1/scenarios", json={**request, "name": "lower complexity"})
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["result"] == orjson.loads(resp.content)
+    got = await client.get(f"/api/v1/scenarios/{saved.json()['id']}")
+    assert got.json()["result"] == orjson.loads(resp.content)
     # The documented answer is still the model.
-    schema = client._transport.app.openapi()["paths"]["/api/v1/what-if"]["post"]["responses"]["200"]  # type: ignore[attr-defined]
-    assert schema["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/WhatIfOut"}
+    from services.scoring.main import create_app
+
+    answer = create_app().openapi()["paths"]["/api/v1/what-if"]["post"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/WhatIfOut"}
 
 
 async def test_endpoint_names_an_unfit_assessment(

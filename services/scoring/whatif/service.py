@@ -333,14 +333,14 @@ async def robustness(session: AsyncSession, on: date) -> list[RobustnessItem]:
 
 
 async def save_scenario(session: AsyncSession, name: str, created_by: str | None, data: WhatIfIn) -> Scenario:
-    result = await what_if(session, data)
+    result = orjson.loads(await what_if_json(session, data))  # the what-if's JSON, as the API answers it
     scenario = Scenario(
         name=name,
         as_of=data.as_of,
-        criteria_version_id=result.criteria_version_id,
+        criteria_version_id=result["criteria_version_id"],
         weights=None if data.weights is None else {k: fmt(v) for k, v in data.weights.items()},
         threshold=data.threshold,
-        result=result.model_dump(mode="json"),
+        result=result,
         created_by=created_by,
     )
     session.add(scenario)
