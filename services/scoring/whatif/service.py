@@ -80,16 +80,20 @@ async def _what_if_version(session: AsyncSession, data: WhatIfIn) -> VersionDef:
     return version
 
 
-def _what_if_out(version: VersionDef, as_of: date, items: list[WhatIfItem], changed: int | None = None) -> WhatIfOut:
+def _what_if_out(
+    version: VersionDef, as_of: date, items: list[WhatIfItem], counts: tuple[int, int] | None = None
+) -> WhatIfOut:
+    """The answer for `items`; `counts` (assessed, changed) are given when the items are sent apart (as JSON)."""
     assert version.id is not None
+    assessed, changed = (len(items), sum(1 for i in items if i.changes)) if counts is None else counts
     return WhatIfOut(
         as_of=as_of,
         criteria_version_id=version.id,
         weights={c.code: c.weight for c in version.criteria},
         threshold=version.threshold,
         why_not_classified=rules.why_unclassified(version),
-        assessed=len(items),
-        changed=sum(1 for i in items if i.changes) if changed is None else changed,
+        assessed=assessed,
+        changed=changed,
         items=items,
     )
 
@@ -218,9 +222,7 @@ async def _what_if_body(raw: Any, version: VersionDef, as_of: date) -> bytes | N
     except _Unfit:
         return None
     # The envelope is the model's dump with no items; the items go into its empty list (the last field).
-    head = _what_if_out(version, as_of, [], changed).model_dump(mode="json")
-    head["assessed"] = assessed
-    envelope = orjson.dumps(head)
+    envelope = _what_if_out(version, as_of, [], (assessed, changed)).model_dump_json().encode()
     tail = b'"items":[]}'
     assert envelope.endswith(tail)
     return b"".join((envelope[: -len(tail)], b'"items":[', b",".join(parts), b"]}"))
