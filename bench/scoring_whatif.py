@@ -1,6 +1,7 @@
 """What-if rescoring: N stored expert assessments (synthetic; 5 experts per application, every application
-decided) rescored under another criteria version through the whole what-if service call (what POST /what-if
-runs: rescoring, combining each application's experts, classifying, comparing with the decisions), side by side
+decided) rescored under another criteria version through the whole what-if service call (what POST
+/api/v1/what-if runs: rescoring, combining each application's experts, classifying, comparing with the decisions,
+building the JSON body), side by side
 with one SQL statement computing the same weighted sums over the same rows in the same run; also the rescoring
 core alone (services.scoring.whatif.repository.rescore_stored). Results must be identical to the last decimal.
 
@@ -15,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import orjson
 
 from bench.common import scratch_database
 from services.scoring.rules import VersionDef
@@ -213,10 +215,10 @@ async def _measure(url: str, version: VersionDef, ids: dict[str, int], rows: int
     """Same run, alternating: the SQL statement, the whole what-if service call, the rescoring core."""
     from services.common.db import make_engine, make_sessionmaker
     from services.common.settings import Settings
-    from services.scoring.rules import combine
+    from services.scoring.rules import combine, fmt
     from services.scoring.whatif.repository import rescore_stored
     from services.scoring.whatif.schemas import WhatIfIn
-    from services.scoring.whatif.service import what_if
+    from services.scoring.whatif.service import what_if_json
 
     sql = _sql(version, ids)
     assert version.id is not None
@@ -228,20 +230,21 @@ async def _measure(url: str, version: VersionDef, ids: dict[str, int], rows: int
         sql_times, whole_times, core_times = [], [], []
         sql_rows: list[Any] = []
         core_totals: dict[int, Decimal] = {}
-        result: Any = None
+        body = b""
         for _ in range(repeat):
             t0 = time.perf_counter()
             sql_rows = await conn.fetch(sql)
             sql_times.append(time.perf_counter() - t0)
-            result = None
+            body = b""
             async with maker() as session:
                 t0 = time.perf_counter()
-                result = await what_if(session, request)
+                body = await what_if_json(session, request)
                 whole_times.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             core_totals = await rescore_stored(conn, version)
             core_times.append(time.perf_counter() - t0)
         sql_best, whole_best, core_best = min(sql_times), min(whole_times), min(core_times)
+        result = orjson.loads(body)
         # Identical to the last decimal: the core's totals against the SQL sums (as text), and the whole path's
         # combined scores against the SQL sums combined per application by the version's rule (rules.combine).
         assert len(sql_rows) == len(core_totals) == rows, (len(sql_rows), len(core_totals), rows)
@@ -253,16 +256,16 @@ async def _measure(url: str, version: VersionDef, ids: dict[str, int], rows: int
         rule = version.combination_rule or "mean"
         whole_mismatches = sum(
             1
-            for item in result.items
-            if str(item.new_score)
-            != str(combine(sums[item.application_id], rule, version.trim_fraction, version.score_decimals))
+            for item in result["items"]
+            if item["new_score"]
+            != fmt(combine(sums[item["application_id"]], rule, version.trim_fraction, version.score_decimals))
         )
-        assert result.assessed == len(sums), (result.assessed, len(sums))
-        example = result.items[0]
+        assert result["assessed"] == len(result["items"]) == len(sums), (result["assessed"], len(sums))
+        example = result["items"][0]
         print(f"rescored {rows:,} stored assessments under '{version.code}' (best of {repeat})")
         print(
-            f"  whole what-if call (POST /what-if: {result.assessed:,} decided applications, combined by "
-            f"{rule}, classified, {result.changed:,} would change):"
+            f"  whole what-if call (POST /api/v1/what-if: {result['assessed']:,} decided applications, combined by "
+            f"{rule}, classified, {result['changed']:,} would change; JSON body {len(body) / 2**20:.1f} MiB):"
         )
         print(f"    {whole_best:6.2f} s  {rows / whole_best:12,.0f} assessments/s")
         print(
@@ -275,7 +278,7 @@ async def _measure(url: str, version: VersionDef, ids: dict[str, int], rows: int
         )
         print(
             f"  identical to the last decimal: whole path {whole_mismatches == 0} ({whole_mismatches} mismatches; "
-            f"e.g. application {example.application_id}: {example.new_score}), core {core_mismatches == 0} "
+            f"e.g. application {example['application_id']}: {example['new_score']}), core {core_mismatches == 0} "
             f"({core_mismatches} mismatches)"
         )
         print(

@@ -34,8 +34,10 @@ async def decision_robustness(session: SessionDep, as_of: Annotated[date, Query(
     response_model=WhatIfOut,
     responses=ERRORS,
 )
-async def what_if(session: SessionDep, body: WhatIfIn) -> WhatIfOut:
-    return await service.what_if(session, body)
+async def what_if(session: SessionDep, body: WhatIfIn) -> Response:
+    # The body is built as JSON by the service (one item per decided application: no model per item); the
+    # documented model is `WhatIfOut`, which tests/scoring/test_what_if_json.py holds it to.
+    return Response(await service.what_if_json(session, body), media_type="application/json")
 
 
 @router.post(

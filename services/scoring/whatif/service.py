@@ -3,12 +3,14 @@ decisions). Services flush; they never commit."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import driver_connection
@@ -26,7 +28,32 @@ from services.scoring.whatif.schemas import RobustnessItem, WhatIfIn, WhatIfItem
 
 
 async def what_if(session: AsyncSession, data: WhatIfIn) -> WhatIfOut:
-    """Rescore every technology with a decision under another version or weights, saving nothing."""
+    """Rescore every technology with a decision under another version or weights, saving nothing (as models: a
+    saved scenario; `what_if_json` gives the same answer as JSON for the API)."""
+    version = await _what_if_version(session, data)
+    raw = await driver_connection(session)
+    items = await _what_if_items(raw, version, data.as_of)
+    if items is None:  # the version cannot rescore a stored assessment: the reference path names why (422)
+        items = await _what_if_items_reference(session, version, data.as_of)
+    return _what_if_out(version, data.as_of, items)
+
+
+async def what_if_json(session: AsyncSession, data: WhatIfIn) -> bytes:
+    """`what_if` as the JSON body of `WhatIfOut`, built straight from the computed rows (a what-if answers one item
+    per decided application: no model object per item; `tests/scoring/test_what_if_json.py` holds the body to the
+    model, strictly, and to `what_if`)."""
+    version = await _what_if_version(session, data)
+    raw = await driver_connection(session)
+    body = await _what_if_body(raw, version, data.as_of)
+    if body is None:  # as `what_if`: the reference path names why (422)
+        items = await _what_if_items_reference(session, version, data.as_of)
+        body = _what_if_out(version, data.as_of, items).model_dump_json().encode()
+    return body
+
+
+async def _what_if_version(session: AsyncSession, data: WhatIfIn) -> VersionDef:
+    """The version a what-if rescores under: the one asked for (or in force on `as_of`) with the weights and
+    threshold of the request, checked (422 naming the field)."""
     version = await criteria_repo.load_def(
         session, (await version_for(session, data.criteria_version_id, data.as_of)).id, data.as_of
     )
@@ -50,19 +77,23 @@ async def what_if(session: AsyncSession, data: WhatIfIn) -> WhatIfOut:
         if errors:
             raise ValidationFailed("; ".join(e["reason"] for e in errors), errors)
         version = replace(version, threshold=data.threshold, _by_code={})
-    raw = await driver_connection(session)
-    items = await _what_if_items(raw, version, data.as_of)
-    if items is None:  # the version cannot rescore a stored assessment: the reference path names why (422)
-        items = await _what_if_items_reference(session, version, data.as_of)
+    return version
+
+
+def _what_if_out(
+    version: VersionDef, as_of: date, items: list[WhatIfItem], counts: tuple[int, int] | None = None
+) -> WhatIfOut:
+    """The answer for `items`; `counts` (assessed, changed) are given when the items are sent apart (as JSON)."""
     assert version.id is not None
+    assessed, changed = (len(items), sum(1 for i in items if i.changes)) if counts is None else counts
     return WhatIfOut(
-        as_of=data.as_of,
+        as_of=as_of,
         criteria_version_id=version.id,
         weights={c.code: c.weight for c in version.criteria},
         threshold=version.threshold,
         why_not_classified=rules.why_unclassified(version),
-        assessed=len(items),
-        changed=sum(1 for i in items if i.changes),
+        assessed=assessed,
+        changed=changed,
         items=items,
     )
 
@@ -111,23 +142,100 @@ async def _what_if_items_reference(session: AsyncSession, version: VersionDef, a
     return items
 
 
-# Every field of an item is computed: each item is built without re-validation and names all of them as set.
-# One set for all items (pydantic keeps the set it is given): a large what-if builds one item per decided application,
-# and a set each would double the objects the cyclic garbage collector has to visit.
-_ITEM_FIELDS = set(WhatIfItem.model_fields)
 # Decided applications fetched per round trip. Small on purpose: a chunk's rows then die young (in the collector's
 # youngest generations); 20 000 at a time outlived the young collections and made the full collections run over and
 # over the growing heap (4 instead of 9 full collections, a second less for 200 000 applications).
 FETCH_ROWS = 500
 
+# One what-if item as plain values, in the order of `WhatIfItem`'s fields: technology_id, application_id,
+# current_decision, current_score, new_score, new_classification, changes, experts_disagree.
+ItemRow = tuple[int, int, str, Decimal | None, Decimal, Literal["htmc", "not_htmc"] | None, bool, bool]
+
+
+class _Unfit(Exception):
+    """A stored assessment the version cannot rescore, or several experts and no combination rule."""
+
 
 async def _what_if_items(raw: Any, version: VersionDef, as_of: date) -> list[WhatIfItem] | None:
-    """The what-if items, set-based: Postgres prices the stored levels and groups the experts per decided
-    application (`bulk.decided_panels`, one statement, streamed); here each application's expert sums (exact
-    integers in millionths) get the derived criteria of its age on `as_of` and are combined by the version's
-    rule (`rules.combine_micro`, equal to `rules.combine`), classified and compared with the decision in force.
-    None when a stored assessment lacks a criterion of the version or holds a level off its scale, or several
-    experts' scores need a combination rule the version lacks (the reference path then raises its error)."""
+    """The what-if items (`_what_if_rows` as models), or None when the reference path must name an error."""
+    items: list[WhatIfItem] = []
+    try:
+        async for rows in _what_if_rows(raw, version, as_of):
+            # Every field is computed from checked values: built without re-validation.
+            items += [
+                WhatIfItem.model_construct(
+                    technology_id=tech_id,
+                    application_id=app_id,
+                    current_decision=current,
+                    current_score=panel_score,
+                    new_score=score,
+                    new_classification=cls,
+                    changes=changes,
+                    experts_disagree=disagree,
+                )
+                for tech_id, app_id, current, panel_score, score, cls, changes, disagree in rows
+            ]
+    except _Unfit:
+        return None
+    return items
+
+
+async def _what_if_body(raw: Any, version: VersionDef, as_of: date) -> bytes | None:
+    """The JSON body of `WhatIfOut` for `_what_if_rows`, or None when the reference path must name an error.
+
+    The items go from the rows to JSON a chunk at a time (plain dicts of text, numbers and booleans, which the
+    garbage collector does not track, serialised by orjson), decimals as `Dec` writes them (`rules.fmt`); the
+    other fields are the model's own dump."""
+    fmt = rules.fmt
+    texts: dict[Decimal, str] = {}  # a score's text, made once per distinct score
+    parts: list[bytes] = []
+    assessed = changed = 0
+    try:
+        async for rows in _what_if_rows(raw, version, as_of):
+            items = []
+            for tech_id, app_id, current, panel_score, score, cls, changes, disagree in rows:
+                new_text = texts.get(score)
+                if new_text is None:
+                    new_text = texts[score] = fmt(score)
+                if panel_score is None:
+                    current_text = None
+                else:
+                    current_text = texts.get(panel_score)
+                    if current_text is None:
+                        current_text = texts[panel_score] = fmt(panel_score)
+                items.append(
+                    {
+                        "technology_id": tech_id,
+                        "application_id": app_id,
+                        "current_decision": current,
+                        "current_score": current_text,
+                        "new_score": new_text,
+                        "new_classification": cls,
+                        "changes": changes,
+                        "experts_disagree": disagree,
+                    }
+                )
+                changed += changes
+            if items:
+                assessed += len(items)
+                parts.append(orjson.dumps(items)[1:-1])  # the items without the brackets of their chunk
+    except _Unfit:
+        return None
+    # The envelope is the model's dump with no items; the items go into its empty list (the last field).
+    envelope = _what_if_out(version, as_of, [], (assessed, changed)).model_dump_json().encode()
+    tail = b'"items":[]}'
+    assert envelope.endswith(tail)
+    return b"".join((envelope[: -len(tail)], b'"items":[', b",".join(parts), b"]}"))
+
+
+async def _what_if_rows(raw: Any, version: VersionDef, as_of: date) -> AsyncIterator[list[ItemRow]]:
+    """The what-if items as plain rows, a chunk at a time, set-based: Postgres prices the stored levels and groups
+    the experts per decided application (`bulk.decided_panels`, one statement, streamed); here each application's
+    expert sums (exact integers in millionths) get the derived criteria of its age on `as_of` and are combined by
+    the version's rule (`rules.combine_micro`, equal to `rules.combine`), classified and compared with the decision
+    in force. Raises `_Unfit` at the end when a stored assessment lacks a criterion of the version or holds a level
+    off its scale, or several experts' scores need a combination rule the version lacks (the reference path then
+    raises its error)."""
     derived = [c for c in version.criteria if c.derived]
     threshold = version.threshold
     # The threshold in millionths, to compare with the experts' sums (exact; a Decimal if not whole).
@@ -139,10 +247,10 @@ async def _what_if_items(raw: Any, version: VersionDef, as_of: date) -> list[Wha
     combine_micro = rules.combine_micro
     extra_of_use: dict[tuple[int, date | None], int] = {}  # first use → derived criteria in millionths
     extra_of_age: dict[int, int] = {}
-    items: list[WhatIfItem] = []
     unfit = False
     async with aclosing(bulk.decided_panels(raw, version, as_of, chunk=FETCH_ROWS)) as chunks:
         async for rows in chunks:
+            out: list[ItemRow] = []
             for kind, app_id, panel_score, tech_id, year, on, listed, sums, ok in rows:
                 extra = extra_of_use.get((year, on))
                 if extra is None:  # as the reference: every decided application's age is checked, scored or not
@@ -169,20 +277,22 @@ async def _what_if_items(raw: Any, version: VersionDef, as_of: date) -> list[Wha
                     cls = "htmc" if score >= threshold else "not_htmc"
                 refused = kind == DecisionKind.refuse
                 current = "listed" if listed else ("refused" if refused else "moved_to_specialised")
-                items.append(
-                    WhatIfItem.model_construct(
-                        _ITEM_FIELDS,
-                        technology_id=tech_id,
-                        application_id=app_id,
-                        current_decision=current,
-                        current_score=panel_score,
-                        new_score=score,
-                        new_classification=cls,
-                        changes=cls is not None and (cls == "htmc") != (current == "listed"),
-                        experts_disagree=thr_micro is not None and lo < thr_micro <= hi,
+                out.append(
+                    (
+                        tech_id,
+                        app_id,
+                        current,
+                        panel_score,
+                        score,
+                        cls,
+                        cls is not None and (cls == "htmc") != (current == "listed"),
+                        thr_micro is not None and lo < thr_micro <= hi,
                     )
                 )
-    return None if unfit else items
+            if out:
+                yield out
+    if unfit:
+        raise _Unfit
 
 
 async def robustness(session: AsyncSession, on: date) -> list[RobustnessItem]:
@@ -225,14 +335,14 @@ async def robustness(session: AsyncSession, on: date) -> list[RobustnessItem]:
 
 
 async def save_scenario(session: AsyncSession, name: str, created_by: str | None, data: WhatIfIn) -> Scenario:
-    result = await what_if(session, data)
+    result = orjson.loads(await what_if_json(session, data))  # the what-if's JSON, as the API answers it
     scenario = Scenario(
         name=name,
         as_of=data.as_of,
-        criteria_version_id=result.criteria_version_id,
+        criteria_version_id=result["criteria_version_id"],
         weights=None if data.weights is None else {k: fmt(v) for k, v in data.weights.items()},
         threshold=data.threshold,
-        result=result.model_dump(mode="json"),
+        result=result,
         created_by=created_by,
     )
     session.add(scenario)
