@@ -4,8 +4,8 @@ from typing import Annotated, Any
 
 from fastapi import Header, Path, Query, Request, Response
 
+from services.common.bounds import INT32_MAX as MAX_ID
 from services.common.concurrency import not_modified
-from services.scoring.schemas import MAX_ID
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag of the resource being changed.")]
 

@@ -43,3 +43,10 @@ async def client(criteria: Any, session: AsyncSession, raw_connection: Any) -> A
     app.dependency_overrides[get_session] = _session
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://scoring.test") as c:
         yield c
+
+
+async def if_match(client: AsyncClient, url: str) -> dict[str, str]:
+    """The If-Match header naming the current ETag of the resource at `url` (a state transition needs it)."""
+    got = await client.get(url)
+    assert got.status_code == 200, got.text
+    return {"If-Match": got.headers["ETag"]}

@@ -8,6 +8,8 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.scoring.conftest import if_match
+
 PROBLEM = "application/problem+json"
 LEVELS_8_25 = [  # with innovativeness 5 (age 11–15): 0.5 + 2.25 + 0.5 + 5 = 8.25
     {"criterion": "resource_intensity", "level": "7.5", "reason": "costly implant"},
@@ -79,10 +81,13 @@ async def listed_technology(client: AsyncClient, criteria: Any, threshold: str =
     app = await application(client, tech)
     await assign(client, app, "expert-a")
     assert (await score(client, app, "expert-a")).status_code == 201
-    panel = await client.post(f"/api/v1/applications/{app}/panel-score")
+    panel = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert panel.json()["score"] == "8.25" and panel.json()["classification"] == "htmc"
     resp = await client.post(
         f"/api/v1/applications/{app}/decision",
+        headers=await if_match(client, f"/api/v1/applications/{app}"),
         json={"outcome": "include", "decided_on": "2026-01-15", "document_number": "minutes 7"},
     )
     assert resp.status_code == 201, resp.text
@@ -200,21 +205,29 @@ async def test_expert_assessment_refusals_and_panel(client: AsyncClient, criteri
     again = await score(client, app, "expert-a")
     assert again.status_code == 409 and "already scored" in fields(again)["expert_code"]
 
-    early = await client.post(f"/api/v1/applications/{app}/panel-score")
+    early = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert early.status_code == 422 and "expert-b" in fields(early)["expert_scores"]
     lower = [LEVELS_8_25[0], {**LEVELS_8_25[1], "level": "2.5"}, {**LEVELS_8_25[2], "level": "7.5"}]
     assert (await score(client, app, "expert-b", lower)).json()["total"] == "6.75"  # 0.5+2.25+0.25+3.75
 
-    no_rule = await client.post(f"/api/v1/applications/{app}/panel-score")
+    no_rule = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert no_rule.status_code == 422 and "combination_rule" in fields(no_rule)
     await set_rule(client, criteria.id, "7.5", "mean")
-    panel = await client.post(f"/api/v1/applications/{app}/panel-score")
+    panel = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert panel.status_code == 200, panel.text
     p = panel.json()
     assert (p["score"], p["min"], p["max"], p["spread"]) == ("7.5", "6.75", "8.25", "1.5")
     assert p["recused"] == ["expert-c"] and p["experts"] == 2
     assert p["classification"] == "htmc" and p["experts_disagree"] is True
-    twice = await client.post(f"/api/v1/applications/{app}/panel-score")
+    twice = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert twice.status_code == 409 and twice.headers["content-type"] == PROBLEM
 
     explanation = (await client.get(f"/api/v1/applications/{app}/explanation")).json()
@@ -225,6 +238,7 @@ async def test_expert_assessment_refusals_and_panel(client: AsyncClient, criteri
 
     refused_reason = await client.post(
         f"/api/v1/applications/{app}/decision",
+        headers=await if_match(client, f"/api/v1/applications/{app}"),
         json={"outcome": "refuse", "decided_on": "2026-01-10", "document_number": "m-3"},
     )
     assert refused_reason.status_code == 422 and "reason" in fields(refused_reason)
@@ -237,11 +251,16 @@ async def test_version_without_threshold_scores_but_does_not_classify(client: As
     app = await application(client, tech)
     await assign(client, app, "expert-a")
     await score(client, app, "expert-a")
-    panel = (await client.post(f"/api/v1/applications/{app}/panel-score")).json()
+    panel = (
+        await client.post(
+            f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+        )
+    ).json()
     assert panel["score"] == "8.25" and panel["classification"] is None
     assert "no decision threshold" in panel["why_not_classified"]
     resp = await client.post(
         f"/api/v1/applications/{app}/decision",
+        headers=await if_match(client, f"/api/v1/applications/{app}"),
         json={"outcome": "include", "decided_on": "2026-01-15", "document_number": "m-1"},
     )
     assert resp.status_code == 422 and "no threshold" in fields(resp)["reason"]

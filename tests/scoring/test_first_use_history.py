@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import rules
+from tests.scoring.conftest import if_match
 from tests.scoring.test_api import PROBLEM, application, assign, fields, listed_technology, score, set_rule, technology
 from tests.scoring.test_rule_history import put_rule
 
@@ -206,7 +207,9 @@ async def test_a_stored_score_names_its_rule_and_keeps_it(client: AsyncClient, c
     newer = await application(client, await technology(client, code="T2"))
     await assign(client, newer, "expert-a")
     assert (await score(client, newer, "expert-a")).status_code == 201
-    made = await client.post(f"/api/v1/applications/{newer}/panel-score")
+    made = await client.post(
+        f"/api/v1/applications/{newer}/panel-score", headers=await if_match(client, f"/api/v1/applications/{newer}")
+    )
     assert made.status_code == 200, made.text
     assert (made.json()["decision_rule_id"], made.json()["threshold"]) == (latest["id"], "8.5")
     assert made.json() == (await client.get(f"/api/v1/applications/{newer}/panel-score")).json()
@@ -216,7 +219,11 @@ async def test_a_score_without_a_rule_stays_unclassified(client: AsyncClient, cr
     app = await application(client, await technology(client))  # the seed version has no rule
     await assign(client, app, "expert-a")
     assert (await score(client, app, "expert-a")).status_code == 201
-    made = (await client.post(f"/api/v1/applications/{app}/panel-score")).json()
+    made = (
+        await client.post(
+            f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+        )
+    ).json()
     assert (made["decision_rule_id"], made["decision_rule"], made["classification"]) == (None, None, None)
     await set_rule(client, criteria.id, "8.1")  # in force from 2025-11-01, the assessment date included
     later = (await client.get(f"/api/v1/applications/{app}/panel-score")).json()

@@ -1,10 +1,10 @@
 """HTTP endpoints of the scoring service: applications, their experts, expert and panel scores, explanations."""
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
@@ -164,7 +164,7 @@ async def list_expert_scores(session: SessionDep, application_id: ApplicationId)
     tags=["assessment"],
     operation_id="score_panel",
     summary="Combine the experts' scores by the version's rule in force on the assessment date (once)",
-    description="An If-Match with the application's ETag, when given, must be current (412 otherwise).",
+    description="If-Match (the application's ETag) is required: 428 without it, 412 when it is stale.",
     response_model=PanelOut,
     responses=UPDATE_ERRORS,
 )
@@ -196,7 +196,7 @@ async def get_panel_score(session: SessionDep, application_id: ApplicationId) ->
 async def explain_application(
     session: SessionDep,
     application_id: ApplicationId,
-    as_of: Annotated[date | None, Query(description="Rescore as of this date (age and version then).")] = None,
+    as_of: Annotated[CalendarDate | None, Query(description="Rescore as of this date (age and version then).")] = None,
 ) -> ExplanationOut:
     return await service.explain_application(session, application_id, as_of)
 

@@ -37,7 +37,7 @@ from services.scoring.applications.schemas import (
 from services.scoring.criteria import repository as criteria_repo
 from services.scoring.criteria.schemas import DecisionRuleOut
 from services.scoring.criteria.service import version_for
-from services.scoring.etags import check_if_match, etag
+from services.scoring.etags import bump_version, check_if_match, etag
 from services.scoring.rules import VersionDef, fmt
 from services.scoring.technologies import repository as technologies_repo
 from services.scoring.technologies.service import first_use_on
@@ -76,10 +76,11 @@ async def create_application(session: AsyncSession, data: ApplicationIn) -> Appl
     return app
 
 
-def bump(app: Application, status: ApplicationStatus | None = None) -> None:
+async def bump(session: AsyncSession, app: Application, status: ApplicationStatus | None = None) -> None:
+    """The application moves on (to `status`, when given): its version is moved on, guarded by the database."""
     if status is not None:
         app.status = status
-    app.row_version += 1
+    await bump_version(session, app, app.row_version)
 
 
 async def assign_expert(session: AsyncSession, application_id: int, data: AssignmentIn) -> ExpertAssignment:
@@ -107,8 +108,7 @@ async def assign_expert(session: AsyncSession, application_id: int, data: Assign
         recused=data.conflict_of_interest,
     )
     session.add(assignment)
-    bump(app, ApplicationStatus.under_review)
-    await session.flush()
+    await bump(session, app, ApplicationStatus.under_review)
     return assignment
 
 
@@ -126,8 +126,7 @@ async def declare_conflict(
             a.conflict_of_interest = True
             a.conflict_statement = statement
             a.recused = True
-            bump(app)
-            await session.flush()
+            await bump(session, app)
             return a, app
     raise NotFound(
         f"expert {expert_code} is not assigned to application {app.id}", [FieldError("expert_code", "not assigned")]
@@ -224,8 +223,7 @@ async def submit_expert_score(session: AsyncSession, application_id: int, data: 
                 derived=c.derived,
             )
         )
-    bump(app, ApplicationStatus.under_review)
-    await session.flush()
+    await bump(session, app, ApplicationStatus.under_review)
     return ExpertScoreOut(
         id=score.id, expert_code=data.expert_code, assessed_on=app.assessed_on, age_years=age, total=total, items=items
     )
@@ -261,10 +259,9 @@ def combined_score(version: VersionDef, totals: Sequence[Decimal]) -> Decimal:
     return rules.combine(totals, version.combination_rule, version.trim_fraction, version.score_decimals)
 
 
-async def score_panel(session: AsyncSession, application_id: int, if_match: str | None = None) -> PanelOut:
+async def score_panel(session: AsyncSession, application_id: int, if_match: str | None) -> PanelOut:
     app = await repo.get_application(session, application_id, lock=True)
-    if if_match is not None:
-        check_if_match(if_match, etag("application", app.id, app.row_version))
+    check_if_match(if_match, etag("application", app.id, app.row_version))
     if app.status in (ApplicationStatus.scored, ApplicationStatus.decided):
         raise Conflict(
             f"application {app.id} has already been scored ({app.panel_score}); a score is not redone",
@@ -284,8 +281,7 @@ async def score_panel(session: AsyncSession, application_id: int, if_match: str 
     app.panel_score, app.panel_min, app.panel_max = score, min(panel.totals), max(panel.totals)
     app.decision_rule_id = None if rule is None else rule.id  # what the score used, kept whatever is set later
     app.scored_at = datetime.now(UTC)
-    bump(app, ApplicationStatus.scored)
-    await session.flush()
+    await bump(session, app, ApplicationStatus.scored)
     return _panel_out(app, version, rule, panel, [a.expert_code for a in assigned if a.recused])
 
 

@@ -1,10 +1,10 @@
 """HTTP endpoints of the scoring service: criteria versions and their decision rules."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
@@ -38,7 +38,10 @@ async def list_criteria_versions(session: SessionDep, page: Pagination) -> Pagin
     responses=READ_ERRORS,
 )
 async def criteria_version_in_force(
-    session: SessionDep, request: Request, response: Response, on: Annotated[date, Query(description="The date.")]
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    on: Annotated[CalendarDate, Query(description="The date.")],
 ) -> CriteriaVersionOut | Response:
     version = await service.version_in_force(session, on)
     etag = etags.etag("criteria-version", version.id, version.row_version)
@@ -125,6 +128,6 @@ async def list_decision_rules(session: SessionDep, version_id: VersionId) -> lis
     responses=ERRORS,
 )
 async def decision_rule_in_force(
-    session: SessionDep, version_id: VersionId, on: Annotated[date, Query(description="The date.")]
+    session: SessionDep, version_id: VersionId, on: Annotated[CalendarDate, Query(description="The date.")]
 ) -> DecisionRuleOut:
     return DecisionRuleOut.model_validate(await service.decision_rule_on(session, version_id, on))

@@ -27,7 +27,7 @@ from services.scoring.criteria.schemas import (
     DecisionRuleOut,
     LevelOut,
 )
-from services.scoring.etags import check_if_match, etag
+from services.scoring.etags import bump_version, check_if_match, etag
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef
 
 
@@ -79,7 +79,7 @@ async def create_criteria_version(session: AsyncSession, data: CriteriaVersionIn
     for other in await repo.overlapping_versions(session, data.valid_from, data.valid_to):
         if other.valid_to is None and other.valid_from < data.valid_from:
             other.valid_to = data.valid_from  # superseded from the new version's first day
-            other.row_version += 1
+            await bump_version(session, other, other.row_version)
         else:
             raise Conflict(
                 f"criteria version {other.code!r} is in force over part of the same dates",

@@ -1,10 +1,10 @@
 """HTTP endpoints of the scoring service: decisions, the HTMC list over time, moves to specialised care."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring.decisions import service
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1")
     status_code=201,
     summary="Record the commission's decision (include or refuse) with its document",
     description="The score is classified by the threshold in force on `decided_on`, which the decision records. "
-    "An If-Match with the application's ETag, when given, must be current (412 otherwise).",
+    "If-Match (the application's ETag) is required: 428 without it, 412 when it is stale.",
     response_model=DecisionOut,
     responses=UPDATE_ERRORS,
 )
@@ -38,7 +38,7 @@ async def decide_application(
     summary="The HTMC list in force on a date",
     response_model=list[ListEntryOut],
 )
-async def htmc_list_at(session: SessionDep, as_of: Annotated[date, Query()]) -> list[ListEntryOut]:
+async def htmc_list_at(session: SessionDep, as_of: Annotated[CalendarDate, Query()]) -> list[ListEntryOut]:
     return await service.list_at(session, as_of)
 
 
@@ -61,7 +61,7 @@ async def htmc_list_history(session: SessionDep, technology_id: OptionalId = Non
     response_model=list[CandidateOut],
     responses=ERRORS,
 )
-async def move_candidates(session: SessionDep, as_of: Annotated[date, Query()]) -> list[CandidateOut]:
+async def move_candidates(session: SessionDep, as_of: Annotated[CalendarDate, Query()]) -> list[CandidateOut]:
     return await service.list_candidates(session, as_of)
 
 

@@ -23,10 +23,9 @@ from services.scoring.technologies import repository as technologies_repo
 from services.scoring.technologies.service import first_use_on
 
 
-async def decide(session: AsyncSession, application_id: int, data: DecisionIn, if_match: str | None = None) -> Decision:
+async def decide(session: AsyncSession, application_id: int, data: DecisionIn, if_match: str | None) -> Decision:
     app = await applications_repo.get_application(session, application_id, lock=True)
-    if if_match is not None:
-        check_if_match(if_match, etag("application", app.id, app.row_version))
+    check_if_match(if_match, etag("application", app.id, app.row_version))
     if app.status != ApplicationStatus.scored:
         raise Conflict(
             f"application {app.id} is {app.status}: only a scored application is decided",
@@ -84,8 +83,7 @@ async def decide(session: AsyncSession, application_id: int, data: DecisionIn, i
                 included_by_id=decision.id,
             )
         )
-    bump(app, ApplicationStatus.decided)
-    await session.flush()
+    await bump(session, app, ApplicationStatus.decided)
     return decision
 
 
@@ -138,7 +136,7 @@ async def list_candidates(session: AsyncSession, on: date) -> list[CandidateOut]
 
 async def move_to_specialised(session: AsyncSession, technology_id: int, data: MoveIn) -> Decision:
     tech = await technologies_repo.get_technology(session, technology_id)
-    entry = await repo.open_entry(session, tech.id)
+    entry = await repo.open_entry(session, tech.id, lock=True)
     if entry is None:
         raise Conflict(f"technology {tech.code} is not on the HTMC list", [FieldError("technology_id", "not listed")])
     if data.decided_on <= entry.valid_from:

@@ -1,10 +1,10 @@
 """HTTP endpoints of the scoring service: medical technologies and their first use in the world."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
@@ -126,6 +126,6 @@ async def list_first_uses(session: SessionDep, technology_id: TechnologyId) -> l
     responses=ERRORS,
 )
 async def first_use_in_force(
-    session: SessionDep, technology_id: TechnologyId, on: Annotated[date, Query(description="The date.")]
+    session: SessionDep, technology_id: TechnologyId, on: Annotated[CalendarDate, Query(description="The date.")]
 ) -> FirstUseOut:
     return FirstUseOut.model_validate(await service.first_use_row_on(session, technology_id, on))

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import Technology, TechnologyFirstUse
 from services.scoring import rules
-from services.scoring.etags import check_if_match, etag
+from services.scoring.etags import bump_version, check_if_match, etag
 from services.scoring.technologies import repository as repo
 from services.scoring.technologies.schemas import FirstUseIn, FirstUseOut, TechnologyIn, TechnologyOut, TechnologyPatch
 
@@ -67,7 +67,8 @@ async def patch_technology(
     session: AsyncSession, technology_id: int, data: TechnologyPatch, if_match: str | None
 ) -> Technology:
     tech = await repo.get_technology(session, technology_id)
-    check_if_match(if_match, etag("technology", tech.id, tech.row_version))
+    read = tech.row_version
+    check_if_match(if_match, etag("technology", tech.id, read))
     changes = data.model_dump(exclude_unset=True)
     for key in ("name_kk", "clinical_profile", "first_used_world_year", "codes"):
         if key in changes and changes[key] is None:
@@ -90,8 +91,7 @@ async def patch_technology(
     _check_first_use(year, on, changes.get("introduced_kz_year", tech.introduced_kz_year))
     for key, value in changes.items():
         setattr(tech, key, value)
-    tech.row_version += 1
-    await session.flush()
+    await bump_version(session, tech, read)
     return tech
 
 

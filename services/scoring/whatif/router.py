@@ -1,10 +1,10 @@
 """HTTP endpoints of the scoring service: what-if rescoring, saved scenarios and the robustness of decisions."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.scoring import etags
 from services.scoring.http import ERRORS, READ_ERRORS, ScenarioId, not_modified_response
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1")
     response_model=list[RobustnessItem],
     responses=ERRORS,
 )
-async def decision_robustness(session: SessionDep, as_of: Annotated[date, Query()]) -> list[RobustnessItem]:
+async def decision_robustness(session: SessionDep, as_of: Annotated[CalendarDate, Query()]) -> list[RobustnessItem]:
     return await service.robustness(session, as_of)
 
 
