@@ -9,7 +9,9 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import bind_app
+from services.common.auth import Role
+from tests.auth import Auth
+from tests.conftest import ISSUER, bind_app
 
 
 @pytest.fixture
@@ -23,8 +25,46 @@ async def criteria(session: AsyncSession) -> Any:
     return SimpleNamespace(id=version.id, code=version.code)
 
 
+# The roles the scoring tests act in by default: one membership holding those of every HTMC write but the expert's
+# (an expert scores as themselves: `expert_headers`). Tests of who may do what use one role at a time.
+STAFF = (Role.ministry_admin, Role.commission_secretary, Role.commission)
+
+
+class ScoringClient(AsyncClient):
+    """The scoring app's test client: sends a token of `STAFF` unless a request names its own; `tokens` makes others."""
+
+    tokens: Auth
+
+
+def demo_headers(subject: str) -> dict[str, str]:
+    """A token of a demo subject of the run's issuer (data/identity/demo-memberships.json, granted by the loader:
+    committed, for the apps that run on their own database connections and the services run as processes)."""
+    return {"Authorization": f"Bearer {ISSUER.token(subject)}"}
+
+
+def tokens(client: AsyncClient) -> Auth:
+    """The `auth` fixture of the test the scoring client was made for."""
+    found: Auth = getattr(client, "tokens")  # noqa: B009 (conftest may be imported twice: no isinstance)
+    return found
+
+
+def expert_headers(client: AsyncClient, code: str) -> dict[str, str]:
+    """A token of the expert `code` (their membership's expert code)."""
+    return tokens(client).headers(Role.expert, expert_code=code)
+
+
+def label(client: AsyncClient, subject: str) -> str:
+    """What a change made with a token of `subject` records as who made it (Principal.label)."""
+    return f"{subject}@{tokens(client).issuer.url}"
+
+
+def signed_in(client: AsyncClient, role: Role, subject: str, **headers: str) -> dict[str, str]:
+    """The headers of a request made by `subject` holding `role`, with `headers` added (an If-Match)."""
+    return {**tokens(client).headers(role, subject=subject), **headers}
+
+
 @pytest.fixture
-async def client(criteria: Any, session: AsyncSession, raw_connection: Any) -> AsyncIterator[AsyncClient]:
+async def client(criteria: Any, session: AsyncSession, raw_connection: Any, auth: Auth) -> AsyncIterator[AsyncClient]:
     from services.common.db import get_session
     from services.scoring.main import create_app
 
@@ -41,7 +81,9 @@ async def client(criteria: Any, session: AsyncSession, raw_connection: Any) -> A
             raise
 
     app.dependency_overrides[get_session] = _session
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://scoring.test") as c:
+    headers = auth.headers(STAFF, subject="scoring-staff")
+    async with ScoringClient(transport=ASGITransport(app=app), base_url="http://scoring.test", headers=headers) as c:
+        c.tokens = auth
         yield c
 
 

@@ -8,7 +8,8 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.scoring.conftest import if_match
+from services.common.auth import Role
+from tests.scoring.conftest import expert_headers, if_match, signed_in
 
 PROBLEM = "application/problem+json"
 LEVELS_8_25 = [  # with innovativeness 5 (age 11–15): 0.5 + 2.25 + 0.5 + 5 = 8.25
@@ -27,8 +28,8 @@ async def set_rule(client: AsyncClient, version_id: int, threshold: str | None, 
     got = await client.get(f"/api/v1/criteria-versions/{version_id}")
     resp = await client.put(
         f"/api/v1/criteria-versions/{version_id}/decision-rule",
-        json={"threshold": threshold, "combination_rule": rule, "basis": "minutes 1", "set_by": "admin"},
-        headers={"If-Match": got.headers["ETag"]},
+        json={"threshold": threshold, "combination_rule": rule, "basis": "minutes 1"},
+        headers=signed_in(client, Role.ministry_admin, "admin", **{"If-Match": got.headers["ETag"]}),
     )
     assert resp.status_code == 200, resp.text
 
@@ -70,7 +71,9 @@ async def assign(client: AsyncClient, app_id: int, code: str, conflict: bool = F
 
 async def score(client: AsyncClient, app_id: int, code: str, levels: list[dict[str, str]] = LEVELS_8_25) -> Any:
     return await client.post(
-        f"/api/v1/applications/{app_id}/expert-scores", json={"expert_code": code, "levels": levels}
+        f"/api/v1/applications/{app_id}/expert-scores",
+        json={"expert_code": code, "levels": levels},
+        headers=expert_headers(client, code),
     )
 
 
@@ -160,7 +163,7 @@ async def test_criteria_version_refusals(client: AsyncClient, criteria: Any) -> 
 
 async def test_decision_rule_needs_if_match(client: AsyncClient, criteria: Any) -> None:
     url = f"/api/v1/criteria-versions/{criteria.id}/decision-rule"
-    body = {"threshold": "7.5", "combination_rule": "median", "basis": "minutes 1", "set_by": "admin"}
+    body = {"threshold": "7.5", "combination_rule": "median", "basis": "minutes 1"}
     assert (await client.put(url, json=body)).status_code == 428
     etag = (await client.get(f"/api/v1/criteria-versions/{criteria.id}")).headers["ETag"]
     ok = await client.put(url, json=body, headers={"If-Match": etag})
@@ -184,10 +187,11 @@ async def test_expert_assessment_refusals_and_panel(client: AsyncClient, criteri
     await assign(client, app, "expert-b")
     await assign(client, app, "expert-c", conflict=True)
 
+    # An expert not assigned finds no such application (404); one recused may not score it (403).
     resp = await score(client, app, "stranger")
-    assert resp.status_code == 422 and "not assigned" in fields(resp)["expert_code"]
+    assert resp.status_code == 404 and resp.headers["content-type"] == PROBLEM
     resp = await score(client, app, "expert-c")
-    assert resp.status_code == 422 and "recused" in fields(resp)["expert_code"]
+    assert resp.status_code == 403 and "recused" in fields(resp)["expert_code"]
     resp = await score(client, app, "expert-a", [{**LEVELS_8_25[0], "reason": " "}, *LEVELS_8_25[1:]])
     assert resp.status_code == 422 and "reason" in fields(resp)["levels[0].reason"]
     resp = await score(client, app, "expert-a", [*LEVELS_8_25[:2], {**LEVELS_8_25[2], "level": "6"}])

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.live import LiveServer
+from tests.scoring.conftest import demo_headers
 
 WRITERS = 50
 
@@ -28,13 +29,14 @@ async def _race(client: httpx.AsyncClient, method: str, url: str, etag: str, bod
     return await asyncio.gather(*tasks)
 
 
-def _client(server: LiveServer) -> httpx.AsyncClient:
+def _client(server: LiveServer, subject: str) -> httpx.AsyncClient:
+    """A client of the server signed in as a demo subject (granted by the loader)."""
     limits = httpx.Limits(max_connections=WRITERS, max_keepalive_connections=WRITERS)
-    return httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits)
+    return httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits, headers=demo_headers(subject))
 
 
 async def test_50_technology_patches_with_one_etag_one_wins_49_get_412(scoring_server: LiveServer) -> None:
-    async with _client(scoring_server) as client:
+    async with _client(scoring_server, "demo-commission-secretary") as client:
         created = await client.post(
             "/api/v1/technologies",
             json={"code": "RACE-1", "name_kk": "Жарыс", "clinical_profile": "p", "first_used_world_year": 2011},
@@ -58,13 +60,13 @@ async def test_50_technology_patches_with_one_etag_one_wins_49_get_412(scoring_s
 
 
 async def test_50_decision_rule_settings_with_one_etag_one_wins_49_get_412(scoring_server: LiveServer) -> None:
-    async with _client(scoring_server) as client:
+    async with _client(scoring_server, "demo-ministry-admin") as client:
         listed = (await client.get("/api/v1/criteria-versions")).json()["items"]
         url = f"/api/v1/criteria-versions/{listed[0]['id']}"
         before = await client.get(url)
         settings = len(before.json()["decision_rules"])
         bodies = [
-            {"threshold": f"{7 + i / 100:.2f}", "combination_rule": "mean", "basis": f"minutes {i}", "set_by": "race"}
+            {"threshold": f"{7 + i / 100:.2f}", "combination_rule": "mean", "basis": f"minutes {i}"}
             for i in range(WRITERS)
         ]
         answers = await _race(client, "PUT", f"{url}/decision-rule", before.headers["ETag"], bodies)

@@ -11,9 +11,10 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Role
 from services.common.errors import PreconditionFailed
 from services.common.validity import has_taken_effect_sql, is_effective, latest_effective_first_sql
-from tests.scoring.conftest import if_match
+from tests.scoring.conftest import if_match, tokens
 from tests.scoring.test_api import LEVELS_8_25, application, assign, fields, score, set_rule, technology
 
 SHAPE = re.compile(r'^"(technology|application|criteria-version|scenario)-\d+\.v(\d+)\.v\2"$')
@@ -98,8 +99,9 @@ async def test_a_technology_patch_is_guarded_by_the_database(client: AsyncClient
         text("UPDATE htmc_technology SET row_version = row_version + 1, performing_organisations = 7 WHERE id = :id"),
         {"id": tech_id},
     )
+    who = await tokens(client).principal(Role.commission_secretary)
     with pytest.raises(PreconditionFailed):
-        await service.patch_technology(session, tech_id, TechnologyPatch(performing_organisations=5), tag)
+        await service.patch_technology(session, tech_id, TechnologyPatch(performing_organisations=5), tag, who)
     await session.rollback()
 
 
@@ -201,7 +203,7 @@ async def test_patch_takes_the_same_types_and_caps_as_post(client: AsyncClient, 
 
 async def test_rule_and_decision_dates_are_bounded(client: AsyncClient, criteria: Any) -> None:
     url = f"/api/v1/criteria-versions/{criteria.id}/decision-rule"
-    rule = {"threshold": "8", "combination_rule": "mean", "basis": "m", "set_by": "a", "effective_from": "9999-01-01"}
+    rule = {"threshold": "8", "combination_rule": "mean", "basis": "m", "effective_from": "9999-01-01"}
     resp = await client.put(url, json=rule, headers=await if_match(client, f"/api/v1/criteria-versions/{criteria.id}"))
     assert resp.status_code == 422 and "effective_from" in fields(resp)
     app = await _scored(client, criteria)

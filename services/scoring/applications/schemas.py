@@ -107,7 +107,9 @@ class ExpertScoreIn(InModel):
         },
     )
 
-    expert_code: ExpertCode
+    expert_code: ExpertCode | None = Field(
+        default=None, description="Optional: the expert of the token, who scores as themselves (403 for another)."
+    )
     levels: list[LevelChoice] = Field(min_length=1, max_length=30)
 
 

@@ -107,7 +107,6 @@ class DecisionRuleIn(InModel):
                     "combination_rule": "median",
                     "trim_fraction": None,
                     "basis": "Commission minutes No. 3 of 2025-12-01",
-                    "set_by": "admin@moh",
                 }
             ]
         },
@@ -123,7 +122,6 @@ class DecisionRuleIn(InModel):
         "the dates before a later setting's effective date.",
     )
     basis: Text = Field(description="The document that sets the rule.")
-    set_by: ShortText
 
     _f = field_validator("threshold", "trim_fraction", mode="before")(no_float)
 

@@ -86,7 +86,6 @@ class FirstUseIn(InModel):
         default=None, description="Exact first use in the world; when null, 1 January of the year is used."
     )
     basis: Text = Field(description="The source that establishes the corrected first use.")
-    set_by: ShortText
 
 
 class FirstUseOut(OutModel):

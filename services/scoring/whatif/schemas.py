@@ -75,7 +75,6 @@ class WhatIfOut(BaseModel):
 
 class ScenarioIn(WhatIfIn):
     name: ShortText
-    created_by: ShortText | None = None
 
 
 class ScenarioOut(BaseModel):
