@@ -1,6 +1,7 @@
 """Fixtures of the scoring tests: the seed 004 criteria set loaded into the test's own transaction, and a
 client of the scoring app bound to that transaction. They do not depend on the `loaded` fixture."""
 
+import json
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -14,12 +15,28 @@ from tests.auth import Auth
 from tests.conftest import ISSUER, bind_app
 
 
+async def _clinical_profiles(session: AsyncSession) -> None:
+    """The clinical profiles a technology names (Annex 1's vocabulary), as the loader stores them, unless loaded."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    from services.common.models.guarantee import ClinicalProfile
+    from services.common.settings import get_settings
+
+    data = json.loads((get_settings().data_dir / "guarantee" / "clinical-profiles.json").read_text(encoding="utf-8"))
+    rows = [
+        {"code": p["code"], "name_kk": p["name_kk"], "name_ru": p["name_ru"], "position": p["order"], "note": p["note"]}
+        for p in data["profiles"]
+    ]
+    await session.execute(insert(ClinicalProfile).values(rows).on_conflict_do_nothing())
+
+
 @pytest.fixture
 async def criteria(session: AsyncSession) -> Any:
     """Seed 004 (Order No. 129) as the version in force from 2025-11-01, inside the test's transaction."""
     from services.scoring.criteria.importer import load_criteria_set, read_seed
 
     version = await load_criteria_set(session, read_seed())
+    await _clinical_profiles(session)
     await session.commit()  # a savepoint: rolled back with the test
     # Plain values: a refused request rolls the session back, which expires ORM instances.
     return SimpleNamespace(id=version.id, code=version.code)

@@ -151,7 +151,7 @@ async def _application(client: AsyncClient) -> int:
     """An application of a new technology (by the staff client), with experts a, b (assigned) and c (recused)."""
     tech = await client.post(
         "/api/v1/technologies",
-        json={"code": "ACC", "name_kk": "Технология", "clinical_profile": "p", "first_used_world_year": 2011},
+        json={"code": "ACC", "name_kk": "Технология", "clinical_profile": "cardiology", "first_used_world_year": 2011},
     )
     app = await client.post(
         "/api/v1/applications",
@@ -203,7 +203,7 @@ async def test_an_expert_scores_only_what_they_are_assigned_to_and_not_recused_f
 async def _application_of(client: AsyncClient, code: str) -> int:
     tech = await client.post(
         "/api/v1/technologies",
-        json={"code": code, "name_kk": "Технология", "clinical_profile": "p", "first_used_world_year": 2011},
+        json={"code": code, "name_kk": "Технология", "clinical_profile": "cardiology", "first_used_world_year": 2011},
     )
     app = await client.post(
         "/api/v1/applications",
@@ -255,7 +255,12 @@ async def test_the_audit_log_holds_every_accepted_change_and_only_those(
     assert (await put_rule(secretary)).status_code == 403
     assert (await put_rule(admin, combination_rule="trimmed_mean")).status_code == 422
     assert (await put_rule(admin)).status_code == 200
-    tech_body = {"code": "AUD", "name_kk": "Технология", "clinical_profile": "p", "first_used_world_year": 2011}
+    tech_body = {
+        "code": "AUD",
+        "name_kk": "Технология",
+        "clinical_profile": "cardiology",
+        "first_used_world_year": 2011,
+    }
     assert (await client.post("/api/v1/technologies", json=tech_body, headers=commission)).status_code == 403
     tech = (
         await client.post("/api/v1/technologies", json={**tech_body, "performing_organisations": 3}, headers=secretary)

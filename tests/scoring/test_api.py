@@ -40,7 +40,7 @@ async def technology(client: AsyncClient, code: str = "TAVI", year: int = 2011, 
         json={
             "code": code,
             "name_kk": "Қолқа қақпақшасын транскатетерлік имплантациялау",
-            "clinical_profile": "cardiac surgery",
+            "clinical_profile": "cardiac_surgery",
             "codes": ["35.05"],
             "first_used_world_year": year,
             "first_used_world_on": on,
@@ -436,7 +436,7 @@ async def test_problem_json_for_bad_dates(client: AsyncClient, criteria: Any) ->
         json={
             "code": "X",
             "name_kk": "x",
-            "clinical_profile": "p",
+            "clinical_profile": "cardiology",
             "first_used_world_year": 2011,
             "first_used_world_on": "2012-01-01",
         },

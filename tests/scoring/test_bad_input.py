@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from tests.scoring.test_api import PROBLEM, application, assign, fields, technology
 
 NDJSON = {"content-type": "application/x-ndjson"}
-TECH = {"code": "X", "name_kk": "x", "clinical_profile": "p", "first_used_world_year": 2011}
+TECH = {"code": "X", "name_kk": "x", "clinical_profile": "cardiology", "first_used_world_year": 2011}
 BIG = 2**63
 VERSION = {
     "code": "v-bad",

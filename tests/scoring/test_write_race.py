@@ -39,7 +39,12 @@ async def test_50_technology_patches_with_one_etag_one_wins_49_get_412(scoring_s
     async with _client(scoring_server, "demo-commission-secretary") as client:
         created = await client.post(
             "/api/v1/technologies",
-            json={"code": "RACE-1", "name_kk": "Жарыс", "clinical_profile": "p", "first_used_world_year": 2011},
+            json={
+                "code": "RACE-1",
+                "name_kk": "Жарыс",
+                "clinical_profile": "cardiology",
+                "first_used_world_year": 2011,
+            },
         )
         assert created.status_code == 201, created.text
         url = f"/api/v1/technologies/{created.json()['id']}"

@@ -132,7 +132,7 @@ async def test_latest_effective_first_in_sql(raw_connection: Any) -> None:
 
 TODAY = date.today()
 TOMORROW = (TODAY + timedelta(days=1)).isoformat()
-TECH = {"code": "B", "name_kk": "b", "clinical_profile": "p", "first_used_world_year": 2011}
+TECH = {"code": "B", "name_kk": "b", "clinical_profile": "cardiology", "first_used_world_year": 2011}
 APPL = {"applicant": "x", "submitted_on": "2026-01-01"}
 VERSION = {
     "code": "v-bounds",
@@ -155,6 +155,7 @@ VERSION = {
         ("post", "/api/v1/technologies", {**TECH, "name_kk": "\u0001\u0002 \t"}, "name_kk"),
         ("post", "/api/v1/technologies", {**TECH, "description": "a\u0000"}, "description"),
         ("post", "/api/v1/technologies", {**TECH, "codes": ["c"] * 51}, "codes"),
+        ("post", "/api/v1/technologies", {**TECH, "clinical_profile": "astrology"}, "clinical_profile"),
         ("post", "/api/v1/applications", {**APPL, "technology_id": 1, "submitted_on": TOMORROW}, "submitted_on"),
         ("post", "/api/v1/applications", {**APPL, "technology_id": 1, "assessed_on": TOMORROW}, "assessed_on"),
         ("post", "/api/v1/applications", {**APPL, "technology_id": 1, "applicant": "\u0007"}, "applicant"),
@@ -194,6 +195,7 @@ async def test_patch_takes_the_same_types_and_caps_as_post(client: AsyncClient, 
         ({"description": "x\u0000"}, "description"),
         ({"introduced_kz_year": TODAY.year + 1}, "introduced_kz_year"),
         ({"clinical_profile": " "}, "clinical_profile"),
+        ({"clinical_profile": "astrology"}, "clinical_profile"),
     ):
         resp = await client.patch(url, json=body, headers=await if_match(client, url))
         assert resp.status_code == 422, (body, resp.text)

@@ -23,7 +23,7 @@ class TechnologyIn(InModel):
                     "code": "TAVI",
                     "name_kk": "Транскатетерлік қолқа қақпақшасын имплантациялау",
                     "name_ru": "Транскатетерная имплантация аортального клапана",
-                    "clinical_profile": "cardiac surgery",
+                    "clinical_profile": "cardiac_surgery",
                     "codes": ["35.05"],
                     "first_used_world_year": 2002,
                     "first_used_world_on": "2002-04-16",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
+from services.common.models.guarantee import ClinicalProfile
 from services.common.models.scoring import Technology, TechnologyFirstUse
 from services.scoring import rules
 from services.scoring.audit import changed, snapshot
@@ -21,6 +22,7 @@ from services.scoring.technologies.schemas import FirstUseIn, FirstUseOut, Techn
 
 async def create_technology(session: AsyncSession, data: TechnologyIn, who: Principal) -> Technology:
     _check_first_use(data.first_used_world_year, data.first_used_world_on, data.introduced_kz_year)
+    await _check_profile(session, data.clinical_profile)
     if await session.scalar(select(Technology.id).where(Technology.code == data.code)):
         raise Conflict(f"technology {data.code!r} exists", [FieldError("code", "already used")])
     tech = Technology(**data.model_dump(), row_version=1)
@@ -29,6 +31,16 @@ async def create_technology(session: AsyncSession, data: TechnologyIn, who: Prin
     _add_registered_first_use(session, tech)
     await changed(session, who, "create", "technology", tech, None)
     return tech
+
+
+async def _check_profile(session: AsyncSession, code: str) -> None:
+    """A clinical profile of the guarantee programme's vocabulary (`GET /api/v1/clinical-profiles` of the registry
+    API), by its code."""
+    if await session.get(ClinicalProfile, code) is None:
+        raise ValidationFailed(
+            f"unknown clinical profile {code!r}",
+            [FieldError("clinical_profile", "unknown: a code of /api/v1/clinical-profiles (e.g. cardiac_surgery)")],
+        )
 
 
 REGISTERED = "as registered"
@@ -89,6 +101,8 @@ async def patch_technology(
                 for k in moved
             ],
         )
+    if "clinical_profile" in changes and changes["clinical_profile"] != tech.clinical_profile:
+        await _check_profile(session, changes["clinical_profile"])
     year = changes.get("first_used_world_year", tech.first_used_world_year)
     on = changes.get("first_used_world_on", tech.first_used_world_on)
     _check_first_use(year, on, changes.get("introduced_kz_year", tech.introduced_kz_year))
