@@ -5,6 +5,9 @@ database session), so the figures are the endpoint's own: nothing buffers the re
 on the client side. A first run measures the rate; a second run under tracemalloc measures the peak of
 Python memory allocated while the request is served.
 
+The request carries a bearer token of a commission secretary, signed by a local issuer started for the run
+(deploy/issuer.py, keys in a temporary folder) and checked by the app as in production.
+
   python -m bench.scoring_jsonl [--rows 100000]
 """
 
@@ -13,15 +16,18 @@ import asyncio
 import os
 import random
 import resource
+import tempfile
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench.common import scratch_database
+from deploy.issuer import running
 
 LEVELS = ("10", "7.5", "5", "2.5")
 CHUNK_LINES = 500
@@ -50,7 +56,7 @@ async def _chunks(rows: int) -> AsyncIterator[bytes]:
         yield b"\n".join(_line(i, rng) for i in range(start, min(rows, start + CHUNK_LINES))) + b"\n"
 
 
-async def _run(app: Any, rows: int) -> dict[str, Any]:
+async def _run(app: Any, rows: int, token: str) -> dict[str, Any]:
     body = _chunks(rows)
     done = False
     status = 0
@@ -91,7 +97,11 @@ async def _run(app: Any, rows: int) -> dict[str, Any]:
         "raw_path": b"/api/v1/batch/score",
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-type", b"application/x-ndjson"), (b"host", b"bench")],
+        "headers": [
+            (b"content-type", b"application/x-ndjson"),
+            (b"host", b"bench"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
         "state": {},
@@ -100,12 +110,18 @@ async def _run(app: Any, rows: int) -> dict[str, Any]:
     return {"status": status, "lines": out_lines, "errors": errors, "bytes": out_bytes}
 
 
-async def _bench(url: str, rows: int) -> None:
+SUBJECT = "bench-commission-secretary"
+
+
+async def _bench(url: str, rows: int, issuer: Any) -> None:
     os.environ["DATABASE_URL"] = url
+    os.environ["OIDC_ISSUERS"] = issuer.url
+    os.environ["OIDC_AUDIENCE"] = issuer.audience
     from services.common.settings import get_settings
 
     get_settings.cache_clear()
     from services.common.db import make_engine, make_sessionmaker, unit_of_work
+    from services.common.models.identity import Membership, MembershipVersion
     from services.scoring.criteria.importer import load_criteria_set, read_seed
     from services.scoring.main import create_app
 
@@ -113,18 +129,27 @@ async def _bench(url: str, rows: int) -> None:
     async with unit_of_work(make_sessionmaker(engine)) as session:
         version = await load_criteria_set(session, read_seed())
         version.threshold = version.max_score * 3 / 4  # 7.5: classify, so the output carries a decision
+        member = Membership(issuer=issuer.url, subject=SUBJECT)
+        session.add(member)
+        await session.flush()
+        session.add(
+            MembershipVersion(
+                membership_id=member.id, version=1, roles=["commission_secretary"], changed_by="bench.scoring_jsonl"
+            )
+        )
     await engine.dispose()
+    token = issuer.token(SUBJECT)
 
     app = create_app()
     async with app.router.lifespan_context(app):
-        await _run(app, 1000)  # warm-up
+        await _run(app, 1000, token)  # warm-up
         t0 = time.perf_counter()
-        result = await _run(app, rows)
+        result = await _run(app, rows, token)
         elapsed = time.perf_counter() - t0
         tracemalloc.start()
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
-        traced = await _run(app, rows)
+        traced = await _run(app, rows, token)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     assert result["status"] == 200 and result["lines"] == rows, result
@@ -141,8 +166,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="assessments in the request")
     args = parser.parse_args()
     print(f"{date.today()}: scoring JSON Lines benchmark")
-    with scratch_database("scoring_jsonl") as url:
-        asyncio.run(_bench(url, args.rows))
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-issuer-") as keys,
+        running(Path(keys), "kz-health-plans-bench") as issuer,
+    ):
+        with scratch_database("scoring_jsonl") as url:
+            asyncio.run(_bench(url, args.rows, issuer))
 
 
 if __name__ == "__main__":

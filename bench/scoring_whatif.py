@@ -77,7 +77,7 @@ async def _prepare(url: str, rows: int) -> tuple[VersionDef, dict[str, int]]:
     try:
         async with unit_of_work(make_sessionmaker(engine)) as session:
             seed = await load_criteria_set(session, read_seed())
-            other = await create_criteria_version(session, CriteriaVersionIn.model_validate(OTHER_VERSION))
+            other = await create_criteria_version(session, CriteriaVersionIn.model_validate(OTHER_VERSION), None)
             seed_id, other_id = seed.id, other.id
             other_def = await repo.load_def(session, other_id)
     finally:

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from services.common.settings import plain_dsn
+from tests.conftest import ISSUER
 from tests.live import LiveServer
 from tests.registry.test_write_api import CANCER, new_measure
 
@@ -159,7 +160,8 @@ async def test_scoring_streams_and_jobs_on_a_real_server(scoring_server: LiveSer
     levels = {"resource_intensity": "5", "uniqueness": "7.5", "complexity": "10"}
     body = b"\n".join(orjson.dumps({**line, "levels": levels, "ref": f"r{i}"}) for i in range(700)) + b"\n{broken"
     ndjson = {"content-type": "application/x-ndjson"}
-    async with httpx.AsyncClient(base_url=scoring_server.url, timeout=60) as client:
+    secretary = {"Authorization": f"Bearer {ISSUER.token('demo-commission-secretary')}"}  # a demo membership
+    async with httpx.AsyncClient(base_url=scoring_server.url, timeout=60, headers=secretary) as client:
         scored = await client.post("/api/v1/batch/score", content=body, headers=ndjson)
         assert scored.status_code == 200, scored.text
         out = [orjson.loads(x) for x in scored.content.splitlines()]

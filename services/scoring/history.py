@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.validity import has_taken_effect, is_effective, latest_effective_first
+from services.scoring.etags import bump_version
 
 
 class Entry(Protocol):
@@ -71,8 +74,8 @@ class History(Generic[E]):
         found: E | None = (
             await session.scalars(
                 select(self.model)
-                .where(self._key == owner_id, or_(self._effective.is_(None), self._effective <= on))
-                .order_by(self._effective.desc().nulls_last(), self._id.desc())
+                .where(self._key == owner_id, has_taken_effect(self.model, on))
+                .order_by(*latest_effective_first(self.model))
                 .limit(1)
             )
         ).first()
@@ -83,19 +86,18 @@ class History(Generic[E]):
         """The entry in force on `on` among an owner's `entries` in the order they take effect (`entries`)."""
         found = None
         for entry in entries:
-            if entry.effective_from is None or entry.effective_from <= on:
+            if is_effective(entry, on):
                 found = entry
         return found
 
     async def append(self, session: AsyncSession, owner: Owner, entry: E) -> E:
         """Add `entry` to the owner's history; the owner's columns become its latest entry's and its row version is
-        bumped. Flushes."""
+        moved on, guarded by the database (412 when another writer moved it first). Flushes."""
         setattr(entry, self.owner_key, owner.id)
         session.add(entry)
         await session.flush()
         latest = (await self.entries(session, [owner.id]))[owner.id][-1]
         for column, source in self.copies.items():
             setattr(owner, column, getattr(latest, source))
-        owner.row_version += 1
-        await session.flush()
+        await bump_version(session, owner, owner.row_version)
         return entry

@@ -27,11 +27,13 @@ uniqueness in Kazakhstan 0.1, complexity 0.5, each scored 10, 7.5, 5 or 2.5; tot
   trimmed mean, median of an even count) is rounded half-up to the version's `score_decimals`.
 * Innovativeness is derived, not chosen: {AGE_BOUNDARY_NOTE}
 * Every route is under `/api/v1` (they moved there from the root in 2026-12).
+* Every route needs a bearer token (401 without, 403 for a role it does not admit) but the health checks and
+  the HTMC list (`/api/v1/htmc-list`, `/api/v1/htmc-list/history`), which the ministry publishes.
 * Errors are RFC 9457 problem details (`application/problem+json`) naming the field and the reason.
-* Single resources carry an `ETag` and answer 304 to an `If-None-Match` naming it; updates require `If-Match`
-  and answer 412 on a stale one.
-* Batch jobs are sent to the worker only once recorded and committed; a lost one is re-sent by the worker, a
-  running one the worker gave up on (no progress for longer than its job timeout) is marked failed.
+* Single resources carry an `ETag` (`"technology-7.v3.v3"`) and answer 304 to an `If-None-Match` naming it;
+  updates and state transitions (panel score, decision) require `If-Match`: 428 without it, 412 on a stale one.
+* Batch jobs are sent to the worker only once recorded and committed; a job whose worker died or that Redis
+  lost is sent again, and failed with the reason after its last send.
 """
 
 TAGS = [

@@ -4,8 +4,9 @@ import math
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
+from services.common.bounds import INT32_MAX, Int32Id, TextCheck
 from services.scoring.rules import fmt
 
 # Output decimals: plain text without trailing zeros ("0.75", "10").
@@ -23,9 +24,12 @@ def no_float(value: Any) -> Any:
 # Tighter limits (4 decimals for a weight, 2 for a level, 3 for a trim share) are checked by the rules, by field.
 DecIn = Annotated[Decimal, Field(examples=["7.5"], allow_inf_nan=False, max_digits=12, decimal_places=6)]
 
-# Ids are Postgres `integer`s.
-MAX_ID = 2_147_483_647
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Ids are Postgres `integer`s (the common bounds).
+MAX_ID = INT32_MAX
+Id = Int32Id
+
+# A name used as a key (a criterion's code in a card of levels or weights): text with the common checks.
+Key = Annotated[str, StringConstraints(min_length=1, max_length=60), TextCheck]
 
 
 def _storable(value: Any) -> str | None:
@@ -47,16 +51,23 @@ def _storable(value: Any) -> str | None:
     return None
 
 
-class InModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def storable_json(value: Any) -> Any:
+    """Free JSON (stored as JSONB) Postgres can store: no NUL character in any key or text, finite numbers."""
+    why = _storable(value)
+    if why:
+        raise ValueError(why)
+    return value
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        why = _storable(value)
-        if why:
-            raise ValueError(why)
-        return value
+
+# Free-form JSON taken as it is (an application's supporting facts).
+JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
+
+
+class InModel(BaseModel):
+    """A request shape: unknown fields refused; its text, ids and dates use the common bounded types
+    (services/common/bounds.py)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class OutModel(BaseModel):

@@ -8,6 +8,9 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Role
+from tests.scoring.conftest import expert_headers, if_match, signed_in
+
 PROBLEM = "application/problem+json"
 LEVELS_8_25 = [  # with innovativeness 5 (age 11–15): 0.5 + 2.25 + 0.5 + 5 = 8.25
     {"criterion": "resource_intensity", "level": "7.5", "reason": "costly implant"},
@@ -25,8 +28,8 @@ async def set_rule(client: AsyncClient, version_id: int, threshold: str | None, 
     got = await client.get(f"/api/v1/criteria-versions/{version_id}")
     resp = await client.put(
         f"/api/v1/criteria-versions/{version_id}/decision-rule",
-        json={"threshold": threshold, "combination_rule": rule, "basis": "minutes 1", "set_by": "admin"},
-        headers={"If-Match": got.headers["ETag"]},
+        json={"threshold": threshold, "combination_rule": rule, "basis": "minutes 1"},
+        headers=signed_in(client, Role.ministry_admin, "admin", **{"If-Match": got.headers["ETag"]}),
     )
     assert resp.status_code == 200, resp.text
 
@@ -37,7 +40,7 @@ async def technology(client: AsyncClient, code: str = "TAVI", year: int = 2011, 
         json={
             "code": code,
             "name_kk": "Қолқа қақпақшасын транскатетерлік имплантациялау",
-            "clinical_profile": "cardiac surgery",
+            "clinical_profile": "cardiac_surgery",
             "codes": ["35.05"],
             "first_used_world_year": year,
             "first_used_world_on": on,
@@ -68,7 +71,9 @@ async def assign(client: AsyncClient, app_id: int, code: str, conflict: bool = F
 
 async def score(client: AsyncClient, app_id: int, code: str, levels: list[dict[str, str]] = LEVELS_8_25) -> Any:
     return await client.post(
-        f"/api/v1/applications/{app_id}/expert-scores", json={"expert_code": code, "levels": levels}
+        f"/api/v1/applications/{app_id}/expert-scores",
+        json={"expert_code": code, "levels": levels},
+        headers=expert_headers(client, code),
     )
 
 
@@ -79,10 +84,13 @@ async def listed_technology(client: AsyncClient, criteria: Any, threshold: str =
     app = await application(client, tech)
     await assign(client, app, "expert-a")
     assert (await score(client, app, "expert-a")).status_code == 201
-    panel = await client.post(f"/api/v1/applications/{app}/panel-score")
+    panel = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert panel.json()["score"] == "8.25" and panel.json()["classification"] == "htmc"
     resp = await client.post(
         f"/api/v1/applications/{app}/decision",
+        headers=await if_match(client, f"/api/v1/applications/{app}"),
         json={"outcome": "include", "decided_on": "2026-01-15", "document_number": "minutes 7"},
     )
     assert resp.status_code == 201, resp.text
@@ -155,7 +163,7 @@ async def test_criteria_version_refusals(client: AsyncClient, criteria: Any) -> 
 
 async def test_decision_rule_needs_if_match(client: AsyncClient, criteria: Any) -> None:
     url = f"/api/v1/criteria-versions/{criteria.id}/decision-rule"
-    body = {"threshold": "7.5", "combination_rule": "median", "basis": "minutes 1", "set_by": "admin"}
+    body = {"threshold": "7.5", "combination_rule": "median", "basis": "minutes 1"}
     assert (await client.put(url, json=body)).status_code == 428
     etag = (await client.get(f"/api/v1/criteria-versions/{criteria.id}")).headers["ETag"]
     ok = await client.put(url, json=body, headers={"If-Match": etag})
@@ -179,10 +187,11 @@ async def test_expert_assessment_refusals_and_panel(client: AsyncClient, criteri
     await assign(client, app, "expert-b")
     await assign(client, app, "expert-c", conflict=True)
 
+    # An expert not assigned finds no such application (404); one recused may not score it (403).
     resp = await score(client, app, "stranger")
-    assert resp.status_code == 422 and "not assigned" in fields(resp)["expert_code"]
+    assert resp.status_code == 404 and resp.headers["content-type"] == PROBLEM
     resp = await score(client, app, "expert-c")
-    assert resp.status_code == 422 and "recused" in fields(resp)["expert_code"]
+    assert resp.status_code == 403 and "recused" in fields(resp)["expert_code"]
     resp = await score(client, app, "expert-a", [{**LEVELS_8_25[0], "reason": " "}, *LEVELS_8_25[1:]])
     assert resp.status_code == 422 and "reason" in fields(resp)["levels[0].reason"]
     resp = await score(client, app, "expert-a", [*LEVELS_8_25[:2], {**LEVELS_8_25[2], "level": "6"}])
@@ -200,21 +209,29 @@ async def test_expert_assessment_refusals_and_panel(client: AsyncClient, criteri
     again = await score(client, app, "expert-a")
     assert again.status_code == 409 and "already scored" in fields(again)["expert_code"]
 
-    early = await client.post(f"/api/v1/applications/{app}/panel-score")
+    early = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert early.status_code == 422 and "expert-b" in fields(early)["expert_scores"]
     lower = [LEVELS_8_25[0], {**LEVELS_8_25[1], "level": "2.5"}, {**LEVELS_8_25[2], "level": "7.5"}]
     assert (await score(client, app, "expert-b", lower)).json()["total"] == "6.75"  # 0.5+2.25+0.25+3.75
 
-    no_rule = await client.post(f"/api/v1/applications/{app}/panel-score")
+    no_rule = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert no_rule.status_code == 422 and "combination_rule" in fields(no_rule)
     await set_rule(client, criteria.id, "7.5", "mean")
-    panel = await client.post(f"/api/v1/applications/{app}/panel-score")
+    panel = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert panel.status_code == 200, panel.text
     p = panel.json()
     assert (p["score"], p["min"], p["max"], p["spread"]) == ("7.5", "6.75", "8.25", "1.5")
     assert p["recused"] == ["expert-c"] and p["experts"] == 2
     assert p["classification"] == "htmc" and p["experts_disagree"] is True
-    twice = await client.post(f"/api/v1/applications/{app}/panel-score")
+    twice = await client.post(
+        f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+    )
     assert twice.status_code == 409 and twice.headers["content-type"] == PROBLEM
 
     explanation = (await client.get(f"/api/v1/applications/{app}/explanation")).json()
@@ -225,6 +242,7 @@ async def test_expert_assessment_refusals_and_panel(client: AsyncClient, criteri
 
     refused_reason = await client.post(
         f"/api/v1/applications/{app}/decision",
+        headers=await if_match(client, f"/api/v1/applications/{app}"),
         json={"outcome": "refuse", "decided_on": "2026-01-10", "document_number": "m-3"},
     )
     assert refused_reason.status_code == 422 and "reason" in fields(refused_reason)
@@ -237,11 +255,16 @@ async def test_version_without_threshold_scores_but_does_not_classify(client: As
     app = await application(client, tech)
     await assign(client, app, "expert-a")
     await score(client, app, "expert-a")
-    panel = (await client.post(f"/api/v1/applications/{app}/panel-score")).json()
+    panel = (
+        await client.post(
+            f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+        )
+    ).json()
     assert panel["score"] == "8.25" and panel["classification"] is None
     assert "no decision threshold" in panel["why_not_classified"]
     resp = await client.post(
         f"/api/v1/applications/{app}/decision",
+        headers=await if_match(client, f"/api/v1/applications/{app}"),
         json={"outcome": "include", "decided_on": "2026-01-15", "document_number": "m-1"},
     )
     assert resp.status_code == 422 and "no threshold" in fields(resp)["reason"]
@@ -413,7 +436,7 @@ async def test_problem_json_for_bad_dates(client: AsyncClient, criteria: Any) ->
         json={
             "code": "X",
             "name_kk": "x",
-            "clinical_profile": "p",
+            "clinical_profile": "cardiology",
             "first_used_world_year": 2011,
             "first_used_world_on": "2012-01-01",
         },

@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from tests.scoring.test_api import PROBLEM, application, assign, fields, technology
 
 NDJSON = {"content-type": "application/x-ndjson"}
-TECH = {"code": "X", "name_kk": "x", "clinical_profile": "p", "first_used_world_year": 2011}
+TECH = {"code": "X", "name_kk": "x", "clinical_profile": "cardiology", "first_used_world_year": 2011}
 BIG = 2**63
 VERSION = {
     "code": "v-bad",
@@ -36,7 +36,7 @@ def crit(**changes: Any) -> dict[str, Any]:
         ("post", "/api/v1/technologies", {**TECH, "first_used_world_year": "soon"}, "first_used_world_year"),
         ("post", "/api/v1/technologies", {**TECH, "performing_organisations": BIG}, "performing_organisations"),
         ("post", "/api/v1/technologies", {**TECH, "name_kk": "a\u0000b"}, "name_kk"),
-        ("post", "/api/v1/technologies", {**TECH, "codes": ["ok", "a\u0000"]}, "codes"),
+        ("post", "/api/v1/technologies", {**TECH, "codes": ["ok", "a\u0000"]}, "codes[1]"),
         ("post", "/api/v1/applications", {"technology_id": BIG, "applicant": "x", "submitted_on": "2026-01-01"}, None),
         ("post", "/api/v1/applications", {"technology_id": 1, "applicant": "x", "submitted_on": "2026-13-01"}, None),
         ("post", "/api/v1/criteria-versions", crit(weight="1e999999999"), "criteria[0].weight"),

@@ -12,18 +12,23 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Role
 from services.scoring import rules
+from tests.scoring.conftest import if_match, label, signed_in
 from tests.scoring.test_api import PROBLEM, application, assign, fields, listed_technology, score, set_rule, technology
 from tests.scoring.test_rule_history import put_rule
 
 BIG = 2**63
-FIRST_USE = {"first_used_world_year": 2001, "first_used_world_on": "2001-03-05", "basis": "WHO report", "set_by": "reg"}
+FIRST_USE = {"first_used_world_year": 2001, "first_used_world_on": "2001-03-05", "basis": "WHO report"}
 
 
 async def correct(client: AsyncClient, tech: int, etag: str | None = None, **body: Any) -> Any:
+    """A correction by the commission secretary "reg" (the subject of the token)."""
     etag = etag or (await client.get(f"/api/v1/technologies/{tech}")).headers["ETag"]
     return await client.put(
-        f"/api/v1/technologies/{tech}/first-use", json={**FIRST_USE, **body}, headers={"If-Match": etag}
+        f"/api/v1/technologies/{tech}/first-use",
+        json={**FIRST_USE, **body},
+        headers=signed_in(client, Role.commission_secretary, "reg", **{"If-Match": etag}),
     )
 
 
@@ -50,7 +55,7 @@ async def test_correction_keeps_the_old_value_and_applies_from_its_day(client: A
     history = body["first_uses"]
     assert [(h["effective_from"], h["first_used_world_on"], h["basis"], h["set_by"]) for h in history] == [
         (None, "2011-09-01", "as registered", None),
-        (today.isoformat(), "2001-03-05", "WHO report", "reg"),
+        (today.isoformat(), "2001-03-05", "WHO report", label(client, "reg")),
     ]
     assert all(h["set_at"] for h in history)
     assert (await client.get(f"/api/v1/technologies/{tech}/first-uses")).json() == history
@@ -133,7 +138,7 @@ async def test_patch_does_not_overwrite_the_first_use(client: AsyncClient, crite
         ),
         ("put", "/first-use", {**FIRST_USE, "basis": ""}, "basis"),
         ("put", "/first-use", {**FIRST_USE, "basis": "a\u0000b"}, "basis"),
-        ("put", "/first-use", {k: v for k, v in FIRST_USE.items() if k != "set_by"}, "set_by"),
+        ("put", "/first-use", {**FIRST_USE, "set_by": "reg"}, "set_by"),  # who made it comes from the token
         ("put", "/first-use", {**FIRST_USE, "effective_from": "2000-01-01"}, "effective_from"),
         ("put", "/first-use", b"{not json", "body"),
         ("get", "/first-use?on=soon", None, "on"),
@@ -206,7 +211,9 @@ async def test_a_stored_score_names_its_rule_and_keeps_it(client: AsyncClient, c
     newer = await application(client, await technology(client, code="T2"))
     await assign(client, newer, "expert-a")
     assert (await score(client, newer, "expert-a")).status_code == 201
-    made = await client.post(f"/api/v1/applications/{newer}/panel-score")
+    made = await client.post(
+        f"/api/v1/applications/{newer}/panel-score", headers=await if_match(client, f"/api/v1/applications/{newer}")
+    )
     assert made.status_code == 200, made.text
     assert (made.json()["decision_rule_id"], made.json()["threshold"]) == (latest["id"], "8.5")
     assert made.json() == (await client.get(f"/api/v1/applications/{newer}/panel-score")).json()
@@ -216,7 +223,11 @@ async def test_a_score_without_a_rule_stays_unclassified(client: AsyncClient, cr
     app = await application(client, await technology(client))  # the seed version has no rule
     await assign(client, app, "expert-a")
     assert (await score(client, app, "expert-a")).status_code == 201
-    made = (await client.post(f"/api/v1/applications/{app}/panel-score")).json()
+    made = (
+        await client.post(
+            f"/api/v1/applications/{app}/panel-score", headers=await if_match(client, f"/api/v1/applications/{app}")
+        )
+    ).json()
     assert (made["decision_rule_id"], made["decision_rule"], made["classification"]) == (None, None, None)
     await set_rule(client, criteria.id, "8.1")  # in force from 2025-11-01, the assessment date included
     later = (await client.get(f"/api/v1/applications/{app}/panel-score")).json()

@@ -6,14 +6,19 @@ from typing import Any
 import orjson
 from httpx import AsyncClient
 
+from services.common.auth import Role
+from tests.scoring.conftest import label, signed_in
 from tests.scoring.test_api import PROBLEM, fields, listed_technology
 
 
-async def put_rule(client: AsyncClient, version_id: int, **body: Any) -> Any:
+async def put_rule(client: AsyncClient, version_id: int, set_by: str = "admin", **body: Any) -> Any:
+    """Set a decision rule as the administrator `set_by` (the subject of the token)."""
     etag = (await client.get(f"/api/v1/criteria-versions/{version_id}")).headers["ETag"]
-    payload = {"combination_rule": "mean", "basis": "minutes", "set_by": "admin", **body}
+    payload = {"combination_rule": "mean", "basis": "minutes", **body}
     return await client.put(
-        f"/api/v1/criteria-versions/{version_id}/decision-rule", json=payload, headers={"If-Match": etag}
+        f"/api/v1/criteria-versions/{version_id}/decision-rule",
+        json=payload,
+        headers=signed_in(client, Role.ministry_admin, set_by, **{"If-Match": etag}),
     )
 
 
@@ -34,8 +39,8 @@ async def test_threshold_changes_are_kept_and_apply_from_their_date(client: Asyn
     assert version["threshold"] == "8.5"  # the rule with the latest effective date
     history = version["decision_rules"]
     assert [(r["threshold"], r["effective_from"], r["basis"], r["set_by"]) for r in history] == [
-        ("8.1", "2025-11-01", "minutes 1", "admin"),
-        ("8.5", "2027-01-01", "minutes 9", "chair"),
+        ("8.1", "2025-11-01", "minutes 1", label(client, "admin")),
+        ("8.5", "2027-01-01", "minutes 9", label(client, "chair")),
     ]
     assert all(r["set_at"] for r in history)
     listed = await client.get(f"/api/v1/criteria-versions/{criteria.id}/decision-rules")

@@ -21,6 +21,7 @@ from services.common.jobs import SCORING_BATCH, wait_for_enqueued
 from services.common.models.scoring import BatchItem, BatchJob, JobStatus
 from services.common.settings import REPO_ROOT
 from services.common.worker import sweep
+from tests.scoring.conftest import demo_headers
 
 LINE = {
     "first_used_world_year": 2020,
@@ -71,7 +72,11 @@ async def test_real_worker_runs_a_queued_job_to_done(
     ids: list[int] = []
     try:
         async with app.router.lifespan_context(app):
-            async with AsyncClient(transport=ASGITransport(app=app), base_url="http://scoring.test") as client:
+            async with AsyncClient(
+                transport=ASGITransport(app=app),
+                base_url="http://scoring.test",
+                headers=demo_headers("demo-commission-secretary"),
+            ) as client:
                 body = b"\n".join(orjson.dumps({**LINE, "ref": f"r{i}"}) for i in range(LINES - 1))
                 body += b"\n{broken\n"  # the last line fails alone
                 resp = await client.post(

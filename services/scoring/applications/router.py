@@ -1,10 +1,10 @@
 """HTTP endpoints of the scoring service: applications, their experts, expert and panel scores, explanations."""
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
@@ -25,8 +25,12 @@ from services.scoring.http import (
     READ_ERRORS,
     UPDATE_ERRORS,
     ApplicationId,
+    Commission,
+    Expert,
     IfMatch,
     OptionalId,
+    Reader,
+    Secretary,
     not_modified_response,
 )
 
@@ -42,8 +46,10 @@ router = APIRouter(prefix="/api/v1")
     response_model=ApplicationOut,
     responses=ERRORS,
 )
-async def create_application(session: SessionDep, body: ApplicationIn, response: Response) -> ApplicationOut:
-    app = await service.create_application(session, body)
+async def create_application(
+    session: SessionDep, who: Secretary, body: ApplicationIn, response: Response
+) -> ApplicationOut:
+    app = await service.create_application(session, body, who)
     response.headers["ETag"] = etags.etag("application", app.id, app.row_version)
     return ApplicationOut.model_validate(app)
 
@@ -57,6 +63,7 @@ async def create_application(session: SessionDep, body: ApplicationIn, response:
 )
 async def list_applications(
     session: SessionDep,
+    _: Reader,
     page: Pagination,
     status: Annotated[Literal["submitted", "under_review", "scored", "decided"] | None, Query()] = None,
     technology_id: OptionalId = None,
@@ -76,7 +83,7 @@ async def list_applications(
     responses=READ_ERRORS,
 )
 async def get_application(
-    session: SessionDep, application_id: ApplicationId, request: Request, response: Response
+    session: SessionDep, _: Reader, application_id: ApplicationId, request: Request, response: Response
 ) -> ApplicationOut | Response:
     app = await service.get_application(session, application_id)
     etag = etags.etag("application", app.id, app.row_version)
@@ -95,8 +102,10 @@ async def get_application(
     response_model=AssignmentOut,
     responses=ERRORS,
 )
-async def assign_expert(session: SessionDep, application_id: ApplicationId, body: AssignmentIn) -> AssignmentOut:
-    return AssignmentOut.model_validate(await service.assign_expert(session, application_id, body))
+async def assign_expert(
+    session: SessionDep, who: Secretary, application_id: ApplicationId, body: AssignmentIn
+) -> AssignmentOut:
+    return AssignmentOut.model_validate(await service.assign_expert(session, application_id, body, who))
 
 
 @router.get(
@@ -107,7 +116,7 @@ async def assign_expert(session: SessionDep, application_id: ApplicationId, body
     response_model=list[AssignmentOut],
     responses=ERRORS,
 )
-async def list_experts(session: SessionDep, application_id: ApplicationId) -> list[AssignmentOut]:
+async def list_experts(session: SessionDep, _: Reader, application_id: ApplicationId) -> list[AssignmentOut]:
     return [AssignmentOut.model_validate(a) for a in await service.list_experts(session, application_id)]
 
 
@@ -121,13 +130,14 @@ async def list_experts(session: SessionDep, application_id: ApplicationId) -> li
 )
 async def declare_conflict(
     session: SessionDep,
+    who: Secretary,
     application_id: ApplicationId,
     expert_code: Annotated[str, Path(min_length=1, max_length=120)],
     statement: Annotated[str, Query(min_length=1, max_length=10_000, pattern=r"^[^\x00]*$")],
     response: Response,
     if_match: IfMatch = None,
 ) -> AssignmentOut:
-    assignment, app = await service.declare_conflict(session, application_id, expert_code, statement, if_match)
+    assignment, app = await service.declare_conflict(session, application_id, expert_code, statement, if_match, who)
     response.headers["ETag"] = etags.etag("application", app.id, app.row_version)
     return AssignmentOut.model_validate(assignment)
 
@@ -138,13 +148,15 @@ async def declare_conflict(
     operation_id="submit_expert_score",
     status_code=201,
     summary="An expert's level per criterion, each with a written reason",
+    description="The expert of the token scores an application they are assigned to: 404 for one they are not "
+    "assigned to (as if it did not exist), 403 for one they are recused from.",
     response_model=ExpertScoreOut,
     responses=ERRORS,
 )
 async def submit_expert_score(
-    session: SessionDep, application_id: ApplicationId, body: ExpertScoreIn
+    session: SessionDep, who: Expert, application_id: ApplicationId, body: ExpertScoreIn
 ) -> ExpertScoreOut:
-    return await service.submit_expert_score(session, application_id, body)
+    return await service.submit_expert_score(session, application_id, body, who)
 
 
 @router.get(
@@ -155,7 +167,7 @@ async def submit_expert_score(
     response_model=list[ExpertScoreOut],
     responses=ERRORS,
 )
-async def list_expert_scores(session: SessionDep, application_id: ApplicationId) -> list[ExpertScoreOut]:
+async def list_expert_scores(session: SessionDep, _: Reader, application_id: ApplicationId) -> list[ExpertScoreOut]:
     return await service.list_expert_scores(session, application_id)
 
 
@@ -164,12 +176,14 @@ async def list_expert_scores(session: SessionDep, application_id: ApplicationId)
     tags=["assessment"],
     operation_id="score_panel",
     summary="Combine the experts' scores by the version's rule in force on the assessment date (once)",
-    description="An If-Match with the application's ETag, when given, must be current (412 otherwise).",
+    description="If-Match (the application's ETag) is required: 428 without it, 412 when it is stale.",
     response_model=PanelOut,
     responses=UPDATE_ERRORS,
 )
-async def score_panel(session: SessionDep, application_id: ApplicationId, if_match: IfMatch = None) -> PanelOut:
-    return await service.score_panel(session, application_id, if_match)
+async def score_panel(
+    session: SessionDep, who: Commission, application_id: ApplicationId, if_match: IfMatch = None
+) -> PanelOut:
+    return await service.score_panel(session, application_id, if_match, who)
 
 
 @router.get(
@@ -180,7 +194,7 @@ async def score_panel(session: SessionDep, application_id: ApplicationId, if_mat
     response_model=PanelOut,
     responses=ERRORS,
 )
-async def get_panel_score(session: SessionDep, application_id: ApplicationId) -> PanelOut:
+async def get_panel_score(session: SessionDep, _: Reader, application_id: ApplicationId) -> PanelOut:
     return await service.panel_of(session, application_id)
 
 
@@ -195,8 +209,9 @@ async def get_panel_score(session: SessionDep, application_id: ApplicationId) ->
 )
 async def explain_application(
     session: SessionDep,
+    _: Reader,
     application_id: ApplicationId,
-    as_of: Annotated[date | None, Query(description="Rescore as of this date (age and version then).")] = None,
+    as_of: Annotated[CalendarDate | None, Query(description="Rescore as of this date (age and version then).")] = None,
 ) -> ExplanationOut:
     return await service.explain_application(session, application_id, as_of)
 
@@ -209,5 +224,5 @@ async def explain_application(
     response_model=ExplanationOut,
     responses=ERRORS,
 )
-async def explain_score_card(session: SessionDep, body: ScoreCardIn) -> ExplanationOut:
+async def explain_score_card(session: SessionDep, _: Reader, body: ScoreCardIn) -> ExplanationOut:
     return await service.explain_card(session, body)

@@ -2,12 +2,18 @@
 travel as strings (exact), never as floats."""
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from services.common.bounds import CalendarDate, FirstUseDate, FirstUseYear, PastDate, ShortText, Text, TextCheck
 from services.scoring.criteria.schemas import DecisionRuleOut
-from services.scoring.schemas import Dec, DecIn, Id, InModel, OutModel, no_float
+from services.scoring.schemas import Dec, DecIn, Id, InModel, JsonObject, Key, OutModel, no_float
+
+ExpertCode = Annotated[ShortText, Field(max_length=120)]
+# An expert's reason for a level: may be empty for a derived criterion (the rules require it for the others).
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000), TextCheck]
+Ref = Annotated[str, StringConstraints(max_length=200), TextCheck]
 
 
 class ApplicationIn(InModel):
@@ -26,16 +32,16 @@ class ApplicationIn(InModel):
     )
 
     technology_id: Id
-    applicant: str = Field(min_length=1)
+    applicant: Text
     organisation_id: Id | None = None
     criteria_version_id: Id | None = Field(
         default=None, description="Default: the version in force on the assessment date."
     )
-    submitted_on: date
-    assessed_on: date | None = Field(
+    submitted_on: PastDate
+    assessed_on: PastDate | None = Field(
         default=None, description="The as-of date of the assessment (technology age); default submitted_on."
     )
-    facts: dict[str, Any] = Field(default_factory=dict, description="Supporting facts from the applicant.")
+    facts: JsonObject = Field(default_factory=dict, description="Supporting facts from the applicant.")
 
 
 class ApplicationOut(OutModel):
@@ -60,10 +66,10 @@ class ApplicationOut(OutModel):
 
 
 class AssignmentIn(InModel):
-    expert_code: str = Field(min_length=1, max_length=120, examples=["expert-07"])
-    expert_name: str = Field(min_length=1)
+    expert_code: ExpertCode = Field(examples=["expert-07"])
+    expert_name: ShortText
     conflict_of_interest: bool = Field(default=False, description="Declared: the expert is recused.")
-    conflict_statement: str | None = None
+    conflict_statement: Text | None = None
 
 
 class AssignmentOut(OutModel):
@@ -77,9 +83,9 @@ class AssignmentOut(OutModel):
 
 
 class LevelChoice(InModel):
-    criterion: str = Field(min_length=1, examples=["complexity"])
+    criterion: Key = Field(examples=["complexity"])
     level: DecIn
-    reason: str = Field(default="", description="Required: why this level.")
+    reason: Reason = Field(default="", description="Required: why this level.")
 
     _f = field_validator("level", mode="before")(no_float)
 
@@ -101,7 +107,9 @@ class ExpertScoreIn(InModel):
         },
     )
 
-    expert_code: str = Field(min_length=1)
+    expert_code: ExpertCode | None = Field(
+        default=None, description="Optional: the expert of the token, who scores as themselves (403 for another)."
+    )
     levels: list[LevelChoice] = Field(min_length=1, max_length=30)
 
 
@@ -210,12 +218,12 @@ class ScoreCardIn(InModel):
         },
     )
 
-    ref: str | None = Field(default=None, max_length=200)
+    ref: Ref | None = None
     criteria_version_id: Id | None = None
-    first_used_world_year: int = Field(ge=1800, le=2100)
-    first_used_world_on: date | None = None
-    as_of: date
-    levels: dict[str, DecIn]
+    first_used_world_year: FirstUseYear
+    first_used_world_on: FirstUseDate | None = None
+    as_of: CalendarDate
+    levels: dict[Key, DecIn]
 
     @field_validator("levels", mode="before")
     @classmethod

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
+from services.common.auth import Principal
+from services.common.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from services.common.models.scoring import (
     Application,
     ApplicationStatus,
@@ -34,16 +35,17 @@ from services.scoring.applications.schemas import (
     ScoreCardIn,
     ScoreItemOut,
 )
+from services.scoring.audit import changed, snapshot
 from services.scoring.criteria import repository as criteria_repo
 from services.scoring.criteria.schemas import DecisionRuleOut
 from services.scoring.criteria.service import version_for
-from services.scoring.etags import check_if_match, etag
+from services.scoring.etags import bump_version, check_if_match, etag
 from services.scoring.rules import VersionDef, fmt
 from services.scoring.technologies import repository as technologies_repo
 from services.scoring.technologies.service import first_use_on
 
 
-async def create_application(session: AsyncSession, data: ApplicationIn) -> Application:
+async def create_application(session: AsyncSession, data: ApplicationIn, who: Principal) -> Application:
     tech = await technologies_repo.get_technology(session, data.technology_id)
     assessed_on = data.assessed_on or data.submitted_on
     if assessed_on < data.submitted_on:
@@ -73,17 +75,22 @@ async def create_application(session: AsyncSession, data: ApplicationIn) -> Appl
         raise ValidationFailed(
             "organisation_id does not exist", [FieldError("organisation_id", "unknown organisation")]
         ) from exc
+    await changed(session, who, "create", "application", app, None)
     return app
 
 
-def bump(app: Application, status: ApplicationStatus | None = None) -> None:
+async def bump(session: AsyncSession, app: Application, status: ApplicationStatus | None = None) -> None:
+    """The application moves on (to `status`, when given): its version is moved on, guarded by the database."""
     if status is not None:
         app.status = status
-    app.row_version += 1
+    await bump_version(session, app, app.row_version)
 
 
-async def assign_expert(session: AsyncSession, application_id: int, data: AssignmentIn) -> ExpertAssignment:
+async def assign_expert(
+    session: AsyncSession, application_id: int, data: AssignmentIn, who: Principal
+) -> ExpertAssignment:
     app = await repo.get_application(session, application_id, lock=True)
+    before = snapshot(app)
     if app.status not in (ApplicationStatus.submitted, ApplicationStatus.under_review):
         raise Conflict(
             f"application {app.id} is {app.status}: experts can no longer be assigned",
@@ -107,13 +114,13 @@ async def assign_expert(session: AsyncSession, application_id: int, data: Assign
         recused=data.conflict_of_interest,
     )
     session.add(assignment)
-    bump(app, ApplicationStatus.under_review)
-    await session.flush()
+    await bump(session, app, ApplicationStatus.under_review)
+    await changed(session, who, "assign-expert", "application", app, before, assignment=assignment)
     return assignment
 
 
 async def declare_conflict(
-    session: AsyncSession, application_id: int, expert_code: str, statement: str, if_match: str | None
+    session: AsyncSession, application_id: int, expert_code: str, statement: str, if_match: str | None, who: Principal
 ) -> tuple[ExpertAssignment, Application]:
     """A conflict declared after assignment: the expert is recused and any score of theirs is excluded.
     Changes the application (If-Match: its ETag)."""
@@ -121,42 +128,52 @@ async def declare_conflict(
     check_if_match(if_match, etag("application", app.id, app.row_version))
     if app.status not in (ApplicationStatus.submitted, ApplicationStatus.under_review):
         raise Conflict(f"application {app.id} is already {app.status}", [FieldError("status", str(app.status))])
+    before = snapshot(app)
     for a in await repo.assignments(session, app.id):
         if a.expert_code == expert_code:
             a.conflict_of_interest = True
             a.conflict_statement = statement
             a.recused = True
-            bump(app)
-            await session.flush()
+            await bump(session, app)
+            await changed(session, who, "declare-conflict", "application", app, before, assignment=a)
             return a, app
     raise NotFound(
         f"expert {expert_code} is not assigned to application {app.id}", [FieldError("expert_code", "not assigned")]
     )
 
 
-async def submit_expert_score(session: AsyncSession, application_id: int, data: ExpertScoreIn) -> ExpertScoreOut:
+async def submit_expert_score(
+    session: AsyncSession, application_id: int, data: ExpertScoreIn, who: Principal
+) -> ExpertScoreOut:
+    """The expert of the token (`who.expert_code`) scores an application they are assigned to: another one
+    answers 404, as if it did not exist (an expert learns nothing of the applications not given to them); one they
+    are recused from answers 403 (they know of it: they declared the conflict)."""
     app = await repo.get_application(session, application_id, lock=True)
+    code = who.expert_code
+    assignment = next((a for a in await repo.assignments(session, app.id) if a.expert_code == code), None)
+    if code is None or assignment is None:
+        raise NotFound(f"application {application_id} does not exist")
+    if data.expert_code is not None and data.expert_code != code:
+        raise Forbidden(
+            f"an expert scores as themselves ({code}), not as {data.expert_code}",
+            [FieldError("expert_code", "not the expert of the token")],
+        )
+    if assignment.recused:
+        raise Forbidden(
+            f"expert {code} is recused from application {app.id} (declared conflict of interest)",
+            [FieldError("expert_code", "recused: declared conflict of interest")],
+        )
     if app.status in (ApplicationStatus.scored, ApplicationStatus.decided):
         raise Conflict(
             f"application {app.id} is already {app.status}: expert scores are closed",
             [FieldError("status", str(app.status))],
         )
-    assignment = next((a for a in await repo.assignments(session, app.id) if a.expert_code == data.expert_code), None)
-    if assignment is None:
-        raise ValidationFailed(
-            f"expert {data.expert_code} is not assigned to application {app.id}",
-            [FieldError("expert_code", "not assigned to this application")],
-        )
-    if assignment.recused:
-        raise ValidationFailed(
-            f"expert {data.expert_code} is recused (declared conflict of interest)",
-            [FieldError("expert_code", "recused: declared conflict of interest")],
-        )
     if await session.scalar(select(ExpertScore.id).where(ExpertScore.assignment_id == assignment.id)):
         raise Conflict(
-            f"expert {data.expert_code} has already scored application {app.id}",
+            f"expert {code} has already scored application {app.id}",
             [FieldError("expert_code", "already scored this application")],
         )
+    before = snapshot(app)
     version = await criteria_repo.load_def(session, app.criteria_version_id)
     tech = await technologies_repo.get_technology(session, app.technology_id)
     used_from = await first_use_on(session, tech, app.assessed_on)
@@ -224,10 +241,10 @@ async def submit_expert_score(session: AsyncSession, application_id: int, data: 
                 derived=c.derived,
             )
         )
-    bump(app, ApplicationStatus.under_review)
-    await session.flush()
+    await bump(session, app, ApplicationStatus.under_review)
+    await changed(session, who, "submit-expert-score", "application", app, before, score=score, items=items)
     return ExpertScoreOut(
-        id=score.id, expert_code=data.expert_code, assessed_on=app.assessed_on, age_years=age, total=total, items=items
+        id=score.id, expert_code=code, assessed_on=app.assessed_on, age_years=age, total=total, items=items
     )
 
 
@@ -261,10 +278,9 @@ def combined_score(version: VersionDef, totals: Sequence[Decimal]) -> Decimal:
     return rules.combine(totals, version.combination_rule, version.trim_fraction, version.score_decimals)
 
 
-async def score_panel(session: AsyncSession, application_id: int, if_match: str | None = None) -> PanelOut:
+async def score_panel(session: AsyncSession, application_id: int, if_match: str | None, who: Principal) -> PanelOut:
     app = await repo.get_application(session, application_id, lock=True)
-    if if_match is not None:
-        check_if_match(if_match, etag("application", app.id, app.row_version))
+    check_if_match(if_match, etag("application", app.id, app.row_version))
     if app.status in (ApplicationStatus.scored, ApplicationStatus.decided):
         raise Conflict(
             f"application {app.id} has already been scored ({app.panel_score}); a score is not redone",
@@ -281,11 +297,12 @@ async def score_panel(session: AsyncSession, application_id: int, if_match: str 
     rule = await criteria_repo.rule_in_force(session, app.criteria_version_id, app.assessed_on)
     version = await criteria_repo.load_def_with_rule(session, app.criteria_version_id, rule, app.assessed_on)
     score = combined_score(version, panel.totals)
+    before = snapshot(app)
     app.panel_score, app.panel_min, app.panel_max = score, min(panel.totals), max(panel.totals)
     app.decision_rule_id = None if rule is None else rule.id  # what the score used, kept whatever is set later
     app.scored_at = datetime.now(UTC)
-    bump(app, ApplicationStatus.scored)
-    await session.flush()
+    await bump(session, app, ApplicationStatus.scored)
+    await changed(session, who, "score-panel", "application", app, before)
     return _panel_out(app, version, rule, panel, [a.expert_code for a in assigned if a.recused])
 
 

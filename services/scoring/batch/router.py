@@ -6,7 +6,7 @@ from starlette.responses import StreamingResponse
 from services.common.db import SessionDep, StreamSessionDep
 from services.scoring.batch import service
 from services.scoring.batch.schemas import JobOut
-from services.scoring.http import ERRORS, NDJSON, JobId
+from services.scoring.http import ERRORS, NDJSON, BatchReader, BatchSender, JobId
 
 router = APIRouter(prefix="/api/v1")
 
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1")
     },
     responses={200: {"content": {NDJSON: {}}, "description": "One result or error object per line, in input order"}},
 )
-async def batch_score(session: SessionDep, request: Request) -> Response:
+async def batch_score(session: SessionDep, _: BatchSender, request: Request) -> Response:
     results = await service.score_lines(session, request.stream())
     # The session stays open until the response is sent (the dependency's exit runs after it).
     return StreamingResponse(results, media_type=NDJSON)
@@ -46,9 +46,9 @@ async def batch_score(session: SessionDep, request: Request) -> Response:
     response_model=JobOut,
     responses=ERRORS,
 )
-async def create_batch_job(session: SessionDep, request: Request, response: Response) -> JobOut:
+async def create_batch_job(session: SessionDep, who: BatchSender, request: Request, response: Response) -> JobOut:
     # Sent to the worker once the row is committed.
-    job = await service.create_job(session, request.stream(), getattr(request.app.state, "redis", None))
+    job = await service.create_job(session, request.stream(), getattr(request.app.state, "redis", None), who)
     response.headers["Location"] = f"/api/v1/batch/jobs/{job.id}"
     return JobOut.model_validate(job)
 
@@ -61,8 +61,8 @@ async def create_batch_job(session: SessionDep, request: Request, response: Resp
     response_model=JobOut,
     responses=ERRORS,
 )
-async def get_batch_job(session: SessionDep, job_id: JobId) -> JobOut:
-    return JobOut.model_validate(await service.get_job(session, job_id))
+async def get_batch_job(session: SessionDep, who: BatchReader, job_id: JobId) -> JobOut:
+    return JobOut.model_validate(await service.get_job(session, job_id, who))
 
 
 @router.get(
@@ -74,7 +74,7 @@ async def get_batch_job(session: SessionDep, job_id: JobId) -> JobOut:
     "the database (a chunk of lines at a time). While the job runs, the lines scored so far.",
     responses={200: {"content": {NDJSON: {}}, "description": "One result or error object per line"}, **ERRORS},
 )
-async def get_batch_results(session: StreamSessionDep, job_id: JobId) -> Response:
-    results = await service.job_results(session, job_id)
+async def get_batch_results(session: StreamSessionDep, who: BatchReader, job_id: JobId) -> Response:
+    results = await service.job_results(session, job_id, who)
     # A read-only route: its session stays open until the response is sent.
     return StreamingResponse(results, media_type=NDJSON)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import DomainError, FieldError, ValidationFailed
 from services.common.models.scoring import CriteriaVersion, DecisionRule
+from services.common.validity import is_in_force
 from services.scoring import rules
 from services.scoring.applications.schemas import ScoreCardIn
 from services.scoring.criteria import repository as criteria_repo
@@ -70,7 +71,7 @@ class VersionCache:
                 )
             return self._with_rule(version_id, on)
         for row, _, _ in reversed(self.versions):
-            if row.valid_from <= on and (row.valid_to is None or row.valid_to > on):
+            if is_in_force(row, on):
                 return self._with_rule(row.id, on)
         raise ValidationFailed(f"no criteria version in force on {on}", [FieldError("as_of", "none in force")])
 

@@ -1,13 +1,16 @@
 """The rules of the scoring service over the database (JSON Lines scoring, streamed or as a queued job). Services
 flush; they never commit."""
 
+import hashlib
 from collections.abc import AsyncIterator
 
 import orjson
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import FieldError, ValidationFailed
+from services.common.audit import record_batch
+from services.common.auth import Principal, Role
+from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import BatchJob
 from services.common.spool import Spool
 from services.scoring import tasks
@@ -74,20 +77,37 @@ async def _results(
         spool.close()
 
 
-async def create_job(session: AsyncSession, body: AsyncIterator[bytes], redis: ArqRedis | None) -> BatchJob:
-    """Record a job and its lines; it is sent to the worker once the session commits."""
-    job = await tasks.create_job(session, tasks.lines_of(body))
+async def _hashed(body: AsyncIterator[bytes], digest: "hashlib._Hash") -> AsyncIterator[bytes]:
+    async for chunk in body:
+        digest.update(chunk)
+        yield chunk
+
+
+async def create_job(
+    session: AsyncSession, body: AsyncIterator[bytes], redis: ArqRedis | None, who: Principal
+) -> BatchJob:
+    """Record a job and its lines; it is sent to the worker once the session commits. Audited once, as a batch
+    (its number of lines and the SHA-256 of the body), not per line."""
+    digest = hashlib.sha256()
+    job = await tasks.create_job(session, tasks.lines_of(_hashed(body, digest)))
+    await record_batch(session, who, repo.BATCH_KIND, str(job.id), {"lines": job.total}, digest.hexdigest())
     tasks.enqueue(session, redis, job)
     return job
 
 
-async def get_job(session: AsyncSession, job_id: int) -> BatchJob:
-    return await repo.get_job(session, job_id)
+async def get_job(session: AsyncSession, job_id: int, who: Principal) -> BatchJob:
+    """A job, for the commission secretary and the auditor; an integration account sees only the jobs it sent
+    (another's answers 404, as if it did not exist)."""
+    job = await repo.get_job(session, job_id)
+    if not who.has(Role.commission_secretary, Role.auditor) and await repo.sender(session, job.id) != who.membership_id:
+        raise NotFound(f"batch job {job_id} does not exist")
+    return job
 
 
-async def job_results(session: AsyncSession, job_id: int) -> AsyncIterator[bytes]:
-    """The job's results as chunks of JSON Lines, in line order (404 for an unknown job, before any is produced)."""
-    await repo.get_job(session, job_id)
+async def job_results(session: AsyncSession, job_id: int, who: Principal) -> AsyncIterator[bytes]:
+    """The job's results as chunks of JSON Lines, in line order (404 for an unknown job, or another account's,
+    before any is produced)."""
+    await get_job(session, job_id, who)
     return _job_results(session, job_id)
 
 

@@ -35,7 +35,7 @@ async def load_criteria_set(session: AsyncSession, payload: dict[str, Any]) -> C
     if existing is not None:
         return existing
     data = CriteriaVersionIn.model_validate({k: v for k, v in payload.items() if k != "notes"})
-    version = await create_criteria_version(session, data)
+    version = await create_criteria_version(session, data, None)  # the published order, loaded from data/
     log.info("loaded HTMC criteria version %s", version.code)
     return version
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
 from services.common.models.scoring import Application, CriteriaVersion, Criterion, DecisionRule, ScaleLevel
+from services.common.validity import has_taken_effect, in_force, latest_effective_first
 from services.scoring.history import History
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef, VersionDef
 
@@ -32,7 +33,7 @@ async def list_versions(session: AsyncSession, limit: int, offset: int) -> tuple
 async def version_in_force(session: AsyncSession, on: date) -> CriteriaVersion | None:
     stmt = (
         select(CriteriaVersion)
-        .where(CriteriaVersion.valid_from <= on, or_(CriteriaVersion.valid_to.is_(None), CriteriaVersion.valid_to > on))
+        .where(in_force(CriteriaVersion, on))
         .order_by(CriteriaVersion.valid_from.desc(), CriteriaVersion.id.desc())
         .limit(1)
     )
@@ -148,11 +149,11 @@ async def rule_as_scored(session: AsyncSession, app: Application) -> DecisionRul
     if app.decision_rule_id is not None:
         return await session.get(DecisionRule, app.decision_rule_id)
     stmt = select(DecisionRule).where(
-        DecisionRule.version_id == app.criteria_version_id, DecisionRule.effective_from <= app.assessed_on
+        DecisionRule.version_id == app.criteria_version_id, has_taken_effect(DecisionRule, app.assessed_on)
     )
     if app.scored_at is not None:
         stmt = stmt.where(DecisionRule.set_at <= app.scored_at)
-    stmt = stmt.order_by(DecisionRule.effective_from.desc(), DecisionRule.id.desc()).limit(1)
+    stmt = stmt.order_by(*latest_effective_first(DecisionRule)).limit(1)
     return (await session.scalars(stmt)).first()
 
 

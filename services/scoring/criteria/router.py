@@ -1,16 +1,25 @@
 """HTTP endpoints of the scoring service: criteria versions and their decision rules."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
 from services.scoring.criteria import service
 from services.scoring.criteria.schemas import CriteriaVersionIn, CriteriaVersionOut, DecisionRuleIn, DecisionRuleOut
-from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, IfMatch, VersionId, not_modified_response
+from services.scoring.http import (
+    ERRORS,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    CriteriaReader,
+    IfMatch,
+    MinistryAdmin,
+    VersionId,
+    not_modified_response,
+)
 
 router = APIRouter(prefix="/api/v1")
 
@@ -22,7 +31,9 @@ router = APIRouter(prefix="/api/v1")
     summary="Criteria versions with their dates in force",
     response_model=Paginated[CriteriaVersionOut],
 )
-async def list_criteria_versions(session: SessionDep, page: Pagination) -> Paginated[CriteriaVersionOut]:
+async def list_criteria_versions(
+    session: SessionDep, _: CriteriaReader, page: Pagination
+) -> Paginated[CriteriaVersionOut]:
     rows, total = await service.list_versions(session, page.limit, page.offset)
     return Paginated(
         items=[await service.version_out(session, r) for r in rows], total=total, limit=page.limit, offset=page.offset
@@ -38,7 +49,11 @@ async def list_criteria_versions(session: SessionDep, page: Pagination) -> Pagin
     responses=READ_ERRORS,
 )
 async def criteria_version_in_force(
-    session: SessionDep, request: Request, response: Response, on: Annotated[date, Query(description="The date.")]
+    session: SessionDep,
+    _: CriteriaReader,
+    request: Request,
+    response: Response,
+    on: Annotated[CalendarDate, Query(description="The date.")],
 ) -> CriteriaVersionOut | Response:
     version = await service.version_in_force(session, on)
     etag = etags.etag("criteria-version", version.id, version.row_version)
@@ -57,7 +72,7 @@ async def criteria_version_in_force(
     responses=READ_ERRORS,
 )
 async def get_criteria_version(
-    session: SessionDep, version_id: VersionId, request: Request, response: Response
+    session: SessionDep, _: CriteriaReader, version_id: VersionId, request: Request, response: Response
 ) -> CriteriaVersionOut | Response:
     version = await service.get_version(session, version_id)
     etag = etags.etag("criteria-version", version.id, version.row_version)
@@ -77,9 +92,9 @@ async def get_criteria_version(
     responses=ERRORS,
 )
 async def create_criteria_version(
-    session: SessionDep, body: CriteriaVersionIn, response: Response
+    session: SessionDep, who: MinistryAdmin, body: CriteriaVersionIn, response: Response
 ) -> CriteriaVersionOut:
-    version = await service.create_criteria_version(session, body)
+    version = await service.create_criteria_version(session, body, who)
     response.headers["ETag"] = etags.etag("criteria-version", version.id, version.row_version)
     return await service.version_out(session, version)
 
@@ -97,9 +112,14 @@ async def create_criteria_version(
     responses=UPDATE_ERRORS,
 )
 async def set_decision_rule(
-    session: SessionDep, version_id: VersionId, body: DecisionRuleIn, response: Response, if_match: IfMatch = None
+    session: SessionDep,
+    who: MinistryAdmin,
+    version_id: VersionId,
+    body: DecisionRuleIn,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> CriteriaVersionOut:
-    version = await service.set_decision_rule(session, version_id, body, if_match)
+    version = await service.set_decision_rule(session, version_id, body, if_match, who)
     response.headers["ETag"] = etags.etag("criteria-version", version.id, version.row_version)
     return await service.version_out(session, version)
 
@@ -112,7 +132,7 @@ async def set_decision_rule(
     response_model=list[DecisionRuleOut],
     responses=ERRORS,
 )
-async def list_decision_rules(session: SessionDep, version_id: VersionId) -> list[DecisionRuleOut]:
+async def list_decision_rules(session: SessionDep, _: CriteriaReader, version_id: VersionId) -> list[DecisionRuleOut]:
     return [DecisionRuleOut.model_validate(r) for r in await service.decision_rule_history(session, version_id)]
 
 
@@ -125,6 +145,9 @@ async def list_decision_rules(session: SessionDep, version_id: VersionId) -> lis
     responses=ERRORS,
 )
 async def decision_rule_in_force(
-    session: SessionDep, version_id: VersionId, on: Annotated[date, Query(description="The date.")]
+    session: SessionDep,
+    _: CriteriaReader,
+    version_id: VersionId,
+    on: Annotated[CalendarDate, Query(description="The date.")],
 ) -> DecisionRuleOut:
     return DecisionRuleOut.model_validate(await service.decision_rule_on(session, version_id, on))

@@ -7,14 +7,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from services.common.bounds import AdoptionDate, CalendarDate, EffectiveFrom, ShortText, Text
 from services.scoring.schemas import Dec, DecIn, InModel, OutModel, no_float
 
 
 class LevelIn(InModel):
     value: DecIn
     points: DecIn | None = Field(default=None, description="The printed 'Өлшемшарт баллы' (weight × value).")
-    wording_kk: str = Field(min_length=1)
-    wording_ru: str | None = None
+    wording_kk: Text
+    wording_ru: Text | None = None
 
     _f = field_validator("value", "points", mode="before")(no_float)
 
@@ -30,14 +31,14 @@ class AgeBandIn(InModel):
 class AgeRuleIn(InModel):
     unit: Literal["whole_years_since_first_use_in_world"] = "whole_years_since_first_use_in_world"
     bands: list[AgeBandIn] = Field(min_length=1, max_length=20)
-    note: str | None = None
+    note: Text | None = None
 
 
 class CriterionIn(InModel):
     code: str = Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$", examples=["complexity"])
     position: int = Field(ge=1, le=100)
-    name_kk: str = Field(min_length=1)
-    name_ru: str | None = None
+    name_kk: Text
+    name_ru: Text | None = None
     weight: DecIn = Field(examples=["0.5"])
     rule_kind: Literal["expert", "age_bands"] = "expert"
     rule: AgeRuleIn | None = None
@@ -75,20 +76,20 @@ class CriteriaVersionIn(InModel):
         },
     )
 
-    code: str = Field(min_length=1, max_length=120)
-    title_kk: str = Field(min_length=1)
-    title_ru: str | None = None
-    legal_basis: str = Field(min_length=1)
-    act_number: str | None = Field(default=None, max_length=60)
-    act_date: date | None = None
-    valid_from: date
-    valid_to: date | None = None
+    code: Annotated[ShortText, Field(max_length=120)]
+    title_kk: Text
+    title_ru: Text | None = None
+    legal_basis: Text
+    act_number: Annotated[ShortText, Field(max_length=60)] | None = None
+    act_date: AdoptionDate | None = None
+    valid_from: EffectiveFrom
+    valid_to: CalendarDate | None = None
     max_score: Annotated[DecIn, Field(gt=0, le=Decimal("999.99"))] = Decimal(10)
     score_decimals: int = Field(default=4, ge=0, le=6)
     threshold: DecIn | None = None
     combination_rule: Literal["mean", "median", "trimmed_mean"] | None = None
     trim_fraction: DecIn | None = None
-    source_file: str | None = None
+    source_file: ShortText | None = None
     criteria: list[CriterionIn] = Field(min_length=1, max_length=30)
 
     _f = field_validator("max_score", "threshold", "trim_fraction", mode="before")(no_float)
@@ -106,7 +107,6 @@ class DecisionRuleIn(InModel):
                     "combination_rule": "median",
                     "trim_fraction": None,
                     "basis": "Commission minutes No. 3 of 2025-12-01",
-                    "set_by": "admin@moh",
                 }
             ]
         },
@@ -115,14 +115,13 @@ class DecisionRuleIn(InModel):
     threshold: DecIn | None
     combination_rule: Literal["mean", "median", "trimmed_mean"] | None
     trim_fraction: DecIn | None = None
-    effective_from: date | None = Field(
+    effective_from: EffectiveFrom | None = Field(
         default=None,
         description="The rule applies to classifications on and after this date (within the version's dates in "
         "force); default: the version's first day. Earlier settings stay in the history and keep applying to "
         "the dates before a later setting's effective date.",
     )
-    basis: str = Field(min_length=1, description="The document that sets the rule.")
-    set_by: str = Field(min_length=1)
+    basis: Text = Field(description="The document that sets the rule.")
 
     _f = field_validator("threshold", "trim_fraction", mode="before")(no_float)
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Principal
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import (
     CombinationRule,
@@ -18,6 +19,7 @@ from services.common.models.scoring import (
     ScaleLevel,
 )
 from services.scoring import rules
+from services.scoring.audit import changed, snapshot
 from services.scoring.criteria import repository as repo
 from services.scoring.criteria.schemas import (
     CriteriaVersionIn,
@@ -27,7 +29,7 @@ from services.scoring.criteria.schemas import (
     DecisionRuleOut,
     LevelOut,
 )
-from services.scoring.etags import check_if_match, etag
+from services.scoring.etags import bump_version, check_if_match, etag
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef
 
 
@@ -47,8 +49,12 @@ def _defs_from_input(data: CriteriaVersionIn) -> list[CriterionDef]:
     return defs
 
 
-async def create_criteria_version(session: AsyncSession, data: CriteriaVersionIn) -> CriteriaVersion:
-    """Validate and store a criteria set. An open-ended version in force before it is closed at its start."""
+async def create_criteria_version(
+    session: AsyncSession, data: CriteriaVersionIn, who: Principal | None
+) -> CriteriaVersion:
+    """Validate and store a criteria set. An open-ended version in force before it is closed at its start.
+    Audited (the new version, and each version it closes) when someone sends it; `who` is None only for the
+    loader, which loads the published order (seed 004) from the repository's data."""
     # Validate in the order given so that field paths match the request's indices.
     ordered = [
         CriterionDef(
@@ -78,8 +84,11 @@ async def create_criteria_version(session: AsyncSession, data: CriteriaVersionIn
         raise Conflict(f"criteria version {data.code!r} exists", [FieldError("code", "already used")])
     for other in await repo.overlapping_versions(session, data.valid_from, data.valid_to):
         if other.valid_to is None and other.valid_from < data.valid_from:
+            before = snapshot(other)
             other.valid_to = data.valid_from  # superseded from the new version's first day
-            other.row_version += 1
+            await bump_version(session, other, other.row_version)
+            if who is not None:
+                await changed(session, who, "supersede", "criteria-version", other, before)
         else:
             raise Conflict(
                 f"criteria version {other.code!r} is in force over part of the same dates",
@@ -142,6 +151,8 @@ async def create_criteria_version(session: AsyncSession, data: CriteriaVersionIn
                 )
             )
     await session.flush()
+    if who is not None:
+        await changed(session, who, "create", "criteria-version", version, None)
     return version
 
 
@@ -190,7 +201,7 @@ async def version_out(session: AsyncSession, version: CriteriaVersion) -> Criter
 
 
 async def set_decision_rule(
-    session: AsyncSession, version_id: int, data: DecisionRuleIn, if_match: str | None
+    session: AsyncSession, version_id: int, data: DecisionRuleIn, if_match: str | None, who: Principal
 ) -> CriteriaVersion:
     """Record a new setting of the version's decision rule. Nothing is overwritten: the setting is a new row of
     the version's history, in force from `effective_from` (default: the version's first day) until a later
@@ -208,7 +219,8 @@ async def set_decision_rule(
         )
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
-    await repo.DECISION_RULES.append(
+    before = snapshot(version)
+    rule = await repo.DECISION_RULES.append(
         session,
         version,
         DecisionRule(
@@ -217,10 +229,11 @@ async def set_decision_rule(
             combination_rule=None if data.combination_rule is None else CombinationRule(data.combination_rule),
             trim_fraction=data.trim_fraction,
             basis=data.basis,
-            set_by=data.set_by,
+            set_by=who.label,
             set_at=datetime.now(UTC),
         ),
     )
+    await changed(session, who, "set-decision-rule", "criteria-version", version, before, rule=rule)
     return version
 
 

@@ -3,19 +3,21 @@
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.models.scoring import Application, Decision, DecisionKind, ListEntry, Technology
+from services.common.validity import in_force
 from services.scoring.technologies.repository import first_use_on_subquery
 
 
-async def open_entry(session: AsyncSession, technology_id: int) -> ListEntry | None:
-    return (
-        await session.scalars(
-            select(ListEntry).where(ListEntry.technology_id == technology_id, ListEntry.valid_to.is_(None))
-        )
-    ).first()
+async def open_entry(session: AsyncSession, technology_id: int, *, lock: bool = False) -> ListEntry | None:
+    """The technology's current listing; `lock`: held until the transaction ends, so that of two moves at once the
+    second waits and then finds it closed."""
+    stmt = select(ListEntry).where(ListEntry.technology_id == technology_id, ListEntry.valid_to.is_(None))
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
 
 
 async def list_at(session: AsyncSession, on: date) -> list[tuple[ListEntry, Technology]]:
@@ -23,7 +25,7 @@ async def list_at(session: AsyncSession, on: date) -> list[tuple[ListEntry, Tech
         await session.execute(
             select(ListEntry, Technology)
             .join(Technology, Technology.id == ListEntry.technology_id)
-            .where(ListEntry.valid_from <= on, or_(ListEntry.valid_to.is_(None), ListEntry.valid_to > on))
+            .where(in_force(ListEntry, on))
             .order_by(Technology.code)
         )
     ).all()
@@ -111,9 +113,5 @@ async def latest_decision_rows(session: AsyncSession, on: date) -> list[Any]:
 
 async def listed_ids(session: AsyncSession, on: date) -> set[int]:
     """Ids of the technologies on the list on `on`."""
-    rows = await session.scalars(
-        select(ListEntry.technology_id).where(
-            ListEntry.valid_from <= on, or_(ListEntry.valid_to.is_(None), ListEntry.valid_to > on)
-        )
-    )
+    rows = await session.scalars(select(ListEntry.technology_id).where(in_force(ListEntry, on)))
     return set(rows.all())

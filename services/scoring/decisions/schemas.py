@@ -2,26 +2,27 @@
 travel as strings (exact), never as floats."""
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from services.common.bounds import CalendarDate, PastDate, ShortText, Text
 from services.scoring.schemas import Dec, InModel, OutModel
 
 
 class DecisionIn(InModel):
     outcome: Literal["include", "refuse"]
-    decided_on: date
-    document_number: str = Field(min_length=1, max_length=120, examples=["Commission minutes No. 12"])
-    document_title: str | None = None
-    reason: str | None = Field(default=None, description="Required when the outcome goes against the score.")
+    decided_on: PastDate
+    document_number: Annotated[ShortText, Field(max_length=120)] = Field(examples=["Commission minutes No. 12"])
+    document_title: Text | None = None
+    reason: Text | None = Field(default=None, description="Required when the outcome goes against the score.")
 
 
 class MoveIn(InModel):
-    decided_on: date = Field(description="The technology leaves the list from this date.")
-    document_number: str = Field(min_length=1, max_length=120)
-    document_title: str | None = None
-    reason: str = Field(min_length=1)
+    decided_on: CalendarDate = Field(description="The technology leaves the list from this date.")
+    document_number: Annotated[ShortText, Field(max_length=120)]
+    document_title: Text | None = None
+    reason: Text
 
 
 class DecisionOut(OutModel):

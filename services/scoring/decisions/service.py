@@ -8,11 +8,13 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Principal
 from services.common.errors import Conflict, FieldError, ValidationFailed
 from services.common.models.scoring import ApplicationStatus, Decision, DecisionKind, ListEntry, Technology
 from services.scoring import rules
 from services.scoring.applications import repository as applications_repo
 from services.scoring.applications.service import bump, load_panel, rescore
+from services.scoring.audit import changed, snapshot
 from services.scoring.criteria import repository as criteria_repo
 from services.scoring.criteria.service import version_for
 from services.scoring.decisions import repository as repo
@@ -23,10 +25,11 @@ from services.scoring.technologies import repository as technologies_repo
 from services.scoring.technologies.service import first_use_on
 
 
-async def decide(session: AsyncSession, application_id: int, data: DecisionIn, if_match: str | None = None) -> Decision:
+async def decide(
+    session: AsyncSession, application_id: int, data: DecisionIn, if_match: str | None, who: Principal
+) -> Decision:
     app = await applications_repo.get_application(session, application_id, lock=True)
-    if if_match is not None:
-        check_if_match(if_match, etag("application", app.id, app.row_version))
+    check_if_match(if_match, etag("application", app.id, app.row_version))
     if app.status != ApplicationStatus.scored:
         raise Conflict(
             f"application {app.id} is {app.status}: only a scored application is decided",
@@ -61,6 +64,7 @@ async def decide(session: AsyncSession, application_id: int, data: DecisionIn, i
             )
     if data.outcome == "include" and await repo.open_entry(session, app.technology_id) is not None:
         raise Conflict("the technology is already on the HTMC list", [FieldError("technology_id", "already listed")])
+    before = snapshot(app)
     decision = Decision(
         kind=DecisionKind(data.outcome),
         technology_id=app.technology_id,
@@ -75,17 +79,17 @@ async def decide(session: AsyncSession, application_id: int, data: DecisionIn, i
     )
     session.add(decision)
     await session.flush()
+    entry = None
     if data.outcome == "include":
-        session.add(
-            ListEntry(
-                technology_id=app.technology_id,
-                application_id=app.id,
-                valid_from=data.decided_on,
-                included_by_id=decision.id,
-            )
+        entry = ListEntry(
+            technology_id=app.technology_id,
+            application_id=app.id,
+            valid_from=data.decided_on,
+            included_by_id=decision.id,
         )
-    bump(app, ApplicationStatus.decided)
-    await session.flush()
+        session.add(entry)
+    await bump(session, app, ApplicationStatus.decided)
+    await changed(session, who, "decide", "application", app, before, decision=decision, list_entry=entry)
     return decision
 
 
@@ -136,9 +140,9 @@ async def list_candidates(session: AsyncSession, on: date) -> list[CandidateOut]
     return out
 
 
-async def move_to_specialised(session: AsyncSession, technology_id: int, data: MoveIn) -> Decision:
+async def move_to_specialised(session: AsyncSession, technology_id: int, data: MoveIn, who: Principal) -> Decision:
     tech = await technologies_repo.get_technology(session, technology_id)
-    entry = await repo.open_entry(session, tech.id)
+    entry = await repo.open_entry(session, tech.id, lock=True)
     if entry is None:
         raise Conflict(f"technology {tech.code} is not on the HTMC list", [FieldError("technology_id", "not listed")])
     if data.decided_on <= entry.valid_from:
@@ -173,9 +177,10 @@ async def move_to_specialised(session: AsyncSession, technology_id: int, data: M
     )
     session.add(decision)
     await session.flush()
+    before = snapshot(entry)
     entry.valid_to = data.decided_on
     entry.removed_by_id = decision.id
-    await session.flush()
+    await changed(session, who, "move-to-specialised", "htmc-list-entry", entry, before, decision=decision)
     return decision
 
 

@@ -4,12 +4,13 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
 from services.common.models.scoring import Technology, TechnologyFirstUse
+from services.common.validity import has_taken_effect, latest_effective_first
 from services.scoring.history import History
 
 
@@ -55,13 +56,9 @@ def first_use_on_subquery(on: date) -> Any:
         .ext(distinct_on(TechnologyFirstUse.technology_id))
         .where(
             TechnologyFirstUse.technology_id.in_(later),
-            or_(TechnologyFirstUse.effective_from.is_(None), TechnologyFirstUse.effective_from <= on),
+            has_taken_effect(TechnologyFirstUse, on),
         )
-        .order_by(
-            TechnologyFirstUse.technology_id,
-            TechnologyFirstUse.effective_from.desc().nulls_last(),
-            TechnologyFirstUse.id.desc(),
-        )
+        .order_by(TechnologyFirstUse.technology_id, *latest_effective_first(TechnologyFirstUse))
         .subquery()
     )
 

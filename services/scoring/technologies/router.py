@@ -1,14 +1,23 @@
 """HTTP endpoints of the scoring service: medical technologies and their first use in the world."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.scoring import etags
-from services.scoring.http import ERRORS, READ_ERRORS, UPDATE_ERRORS, IfMatch, TechnologyId, not_modified_response
+from services.scoring.http import (
+    ERRORS,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    IfMatch,
+    Reader,
+    TechnologyId,
+    TechnologyWriter,
+    not_modified_response,
+)
 from services.scoring.technologies import service
 from services.scoring.technologies.schemas import FirstUseIn, FirstUseOut, TechnologyIn, TechnologyOut, TechnologyPatch
 
@@ -24,8 +33,10 @@ router = APIRouter(prefix="/api/v1")
     response_model=TechnologyOut,
     responses=ERRORS,
 )
-async def create_technology(session: SessionDep, body: TechnologyIn, response: Response) -> TechnologyOut:
-    tech = await service.create_technology(session, body)
+async def create_technology(
+    session: SessionDep, who: TechnologyWriter, body: TechnologyIn, response: Response
+) -> TechnologyOut:
+    tech = await service.create_technology(session, body, who)
     response.headers["ETag"] = etags.etag("technology", tech.id, tech.row_version)
     return await service.technology_out(session, tech)
 
@@ -37,7 +48,7 @@ async def create_technology(session: SessionDep, body: TechnologyIn, response: R
     summary="Technologies by code",
     response_model=Paginated[TechnologyOut],
 )
-async def list_technologies(session: SessionDep, page: Pagination) -> Paginated[TechnologyOut]:
+async def list_technologies(session: SessionDep, _: Reader, page: Pagination) -> Paginated[TechnologyOut]:
     rows, total = await service.list_technologies(session, page.limit, page.offset)
     return Paginated(
         items=await service.technology_outs(session, rows), total=total, limit=page.limit, offset=page.offset
@@ -53,7 +64,7 @@ async def list_technologies(session: SessionDep, page: Pagination) -> Paginated[
     responses=READ_ERRORS,
 )
 async def get_technology(
-    session: SessionDep, technology_id: TechnologyId, request: Request, response: Response
+    session: SessionDep, _: Reader, technology_id: TechnologyId, request: Request, response: Response
 ) -> TechnologyOut | Response:
     tech = await service.get_technology(session, technology_id)
     etag = etags.etag("technology", tech.id, tech.row_version)
@@ -75,12 +86,13 @@ async def get_technology(
 )
 async def update_technology(
     session: SessionDep,
+    who: TechnologyWriter,
     technology_id: TechnologyId,
     body: TechnologyPatch,
     response: Response,
     if_match: IfMatch = None,
 ) -> TechnologyOut:
-    tech = await service.patch_technology(session, technology_id, body, if_match)
+    tech = await service.patch_technology(session, technology_id, body, if_match, who)
     response.headers["ETag"] = etags.etag("technology", tech.id, tech.row_version)
     return await service.technology_out(session, tech)
 
@@ -98,9 +110,14 @@ async def update_technology(
     responses=UPDATE_ERRORS,
 )
 async def correct_first_use(
-    session: SessionDep, technology_id: TechnologyId, body: FirstUseIn, response: Response, if_match: IfMatch = None
+    session: SessionDep,
+    who: TechnologyWriter,
+    technology_id: TechnologyId,
+    body: FirstUseIn,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> TechnologyOut:
-    tech = await service.set_first_use(session, technology_id, body, if_match)
+    tech = await service.set_first_use(session, technology_id, body, if_match, who)
     response.headers["ETag"] = etags.etag("technology", tech.id, tech.row_version)
     return await service.technology_out(session, tech)
 
@@ -113,7 +130,7 @@ async def correct_first_use(
     response_model=list[FirstUseOut],
     responses=ERRORS,
 )
-async def list_first_uses(session: SessionDep, technology_id: TechnologyId) -> list[FirstUseOut]:
+async def list_first_uses(session: SessionDep, _: Reader, technology_id: TechnologyId) -> list[FirstUseOut]:
     return [FirstUseOut.model_validate(r) for r in await service.first_use_history(session, technology_id)]
 
 
@@ -126,6 +143,9 @@ async def list_first_uses(session: SessionDep, technology_id: TechnologyId) -> l
     responses=ERRORS,
 )
 async def first_use_in_force(
-    session: SessionDep, technology_id: TechnologyId, on: Annotated[date, Query(description="The date.")]
+    session: SessionDep,
+    _: Reader,
+    technology_id: TechnologyId,
+    on: Annotated[CalendarDate, Query(description="The date.")],
 ) -> FirstUseOut:
     return FirstUseOut.model_validate(await service.first_use_row_on(session, technology_id, on))

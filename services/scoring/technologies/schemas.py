@@ -2,10 +2,16 @@
 strings (exact), never as floats."""
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
+from services.common.bounds import FirstUseDate, FirstUseYear, ShortText, Text
 from services.scoring.schemas import MAX_ID, InModel, OutModel
+
+# A technology's code and its procedure codes: at most 50 of them, on registration and on correction alike.
+Code = Annotated[ShortText, Field(max_length=120)]
+Codes = Annotated[list[ShortText], Field(max_length=50)]
 
 
 class TechnologyIn(InModel):
@@ -17,7 +23,7 @@ class TechnologyIn(InModel):
                     "code": "TAVI",
                     "name_kk": "Транскатетерлік қолқа қақпақшасын имплантациялау",
                     "name_ru": "Транскатетерная имплантация аортального клапана",
-                    "clinical_profile": "cardiac surgery",
+                    "clinical_profile": "cardiac_surgery",
                     "codes": ["35.05"],
                     "first_used_world_year": 2002,
                     "first_used_world_on": "2002-04-16",
@@ -28,36 +34,34 @@ class TechnologyIn(InModel):
         },
     )
 
-    code: str = Field(min_length=1, max_length=120)
-    name_kk: str = Field(min_length=1)
-    name_ru: str | None = None
-    clinical_profile: str = Field(min_length=1)
-    codes: list[str] = Field(default_factory=list, max_length=50)
-    first_used_world_year: int = Field(ge=1800, le=2100)
-    first_used_world_on: date | None = Field(
+    code: Code
+    name_kk: Text
+    name_ru: Text | None = None
+    clinical_profile: ShortText
+    codes: Codes = Field(default_factory=list)
+    first_used_world_year: FirstUseYear
+    first_used_world_on: FirstUseDate | None = Field(
         default=None, description="Exact first use in the world; when null, 1 January of the year is used."
     )
-    introduced_kz_year: int | None = Field(default=None, ge=1800, le=2100)
+    introduced_kz_year: FirstUseYear | None = None
     performing_organisations: int | None = Field(default=None, ge=0, le=MAX_ID)
-    description: str | None = None
+    description: Text | None = None
 
 
 class TechnologyPatch(InModel):
-    name_kk: str | None = Field(default=None, min_length=1)
-    name_ru: str | None = None
-    clinical_profile: str | None = Field(default=None, min_length=1)
-    codes: list[str] | None = None
-    first_used_world_year: int | None = Field(
+    name_kk: Text | None = None
+    name_ru: Text | None = None
+    clinical_profile: ShortText | None = None
+    codes: Codes | None = None
+    first_used_world_year: FirstUseYear | None = Field(
         default=None,
-        ge=1800,
-        le=2100,
         description="Only the current value: a correction goes through PUT /technologies/{technology_id}/first-use, "
         "which keeps the earlier value.",
     )
-    first_used_world_on: date | None = Field(default=None, description="Only the current value (as above).")
-    introduced_kz_year: int | None = Field(default=None, ge=1800, le=2100)
+    first_used_world_on: FirstUseDate | None = Field(default=None, description="Only the current value (as above).")
+    introduced_kz_year: FirstUseYear | None = None
     performing_organisations: int | None = Field(default=None, ge=0, le=MAX_ID)
-    description: str | None = None
+    description: Text | None = None
 
 
 class FirstUseIn(InModel):
@@ -77,12 +81,11 @@ class FirstUseIn(InModel):
         },
     )
 
-    first_used_world_year: int = Field(ge=1800, le=2100)
-    first_used_world_on: date | None = Field(
+    first_used_world_year: FirstUseYear
+    first_used_world_on: FirstUseDate | None = Field(
         default=None, description="Exact first use in the world; when null, 1 January of the year is used."
     )
-    basis: str = Field(min_length=1, description="The source that establishes the corrected first use.")
-    set_by: str = Field(min_length=1)
+    basis: Text = Field(description="The source that establishes the corrected first use.")
 
 
 class FirstUseOut(OutModel):

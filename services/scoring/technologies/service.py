@@ -9,24 +9,38 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Principal
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
+from services.common.models.guarantee import ClinicalProfile
 from services.common.models.scoring import Technology, TechnologyFirstUse
 from services.scoring import rules
-from services.scoring.etags import check_if_match, etag
+from services.scoring.audit import changed, snapshot
+from services.scoring.etags import bump_version, check_if_match, etag
 from services.scoring.technologies import repository as repo
 from services.scoring.technologies.schemas import FirstUseIn, FirstUseOut, TechnologyIn, TechnologyOut, TechnologyPatch
 
 
-async def create_technology(session: AsyncSession, data: TechnologyIn) -> Technology:
+async def create_technology(session: AsyncSession, data: TechnologyIn, who: Principal) -> Technology:
     _check_first_use(data.first_used_world_year, data.first_used_world_on, data.introduced_kz_year)
+    await _check_profile(session, data.clinical_profile)
     if await session.scalar(select(Technology.id).where(Technology.code == data.code)):
         raise Conflict(f"technology {data.code!r} exists", [FieldError("code", "already used")])
     tech = Technology(**data.model_dump(), row_version=1)
     session.add(tech)
     await session.flush()
     _add_registered_first_use(session, tech)
-    await session.flush()
+    await changed(session, who, "create", "technology", tech, None)
     return tech
+
+
+async def _check_profile(session: AsyncSession, code: str) -> None:
+    """A clinical profile of the guarantee programme's vocabulary (`GET /api/v1/clinical-profiles` of the registry
+    API), by its code."""
+    if await session.get(ClinicalProfile, code) is None:
+        raise ValidationFailed(
+            f"unknown clinical profile {code!r}",
+            [FieldError("clinical_profile", "unknown: a code of /api/v1/clinical-profiles (e.g. cardiac_surgery)")],
+        )
 
 
 REGISTERED = "as registered"
@@ -64,10 +78,12 @@ def _check_first_use(year: int, on: date | None, kz_year: int | None, correcting
 
 
 async def patch_technology(
-    session: AsyncSession, technology_id: int, data: TechnologyPatch, if_match: str | None
+    session: AsyncSession, technology_id: int, data: TechnologyPatch, if_match: str | None, who: Principal
 ) -> Technology:
     tech = await repo.get_technology(session, technology_id)
-    check_if_match(if_match, etag("technology", tech.id, tech.row_version))
+    read = tech.row_version
+    before = snapshot(tech)
+    check_if_match(if_match, etag("technology", tech.id, read))
     changes = data.model_dump(exclude_unset=True)
     for key in ("name_kk", "clinical_profile", "first_used_world_year", "codes"):
         if key in changes and changes[key] is None:
@@ -85,13 +101,15 @@ async def patch_technology(
                 for k in moved
             ],
         )
+    if "clinical_profile" in changes and changes["clinical_profile"] != tech.clinical_profile:
+        await _check_profile(session, changes["clinical_profile"])
     year = changes.get("first_used_world_year", tech.first_used_world_year)
     on = changes.get("first_used_world_on", tech.first_used_world_on)
     _check_first_use(year, on, changes.get("introduced_kz_year", tech.introduced_kz_year))
     for key, value in changes.items():
         setattr(tech, key, value)
-    tech.row_version += 1
-    await session.flush()
+    await bump_version(session, tech, read)
+    await changed(session, who, "update", "technology", tech, before)
     return tech
 
 
@@ -110,7 +128,7 @@ async def first_use_on(session: AsyncSession, tech: Technology, on: date) -> dat
 
 
 async def set_first_use(
-    session: AsyncSession, technology_id: int, data: FirstUseIn, if_match: str | None
+    session: AsyncSession, technology_id: int, data: FirstUseIn, if_match: str | None, who: Principal
 ) -> Technology:
     """Record a correction of the technology's first use. Nothing is overwritten: the correction is a new row of
     the technology's history, in force from the day it is recorded (UTC), so scoring as of an earlier date
@@ -118,6 +136,7 @@ async def set_first_use(
     tech = await repo.get_technology(session, technology_id, lock=True)
     check_if_match(if_match, etag("technology", tech.id, tech.row_version))
     _check_first_use(data.first_used_world_year, data.first_used_world_on, tech.introduced_kz_year, correcting=True)
+    before = snapshot(tech)
     if not (await repo.first_uses(session, [tech.id]))[tech.id]:
         _add_registered_first_use(session, tech)  # a row written outside the service: keep what it held
     set_at = datetime.now(UTC)
@@ -129,10 +148,11 @@ async def set_first_use(
             first_used_world_year=data.first_used_world_year,
             first_used_world_on=data.first_used_world_on,
             basis=data.basis,
-            set_by=data.set_by,
+            set_by=who.label,
             set_at=set_at,
         ),
     )
+    await changed(session, who, "correct-first-use", "technology", tech, before)
     return tech
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from services.common.errors import FieldError, ValidationFailed
+from services.common.validity import has_taken_effect_sql, in_force_sql, latest_effective_first_sql
 from services.scoring.rules import VersionDef, fmt
 
 MICRO = Decimal("0.000001")
@@ -245,15 +246,14 @@ async def decided_panels(
             FROM htmc_technology_first_use f
             WHERE f.technology_id IN (SELECT c.technology_id FROM htmc_technology_first_use c
                                       WHERE c.effective_from > $1)
-                  AND (f.effective_from IS NULL OR f.effective_from <= $1)
-            ORDER BY f.technology_id, f.effective_from DESC NULLS LAST, f.id DESC
+                  AND {has_taken_effect_sql("f", "$1")}
+            ORDER BY f.technology_id, {latest_effective_first_sql("f")}
         )
         SELECT l.kind::text, app.id, app.panel_score, t.id,
                CASE WHEN fu.technology_id IS NULL THEN t.first_used_world_year ELSE fu.first_used_world_year END,
                CASE WHEN fu.technology_id IS NULL THEN t.first_used_world_on ELSE fu.first_used_world_on END,
                EXISTS (SELECT 1 FROM htmc_list_entry e
-                       WHERE e.technology_id = t.id AND e.valid_from <= $1
-                             AND (e.valid_to IS NULL OR e.valid_to > $1)) AS listed,
+                       WHERE e.technology_id = t.id AND {in_force_sql("e", "$1")}) AS listed,
                pa.sums, coalesce(pa.ok, true)
         FROM latest l
         JOIN htmc_application app ON app.id = l.application_id

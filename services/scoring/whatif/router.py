@@ -1,13 +1,13 @@
 """HTTP endpoints of the scoring service: what-if rescoring, saved scenarios and the robustness of decisions."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.common.bounds import CalendarDate
 from services.common.db import SessionDep
 from services.scoring import etags
-from services.scoring.http import ERRORS, READ_ERRORS, ScenarioId, not_modified_response
+from services.scoring.http import ERRORS, READ_ERRORS, Reader, ScenarioId, ScenarioWriter, not_modified_response
 from services.scoring.whatif import service
 from services.scoring.whatif.schemas import RobustnessItem, ScenarioIn, ScenarioOut, WhatIfIn, WhatIfOut
 
@@ -22,7 +22,9 @@ router = APIRouter(prefix="/api/v1")
     response_model=list[RobustnessItem],
     responses=ERRORS,
 )
-async def decision_robustness(session: SessionDep, as_of: Annotated[date, Query()]) -> list[RobustnessItem]:
+async def decision_robustness(
+    session: SessionDep, _: Reader, as_of: Annotated[CalendarDate, Query()]
+) -> list[RobustnessItem]:
     return await service.robustness(session, as_of)
 
 
@@ -34,7 +36,7 @@ async def decision_robustness(session: SessionDep, as_of: Annotated[date, Query(
     response_model=WhatIfOut,
     responses=ERRORS,
 )
-async def what_if(session: SessionDep, body: WhatIfIn) -> Response:
+async def what_if(session: SessionDep, _: Reader, body: WhatIfIn) -> Response:
     # The body is built as JSON by the service (one item per decided application: no model per item); the
     # documented model is `WhatIfOut`, which tests/scoring/test_what_if_json.py holds it to.
     return Response(await service.what_if_json(session, body), media_type="application/json")
@@ -49,9 +51,9 @@ async def what_if(session: SessionDep, body: WhatIfIn) -> Response:
     response_model=ScenarioOut,
     responses=ERRORS,
 )
-async def save_scenario(session: SessionDep, body: ScenarioIn) -> ScenarioOut:
-    data = WhatIfIn.model_validate(body.model_dump(exclude={"name", "created_by"}))
-    scenario = await service.save_scenario(session, body.name, body.created_by, data)
+async def save_scenario(session: SessionDep, who: ScenarioWriter, body: ScenarioIn) -> ScenarioOut:
+    data = WhatIfIn.model_validate(body.model_dump(exclude={"name"}))
+    scenario = await service.save_scenario(session, body.name, data, who)
     return ScenarioOut(
         id=scenario.id,
         name=scenario.name,
@@ -70,7 +72,7 @@ async def save_scenario(session: SessionDep, body: ScenarioIn) -> ScenarioOut:
     responses=READ_ERRORS,
 )
 async def get_scenario(
-    session: SessionDep, scenario_id: ScenarioId, request: Request, response: Response
+    session: SessionDep, _: Reader, scenario_id: ScenarioId, request: Request, response: Response
 ) -> ScenarioOut | Response:
     scenario = await service.get_scenario(session, scenario_id)
     etag = etags.etag("scenario", scenario.id, 1)  # a saved scenario is never changed

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.common.bounds import CalendarDate, ShortText
 from services.scoring.applications.schemas import LevelFlipOut, WeightFlipOut
-from services.scoring.schemas import Dec, DecIn, Id, InModel, no_float
+from services.scoring.schemas import Dec, DecIn, Id, InModel, Key, no_float
 
 
 class WhatIfIn(InModel):
@@ -18,9 +19,9 @@ class WhatIfIn(InModel):
         },
     )
 
-    as_of: date
+    as_of: CalendarDate
     criteria_version_id: Id | None = Field(default=None, description="Default: the version in force on as_of.")
-    weights: dict[str, DecIn] | None = Field(
+    weights: dict[Key, DecIn] | None = Field(
         default=None, description="Replace these weights (the set must still sum to 1)."
     )
     threshold: DecIn | None = Field(default=None, description="Replace the threshold.")
@@ -73,8 +74,7 @@ class WhatIfOut(BaseModel):
 
 
 class ScenarioIn(WhatIfIn):
-    name: str = Field(min_length=1)
-    created_by: str | None = None
+    name: ShortText
 
 
 class ScenarioOut(BaseModel):

@@ -13,12 +13,15 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.audit import record_change
+from services.common.auth import Principal
 from services.common.db import driver_connection
 from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.models.scoring import DecisionKind, Scenario
 from services.scoring import rules
 from services.scoring.applications import repository as applications_repo
 from services.scoring.applications.service import combined_score, explain_application
+from services.scoring.audit import snapshot
 from services.scoring.criteria import repository as criteria_repo
 from services.scoring.criteria.service import version_for
 from services.scoring.decisions import repository as decisions_repo
@@ -334,7 +337,7 @@ async def robustness(session: AsyncSession, on: date) -> list[RobustnessItem]:
     return out
 
 
-async def save_scenario(session: AsyncSession, name: str, created_by: str | None, data: WhatIfIn) -> Scenario:
+async def save_scenario(session: AsyncSession, name: str, data: WhatIfIn, who: Principal) -> Scenario:
     result = orjson.loads(await what_if_json(session, data))  # the what-if's JSON, as the API answers it
     scenario = Scenario(
         name=name,
@@ -343,10 +346,13 @@ async def save_scenario(session: AsyncSession, name: str, created_by: str | None
         weights=None if data.weights is None else {k: fmt(v) for k, v in data.weights.items()},
         threshold=data.threshold,
         result=result,
-        created_by=created_by,
+        created_by=who.label,
     )
     session.add(scenario)
     await session.flush()
+    # The frozen result stays in the scenario (it may hold every decided application); the log keeps the rest.
+    after = {k: v for k, v in snapshot(scenario).items() if k != "result"}
+    await record_change(session, who, "create", "scenario", scenario.id, None, after)
     return scenario
 
 
