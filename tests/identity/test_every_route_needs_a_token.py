@@ -52,6 +52,9 @@ PUBLIC: dict[str, set[tuple[str, str]]] = {
     "scoring": {
         ("GET", "/health/live"),
         ("GET", "/health/ready"),
+        # The HTMC list is published by the ministry; the scores and decisions behind it need a token.
+        ("GET", "/api/v1/htmc-list"),
+        ("GET", "/api/v1/htmc-list/history"),
     },
 }
 METHODS = ("get", "post", "put", "patch", "delete")
