@@ -18,7 +18,6 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.actuals import parsing
@@ -59,12 +58,12 @@ class _TakenMeanwhile(Exception):
     """Another request stored this batch id while this one was streaming its body."""
 
 
-async def _take_turn(session: AsyncSession, batch_id: str) -> None:
+async def _take_turn(session: AsyncSession, account: str, batch_id: str) -> None:
     """Wait for the other uploads of executed volumes (see batches.take_turn), once the body is in: from here on
     the upload reads and writes what the others may touch (current rows, cells). Raises _TakenMeanwhile when another
     request stored the same batch id meanwhile."""
     await batches.take_turn(session, BatchKind.executed_volumes)
-    if await session.scalar(select(IngestBatch.batch_no).where(IngestBatch.batch_id == batch_id)) is not None:
+    if await batches.find(session, IngestBatch, account, batch_id) is not None:
         raise _TakenMeanwhile(batch_id)
 
 
@@ -74,7 +73,7 @@ _DIRECT_REFUSALS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError
 
 
 async def _direct(
-    session: AsyncSession, body: parsing.CsvBody, batch_id: str, batch_no: int, suffix: str
+    session: AsyncSession, body: parsing.CsvBody, account: str, batch_id: str, batch_no: int, suffix: str
 ) -> tuple[int, int] | None:
     """Take the upload the direct way: the lines COPYed straight into the upload's table, checked as a set, the
     table attached. Returns the number of rows and the first line, or None (everything undone) when the upload
@@ -88,7 +87,7 @@ async def _direct(
             t1 = time.perf_counter()
             if body.not_direct is not None:
                 raise parsing.NotDirect(body.not_direct)
-            await _take_turn(session, batch_id)
+            await _take_turn(session, account, batch_id)
             await repo.lock_references(conn)
             refs = f"ev_refs_{suffix}"
             await repo.direct_refs(conn, batch_no, refs)
@@ -115,12 +114,19 @@ async def _direct(
 
 
 async def ingest_executed_volumes(
-    session: AsyncSession, *, batch_id: str, mode: BatchMode, content_type: str | None, stream: AsyncIterator[bytes]
+    session: AsyncSession,
+    *,
+    account: str,
+    batch_id: str,
+    mode: BatchMode,
+    content_type: str | None,
+    stream: AsyncIterator[bytes],
 ) -> BatchResult:
-    """Take in an upload of executed volumes. A CSV body tries the direct way first; the checked way takes the
-    body again (kept in a spool as it passed) when the direct way cannot take it, and JSON Lines always."""
+    """Take in an upload of executed volumes (batch ids are the sending `account`'s own). A CSV body tries the
+    direct way first; the checked way takes the body again (kept in a spool as it passed) when the direct way
+    cannot take it, and JSON Lines always."""
     body_format(content_type)
-    existing = await session.get(IngestBatch, batch_id)
+    existing = await batches.find(session, IngestBatch, account, batch_id)
     if existing is not None:
         return await _replay(existing, stream)
     suffix = uuid.uuid4().hex[:12]
@@ -139,7 +145,7 @@ async def ingest_executed_volumes(
                 if body_format(content_type) == "csv":
                     csv_body = parsing.CsvBody(spool.passing(), digest)
                     await csv_body.read_header()
-                    direct = await _direct(session, csv_body, batch_id, batch_no, suffix)
+                    direct = await _direct(session, csv_body, account, batch_id, batch_no, suffix)
                 if direct is not None:
                     total, first = direct
                     result = BatchResult(
@@ -159,14 +165,14 @@ async def ingest_executed_volumes(
                         bytes=digest.bytes,
                         content_sha256=digest.hexdigest(),
                     )
-                    batch = _record(batch_id, batch_no, mode, content_type, result)
+                    batch = _record(account, batch_id, batch_no, mode, content_type, result)
                     session.add(batch)
                     await session.flush()
                     await repo.record_references(conn, batch_no, f"ev_refs_{suffix}")
                     log.info("batch %s: %d rows the direct way in %.2fs", batch_id, total, time.perf_counter() - t0)
                 else:
                     batch, result = await _checked(
-                        session, conn, spool, csv_body, content_type, batch_id, batch_no, mode, suffix, checked
+                        session, conn, spool, csv_body, content_type, account, batch_id, batch_no, mode, suffix, checked
                     )
                     log.info(
                         "batch %s: %d rows the checked way in %.2fs",
@@ -175,7 +181,7 @@ async def ingest_executed_volumes(
                         time.perf_counter() - t0,
                     )
     except _TakenMeanwhile:  # everything of this request is undone: answer as the batch sent again
-        stored = await session.get(IngestBatch, batch_id)
+        stored = await batches.find(session, IngestBatch, account, batch_id)
         assert stored is not None
         return await _replay(stored, spool.again())
     finally:
@@ -195,9 +201,10 @@ async def _replay(existing: IngestBatch, stream: AsyncIterator[bytes]) -> BatchR
 
 
 def _record(
-    batch_id: str, batch_no: int, mode: BatchMode, content_type: str | None, result: BatchResult
+    account: str, batch_id: str, batch_no: int, mode: BatchMode, content_type: str | None, result: BatchResult
 ) -> IngestBatch:
     return IngestBatch(
+        account=account,
         batch_id=batch_id,
         batch_no=batch_no,
         kind=BatchKind.executed_volumes,
@@ -219,6 +226,7 @@ async def _checked(
     spool: Spool,
     csv_body: parsing.CsvBody | None,
     content_type: str | None,
+    account: str,
     batch_id: str,
     batch_no: int,
     mode: BatchMode,
@@ -233,7 +241,7 @@ async def _checked(
         source, staged = await _stage_csv(conn, body, suffix)
     else:
         source, staged = await _stage_jsonl(conn, spool.passing(), digest, suffix)
-    await _take_turn(session, batch_id)
+    await _take_turn(session, account, batch_id)
     await repo.lock_references(conn)
     await repo.check(conn, source, checked)
     c = await repo.counts(conn, checked)
@@ -251,7 +259,7 @@ async def _checked(
         rows_unchanged=unchanged,
         **verdict.fields(digest),
     )
-    batch = _record(batch_id, batch_no, mode, content_type, result)
+    batch = _record(account, batch_id, batch_no, mode, content_type, result)
     session.add(batch)
     await session.flush()
     await repo.apply(conn, checked, batch_no, corrected, fresh + corrected)
@@ -259,8 +267,8 @@ async def _checked(
     return batch, result
 
 
-async def batch(session: AsyncSession, batch_id: str) -> BatchResult:
-    return await batches.stored(session, IngestBatch, BatchResult, batch_id, f"no batch {batch_id}")
+async def batch(session: AsyncSession, account: str, batch_id: str) -> BatchResult:
+    return await batches.stored(session, IngestBatch, BatchResult, account, batch_id, f"no batch {batch_id}")
 
 
 def _period(period_from: str, period_to: str) -> tuple[YearMonth, YearMonth]:
