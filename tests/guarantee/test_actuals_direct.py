@@ -204,9 +204,9 @@ async def test_the_worker_indexes_committed_uploads(engine: Any) -> None:
     async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         await raw.execute("""
-            INSERT INTO ingest_batch (batch_id, kind, mode, content_type, content_sha256, rows_total, rows_accepted,
-                rows_rejected, rows_new_version, rows_unchanged, result)
-            VALUES ('w-worker', 'executed_volumes', 'per_row', 'text/csv', '', 0, 0, 0, 0, 0, '{}')""")
+            INSERT INTO ingest_batch (account, batch_id, kind, mode, content_type, content_sha256, rows_total,
+                rows_accepted, rows_rejected, rows_new_version, rows_unchanged, result)
+            VALUES ('test-worker', 'w-worker', 'executed_volumes', 'per_row', 'text/csv', '', 0, 0, 0, 0, 0, '{}')""")
         n = await raw.fetchval("SELECT batch_no FROM ingest_batch WHERE batch_id = 'w-worker'")
         await raw.execute(
             f"CREATE TABLE {executed_volume.partition(n)} PARTITION OF executed_volume FOR VALUES IN ({n})"

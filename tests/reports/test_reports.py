@@ -16,6 +16,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.common.auth import Role
 from services.common.db import make_sessionmaker, unit_of_work
 from services.common.jobs import REPORT, wait_for_enqueued
 from services.common.models.reports import ReportJob
@@ -66,14 +67,15 @@ async def test_annual_plan_report_job(loaded: None, engine: AsyncEngine, redis: 
 
 
 async def test_request_is_enqueued_only_after_commit(
-    loaded: None, session: AsyncSession, raw_connection: Any, redis: ArqRedis
+    loaded: None, session: AsyncSession, raw_connection: Any, redis: ArqRedis, auth: Any
 ) -> None:
     from services.api.main import create_app
 
     app = create_app()
     app.state.redis = redis
     bind_app(app, session, raw_connection)
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client:
+    admin = auth.headers(Role.ministry_admin)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test", headers=admin) as client:
         resp = await client.post("/api/v1/reports/annual-plan", json={"document": CONCEPT, "year": 2027})
         assert resp.status_code == 202, resp.text
         job_id = resp.json()["id"]
