@@ -7,10 +7,9 @@ from typing import Any
 import httpx
 import pytest
 from httpx import ASGITransport, AsyncClient
-
-from services.common.auth import Role
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.common.auth import Role
 from tests.conftest import bind_app
 
 

@@ -1,7 +1,6 @@
 """The concurrency rule in the registry API: If-Match on the latest version, 304 on the whole tag."""
 
 from datetime import date, timedelta
-
 from typing import Any
 
 import pytest
