@@ -19,12 +19,16 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from services.common.settings import REPO_ROOT, asyncpg_dialect_url, plain_dsn
+from tests.auth import Auth, flush_pending, run_authenticator, run_issuer
 from tests.documented import RecordAnswers, undocumented
 
 RUN_ID = uuid.uuid4().hex[:10]
 # Queues of their own, so runs sharing one Redis never take each other's jobs.
 os.environ["REPORTS_QUEUE"] = f"arq:test-{RUN_ID}:reports"
 os.environ["SCORING_QUEUE_NAME"] = f"arq:test-{RUN_ID}:scoring"
+
+# The run's own OpenID Connect issuer: the apps under test, and the services the tests run as processes, trust it alone.
+ISSUER = run_issuer()
 
 
 def _server_url() -> str:
@@ -145,11 +149,13 @@ def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
         yield session
 
     async def _read() -> Any:
+        await flush_pending(raw_connection)  # memberships the test asked `auth` for, before a request reads them
         return raw_connection
 
     app.dependency_overrides[get_session] = _session
     app.dependency_overrides[get_stream_session] = _stream_session
     app.dependency_overrides[get_read_pool] = _read
+    app.state.authenticator = run_authenticator()  # the lifespan, which builds it in production, does not run here
     app.add_middleware(RecordAnswers, title=app.title, spec=app.openapi)
 
 
@@ -159,6 +165,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if problems:
         print("\nAnswers the OpenAPI documents do not promise:\n  " + "\n  ".join(problems))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+async def auth(raw_connection: Any) -> AsyncIterator[Auth]:
+    """Real tokens of the run's issuer for memberships created in the test's transaction (rolled back with it):
+
+        headers = auth.headers(Role.executor, organisation=org_id)   # {"Authorization": "Bearer ..."}
+        await client.get("/api/v1/...", headers=headers)
+
+    `auth.headers(...)` may also be awaited, which creates the membership at once (before a request would)."""
+    with Auth.for_test(ISSUER, raw_connection) as helper:
+        yield helper
 
 
 @pytest.fixture

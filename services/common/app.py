@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
+from services.common.auth.tokens import OidcAuthenticator
 from services.common.contract import install_contract
 from services.common.db import make_engine, make_read_pool, make_sessionmaker
 from services.common.errors import BodySizeLimit, Faults, install_error_handlers, problem_response
@@ -68,11 +69,13 @@ def create_service_app(
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         app.state.read_pool = await make_read_pool(settings)
         app.state.redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        app.state.authenticator = OidcAuthenticator.from_settings(settings)
         if on_startup is not None:
             await on_startup(app)
         try:
             yield
         finally:
+            await app.state.authenticator.aclose()
             await app.state.redis.aclose()
             await app.state.read_pool.close()
             await app.state.engine.dispose()

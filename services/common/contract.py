@@ -4,8 +4,7 @@
   documents its 422 as `application/json`; the handlers in errors.py send problem+json).
 * Statuses every route of a kind can answer are documented on each of them: 400 (a body that cannot be read),
   413 (a body over the size cap) and 422 on routes with a body, 503 (the database is gone) on every route but
-  the health checks, 401 (no valid token) and 403 (a role the route does not admit) on every route with an auth
-  dependency (its operation names a security scheme).
+  the health checks; 401 and 403 on every route that needs a bearer token.
 * A NUL character in a query or path parameter is refused with 422 naming the parameter, before routing code can
   hand it to Postgres (which cannot store it in text).
 """
@@ -45,9 +44,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 GENERIC = {
     400: "The body could not be read (not UTF-8, or not the declared format)",
-    401: "No valid bearer token (missing, expired, wrongly signed, of another audience or issuer, or no membership)",
-    403: "The token's roles do not allow this action",
     413: "The request body is larger than the cap",
+    401: "No bearer token, or one that is not valid (expired, wrongly signed, another audience, an unknown issuer)",
+    403: "The token's membership does not allow this action (or it has no membership)",
     422: "Validation failed: the fields and reasons are listed",
     503: "The database does not answer; try again",
 }
@@ -69,10 +68,10 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 extra += [400, 413, 422]
             if operation.get("parameters"):
                 extra.append(422)
+            if operation.get("security"):  # a route that needs a token (services.common.auth.deps)
+                extra += [401, 403]
             if not path.startswith("/health/"):
                 extra.append(503)
-            if operation.get("security"):  # a route with an auth dependency (services.common.auth)
-                extra += [401, 403]
             for status in extra:
                 responses.setdefault(str(status), {"description": GENERIC[status]})
             for status, response in responses.items():

@@ -39,6 +39,27 @@ class Settings(BaseSettings):
     # Load the SYNTHETIC demo reference statistics (data/guarantee/demo-statistics.synthetic.json) with the official
     # documents. Off unless asked (LOAD_DEMO_STATISTICS=1); `make up` turns it on for its embedded Postgres only.
     load_demo_statistics: bool = False
+    # Identity (services.common.auth.tokens). The OpenID Connect issuers whose tokens are trusted, comma-separated
+    # (each `iss` exactly as its tokens carry it; its keys are found through its discovery document,
+    # `{issuer}/.well-known/openid-configuration`).
+    # Empty: no token is valid (`make up` sets it to the local issuer, deploy/issuer.py, unless it is set).
+    oidc_issuers: str = ""
+    # The audience every token must name in `aud`.
+    oidc_audience: str = "kz-health-plans"
+    # How far `exp`, `nbf` and `iat` may be off the clock (seconds): bounded, at most 300.
+    oidc_clock_skew_s: int = Field(default=60, ge=0, le=300)
+    # An issuer's discovery document and keys are kept this long (seconds): a key the issuer removed stops being
+    # accepted within it. A token naming a key not held fetches the keys again at once (a rotation), but not more
+    # often than every `oidc_jwks_refetch_s` per issuer.
+    oidc_jwks_ttl_s: float = 300
+    oidc_jwks_refetch_s: float = 10
+    oidc_http_timeout_s: float = 5
+    # Signature algorithms accepted (never "none", never a symmetric one: the keys are the issuer's public keys).
+    oidc_algorithms: str = "RS256,PS256,ES256"
+    # The local issuer (deploy/issuer.py) that `make up` runs when no OIDC_ISSUERS is set: its port, and the folder
+    # of its generated keys and service accounts (never committed).
+    local_issuer_port: int = 8009
+    local_issuer_dir: Path = REPO_ROOT / ".local" / "issuer"
 
     @field_validator("database_url")
     @classmethod
@@ -46,6 +67,14 @@ class Settings(BaseSettings):
         if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
         return value
+
+    @property
+    def trusted_issuers(self) -> tuple[str, ...]:
+        return tuple(i.strip() for i in self.oidc_issuers.split(",") if i.strip())
+
+    @property
+    def local_issuer_url(self) -> str:
+        return f"http://127.0.0.1:{self.local_issuer_port}"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.auth.principal import Principal
 from services.common.auth.roles import Role
+from services.common.db import ReadPoolDep
 from services.common.errors import FieldError, Forbidden, Unauthorized
 
 
@@ -22,19 +23,23 @@ class Authenticator(Protocol):
     """Turns a bearer token into a Principal, or raises Unauthorized. Built in the app's lifespan
     (`app.state.authenticator`)."""
 
-    async def principal(self, request: Request, token: str) -> Principal: ...
+    async def principal(self, request: Request, token: str, reader: Any = None) -> Principal:
+        """`reader`: where memberships are read (the request's read pool, `get_read_pool`; a test's connection)."""
+        ...
 
 
 _bearer = HTTPBearer(auto_error=False, description="An OpenID Connect access token (JWT) of a trusted issuer.")
 
 
 async def current_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    reader: ReadPoolDep,
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("this resource needs a bearer token", [FieldError("Authorization", "missing")])
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.principal(request, credentials.credentials)
+    return await authenticator.principal(request, credentials.credentials, reader)
 
 
 AuthenticatedDep = Annotated[Principal, Depends(current_principal)]
