@@ -11,6 +11,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pytest
 from httpx import AsyncClient, Response
 
@@ -160,6 +161,11 @@ WRITES = [
         json={"document": "health-concept-2022-2029", "year": 2027},
     ),
 ]
+
+
+def _json(value: Any) -> Any:
+    """A jsonb value as the driver connection returns it (text, or decoded where a codec is set)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 async def _counts(raw: Any) -> dict[str, int]:
@@ -437,5 +443,14 @@ async def test_the_audit_log_holds_every_accepted_change_and_only_those(
         ("update", "measure", str(measure)),
         ("create", "document", NEW_DOCUMENT["slug"]),
         ("request", "report", report.json()["id"]),
-        ("batch", "reference_statistics", "audit-batch"),
+        ("bulk_upload", "reference_statistics", "audit-batch"),
     ], got
+    # Who: the token's subject, its roles; what: before and after, or the batch's counts and checksum.
+    assert [e["subject"] for e in entries] == ["audit-admin"] * 4 + ["audit-partner"]
+    assert [e["roles"] for e in entries] == [["ministry_admin"]] * 4 + [["integration"]]
+    create, update = _json(entries[0]["after"]), _json(entries[1]["after"])
+    assert entries[0]["before"] is None and _json(entries[1]["before"]) == create
+    assert (create["version"], update["version"], update["title_kk"]) == (1, 2, "Өзгертілген")
+    batch = entries[4]
+    assert _json(batch["counts"])["rows_total"] == 3 and _json(batch["counts"])["rows_accepted"] == 3
+    assert batch["checksum"] == upload.json()["content_sha256"]
