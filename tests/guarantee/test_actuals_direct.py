@@ -12,6 +12,7 @@ from httpx import ASGITransport, AsyncClient
 from services.common import executed_volume
 from services.common.auth import Role
 from services.common.db import make_sessionmaker
+from services.common.settings import plain_dsn
 from services.reports.tasks import index_executed_volumes
 from tests.committed_auth import committed_headers
 
@@ -244,7 +245,7 @@ async def _at_once(database_url: str, *uploads: tuple[str, str]) -> list[Any]:
     from services.api.main import create_app
 
     app = create_app()
-    uploader = await committed_headers(database_url, Role.integration, subject="test:committed-uploader")
+    uploader = await committed_headers(plain_dsn(database_url), Role.integration, subject="test:committed-uploader")
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test", headers=uploader) as client,

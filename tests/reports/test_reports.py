@@ -20,7 +20,7 @@ from services.common.auth import Role
 from services.common.db import make_sessionmaker, unit_of_work
 from services.common.jobs import REPORT, wait_for_enqueued
 from services.common.models.reports import ReportJob
-from services.common.settings import REPO_ROOT
+from services.common.settings import REPO_ROOT, plain_dsn
 from services.common.worker import job_function, sweep
 from services.reports.tasks import run_report
 from tests.committed_auth import committed_headers
@@ -116,7 +116,7 @@ async def test_worker_end_to_end(loaded: None, engine: AsyncEngine, database_url
     ids: list[str] = []
     try:
         async with app.router.lifespan_context(app):
-            admin = await committed_headers(database_url, Role.ministry_admin, subject="e2e")
+            admin = await committed_headers(plain_dsn(database_url), Role.ministry_admin, subject="e2e")
             async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client:
                 resp = await client.post(
                     "/api/v1/reports/annual-plan", json={"document": CONCEPT, "year": 2028}, headers=admin
