@@ -17,6 +17,7 @@ dropped at the end.
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import os
 import socket
@@ -33,6 +34,7 @@ import asyncpg
 import httpx
 import psutil
 
+from deploy.issuer import LocalIssuer, running
 from services.common.settings import REPO_ROOT, plain_dsn
 
 HEADER = [
@@ -198,8 +200,18 @@ def setup(db: str) -> dict[str, str]:
     return env
 
 
-async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
+UPLOADER = "bench-uploader"
+MEMBERSHIP = """
+WITH m AS (INSERT INTO membership (issuer, subject) VALUES ($1, $2) RETURNING id)
+INSERT INTO membership_version (membership_id, version, active, roles, changed_by)
+SELECT id, 1, true, ARRAY['integration'], 'bench' FROM m
+"""
+
+
+async def run(db: str, port: int, pid: int, sizes: list[int], issuer: LocalIssuer) -> None:
     conn = await asyncpg.connect(db)
+    await conn.execute(MEMBERSHIP, issuer.url, UPLOADER)  # the uploads are an integration account's
+    token = {"Authorization": f"Bearer {issuer.token(UPLOADER, ttl_s=4 * 3600)}"}
     regions = [r["kato_code"] for r in await conn.fetch("SELECT kato_code FROM region ORDER BY position")]
     profiles = [r["code"] for r in await conn.fetch("SELECT code FROM clinical_profile ORDER BY position")]
     n_providers = -(-max(sizes) // (len(regions) * len(profiles) * 12))
@@ -234,7 +246,7 @@ async def run(db: str, port: int, pid: int, sizes: list[int]) -> None:
                     resp = await client.post(
                         "/api/v1/bulk/executed-volumes",
                         params={"batch_id": f"bench-{rows}", "mode": "all_or_nothing"},
-                        headers={"content-type": "text/csv"},
+                        headers={"content-type": "text/csv", **token},
                         content=_achunks(path),
                     )
                     api_s = time.perf_counter() - t0
@@ -286,8 +298,11 @@ def cli() -> None:
     asyncio.run(_admin(server, f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
     db = _with_database(server, name)
     proc: subprocess.Popen[bytes] | None = None
+    keys = tempfile.TemporaryDirectory(prefix="bench-issuer-")
+    stack = contextlib.ExitStack()
     try:
-        env = setup(db)
+        issuer = stack.enter_context(running(Path(keys.name), "kz-health-plans-bench"))
+        env = {**setup(db), "OIDC_ISSUERS": issuer.url, "OIDC_AUDIENCE": issuer.audience}
         port = _free_port()
         proc = subprocess.Popen(
             [
@@ -305,11 +320,13 @@ def cli() -> None:
             cwd=REPO_ROOT,
             env=env,
         )
-        asyncio.run(run(db, port, proc.pid, sizes))
+        asyncio.run(run(db, port, proc.pid, sizes, issuer))
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
+        stack.close()
+        keys.cleanup()
         asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
