@@ -176,6 +176,17 @@ class LocalIssuer:
             self._write(self._clients_file, data)
         return secret
 
+    def ensure_client(self, client_id: str) -> Path:
+        """A development service account, created once: its secret is kept in `{client_id}.secret` beside the keys
+        (for the demo account of `make up`; never for a real partner, whose secret is given to it alone)."""
+        secret_file = self.directory / f"{client_id}.secret"
+        if client_id not in self._read(self._clients_file, {}) or not secret_file.exists():
+            secret = self.add_client(client_id)
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secret + "\n")
+        return secret_file
+
     def client_subject(self, client_id: str, secret: str) -> str | None:
         """The account's subject when the secret is its own."""
         entry = self._read(self._clients_file, {}).get(client_id)

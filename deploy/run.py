@@ -99,14 +99,36 @@ def demo_statistics_default(environ: MutableMapping[str, str]) -> None:
         environ.setdefault("LOAD_DEMO_STATISTICS", "1")
 
 
+def local_issuer() -> Supervised | None:
+    """The local OpenID Connect issuer (deploy/issuer.py), when the services are to trust it: OIDC_ISSUERS unset (it
+    is set to the local issuer here, for the services this process starts) or naming it. An external issuer
+    configured alone: None, and nothing local is started."""
+    from deploy.issuer import from_settings
+    from services.common.settings import get_settings
+
+    settings = get_settings()
+    if not settings.trusted_issuers:
+        os.environ["OIDC_ISSUERS"] = settings.local_issuer_url
+        get_settings.cache_clear()
+    elif settings.local_issuer_url not in settings.trusted_issuers:
+        return None
+    issuer = from_settings()
+    secret_file = issuer.ensure_client("demo-integration")
+    print(f"Issuer:  {issuer.url} (tokens: python -m deploy.issuer token --sub demo-auditor)", flush=True)
+    print(f"         service account demo-integration, its secret in {secret_file}", flush=True)
+    return Supervised("local issuer", [PY, "-m", "deploy.issuer", "serve"])
+
+
 def up() -> int:
     demo_statistics_default(os.environ)
     ensure_backing_services()
-    _run(PY, "-m", "alembic", "upgrade", "head")
+    issuer = local_issuer()  # before the loader: it grants the local issuer's demo subjects their memberships
+    _run(PY, "-m", "alembic", "upgrade", "heads")
     _run(PY, "-m", "services.loader")
     api_port = os.environ.get("API_PORT", "8000")
     scoring_port = os.environ.get("SCORING_PORT", "8001")
     processes = [
+        *([issuer] if issuer is not None else []),
         Supervised("registry API", _serve("services.api.main:app", api_port)),
         Supervised("scoring API", _serve("services.scoring.main:app", scoring_port)),
         Supervised("report worker", [PY, "-m", "arq", "services.reports.worker.WorkerSettings"]),

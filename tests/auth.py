@@ -53,6 +53,10 @@ def run_issuer() -> LocalIssuer:
     issuer: LocalIssuer = _run["issuer"]
     os.environ["OIDC_ISSUERS"] = issuer.url
     os.environ["OIDC_AUDIENCE"] = issuer.audience
+    # It stands for the local issuer in this run: the loader grants its demo subjects their memberships
+    # (data/identity/demo-memberships.json), and `python -m deploy.issuer token` signs with its keys.
+    os.environ["LOCAL_ISSUER_PORT"] = issuer.url.rsplit(":", 1)[1]
+    os.environ["LOCAL_ISSUER_DIR"] = str(issuer.directory)
     return issuer
 
 

@@ -131,8 +131,9 @@ async def raw_connection(connection: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
-def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
-    """Point an app's session and read dependencies at the test's transaction."""
+def bind_app(app: Any, session: AsyncSession, raw_connection: Any, *, record_answers: bool = True) -> None:
+    """Point an app's session and read dependencies at the test's transaction (and, unless told not to, hold its
+    answers to its OpenAPI document: tests/documented.py)."""
     from services.common.db import get_read_pool, get_session, get_stream_session
 
     async def _session() -> AsyncIterator[AsyncSession]:
@@ -156,7 +157,8 @@ def bind_app(app: Any, session: AsyncSession, raw_connection: Any) -> None:
     app.dependency_overrides[get_stream_session] = _stream_session
     app.dependency_overrides[get_read_pool] = _read
     app.state.authenticator = run_authenticator()  # the lifespan, which builds it in production, does not run here
-    app.add_middleware(RecordAnswers, title=app.title, spec=app.openapi)
+    if record_answers:
+        app.add_middleware(RecordAnswers, title=app.title, spec=app.openapi)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -12,8 +12,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    # Postgres in the usual libpq form: postgresql://user@host:port/db (a unix socket as ?host=/dir).
+    # Postgres in the usual libpq form: postgresql://user@host:port/db (a unix socket as ?host=/dir). Its user owns
+    # the schema: the migrations run as it.
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres")
+    # The database role the services (APIs, workers, the loader) connect as: it owns no table but executed_volume
+    # (attaching an upload's partition needs its owner), may read and write the data, and may only insert and read
+    # the audit log. Migration 0014 creates it when missing and grants it that. SERVICE_DATABASE_URL names the
+    # services' connection outright (say, with a password); else it is DATABASE_URL with user SERVICE_DB_USER and no
+    # password. An empty SERVICE_DB_USER makes the services connect as DATABASE_URL's user.
+    service_db_user: str = Field(default="kzhp_service", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    service_database_url: str | None = None
     redis_url: str = Field(default="redis://127.0.0.1:6379/0")
     api_port: int = 8000
     scoring_port: int = 8001
@@ -77,14 +85,23 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.local_issuer_port}"
 
     @property
+    def service_url(self) -> str:
+        """The database as the services connect to it (as the services' role)."""
+        if self.service_database_url:
+            return plain_dsn(self.service_database_url)
+        if not self.service_db_user:
+            return plain_dsn(self.database_url)
+        return with_user(plain_dsn(self.database_url), self.service_db_user)
+
+    @property
     def sqlalchemy_url(self) -> str:
-        """The same database for SQLAlchemy's asyncpg dialect."""
-        return asyncpg_dialect_url(self.database_url)
+        """The services' connection for SQLAlchemy's asyncpg dialect."""
+        return asyncpg_dialect_url(self.service_url)
 
     @property
     def asyncpg_dsn(self) -> str:
-        """The same database for a bare asyncpg pool."""
-        return plain_dsn(self.database_url)
+        """The services' connection for a bare asyncpg pool."""
+        return self.service_url
 
 
 def plain_dsn(url: str) -> str:
@@ -92,6 +109,14 @@ def plain_dsn(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql://" + url[len(prefix) :]
     return url
+
+
+def with_user(url: str, user: str) -> str:
+    """The same server and database as another user, without a password: postgresql://user@host:port/db?..."""
+    scheme, rest = url.split("://", 1)
+    authority, slash, tail = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    return f"{scheme}://{user}@{host}{slash}{tail}"
 
 
 def asyncpg_dialect_url(url: str) -> str:

@@ -123,3 +123,31 @@ async def test_the_audit_history_is_for_auditors_and_administrators(api: AsyncCl
     assert (await api.get("/api/v1/audit")).status_code == 401
     assert (await api.get("/api/v1/audit", headers=auth.headers(Role.auditor))).status_code == 200
     assert (await api.get("/api/v1/audit", headers=auth.headers(Role.ministry_reviewer))).status_code == 403
+
+
+async def test_the_demo_subjects_of_the_local_issuer_have_one_membership_per_role(
+    api: AsyncClient, auth: Auth, raw_connection: Any
+) -> None:
+    from services.api.identity.seed import read_demo_memberships
+    from services.common.settings import get_settings
+
+    demo = read_demo_memberships(get_settings().data_dir)
+    assert {role for entry in demo for role in entry["roles"]} == {r.value for r in Role}
+    rows = await raw_connection.fetch(
+        "SELECT m.subject, v.roles, o.code FROM membership m JOIN membership_version v ON v.membership_id = m.id "
+        "AND v.valid_to IS NULL LEFT JOIN organisation o ON o.id = v.organisation_id "
+        "WHERE m.issuer = $1 AND m.subject LIKE 'demo-%'",
+        auth.issuer.url,
+    )
+    assert {r["subject"]: (list(r["roles"]), r["code"]) for r in rows} == {
+        e["subject"]: (e["roles"], e.get("organisation")) for e in demo
+    }
+    token = {"Authorization": f"Bearer {auth.issuer.token('demo-auditor')}"}
+    assert (await api.get("/api/v1/audit", headers=token)).status_code == 200
+
+
+async def test_loading_the_demo_memberships_again_changes_nothing(loaded: None, engine: Any) -> None:
+    from services.api.identity.seed import load_demo_memberships
+    from services.common.db import make_sessionmaker
+
+    assert await load_demo_memberships(make_sessionmaker(engine)) == 0
