@@ -35,6 +35,7 @@ PUBLIC: dict[str, set[tuple[str, str]]] = {
         ("GET", "/api/v1/completion-forms"),
         ("GET", "/api/v1/organisations"),
         ("GET", "/api/v1/organisations/{code}"),
+        ("GET", "/api/v1/providers"),  # the Fund's published register of providers (reference data, no figures)
         ("GET", "/api/v1/data-quality"),
         ("GET", "/api/v1/regions"),
         ("GET", "/api/v1/regions/{kato_code}"),
