@@ -1,5 +1,5 @@
-"""Bulk upload of executed volumes, the streamed CSV path: raw lines COPYed into staging, line numbers exact,
-UTF-8 checked chunk by chunk (characters split across chunks), escaping, quoted lines, integrity without FKs."""
+"""Bulk upload of executed volumes, the streamed CSV path: lines COPYed into staging, line numbers exact, UTF-8
+checked (characters split across chunks), quoted lines, lines COPY refuses read one by one, foreign keys."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -151,8 +151,8 @@ async def test_all_or_nothing_large_stream_leaves_nothing(gapi: AsyncClient, raw
 
 
 async def test_referenced_rows_cannot_be_deleted(gapi: AsyncClient, session: AsyncSession) -> None:
-    """A region, profile, provider or batch an executed volume names cannot go away (nor change its key): the
-    upload's references (executed_volume_cell, executed_volume_provider) hold foreign keys to them."""
+    """A region, profile, provider or batch an executed volume names cannot go away (nor change its key): the rows
+    hold foreign keys to them."""
     for sql in (
         "INSERT INTO region (kato_code, name_kk, kind, position) VALUES ('999999999', 'Сынақ', 'oblast', 99)",
         "INSERT INTO clinical_profile (code, name_kk, position) VALUES ('zz-test', 'Сынақ', 99)",
@@ -166,14 +166,17 @@ async def test_referenced_rows_cannot_be_deleted(gapi: AsyncClient, session: Asy
     ).encode()
     r = await _post(gapi, body, "s-guard", size=64)
     assert r.status_code == 200 and r.json()["rows_accepted"] == 1
-    for sql, table in (
-        ("DELETE FROM clinical_profile WHERE code = 'zz-test'", "executed_volume_cell"),
-        ("UPDATE region SET kato_code = '999999998' WHERE kato_code = '999999999'", "executed_volume_cell"),
-        ("DELETE FROM region WHERE kato_code = '999999999'", "executed_volume_cell"),
-        ("DELETE FROM ingest_batch WHERE batch_id = 's-guard'", "executed_volume_cell"),
-        ("DELETE FROM organisation WHERE code = '«Сынақ» ЖШС'", "executed_volume_provider"),
+    for sql, column in (
+        ("DELETE FROM clinical_profile WHERE code = 'zz-test'", "profile_code"),
+        ("UPDATE region SET kato_code = '999999998' WHERE kato_code = '999999999'", "region_code"),
+        ("DELETE FROM region WHERE kato_code = '999999999'", "region_code"),
+        ("DELETE FROM ingest_batch WHERE batch_id = 's-guard'", "batch_no"),
+        ("DELETE FROM organisation WHERE code = '«Сынақ» ЖШС'", "provider_code"),
     ):
-        with pytest.raises(DBAPIError, match=f'violates foreign key constraint .* on table "{table}"'):
+        with pytest.raises(
+            DBAPIError,
+            match=f'violates foreign key constraint "fk_executed_volume_{column}_.* on table "executed_volume"',
+        ):
             async with session.begin_nested():
                 await session.execute(text(sql))
     with pytest.raises(DBAPIError, match="cannot truncate a table referenced in a foreign key constraint"):
@@ -210,4 +213,30 @@ async def test_crlf_body_in_one_piece_and_in_small_chunks(gapi: AsyncClient, raw
 async def test_header_and_rows_in_one_chunk_without_final_line_break(gapi: AsyncClient) -> None:
     body = b"region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n790000000,surgery,2018-04,1,0,0,2"
     r = await _post(gapi, body, "s-one", size=len(body))
+    assert r.status_code == 200 and r.json()["kept_lines"] == [[2, 2]], r.text
+
+
+async def test_a_quoted_line_break_keeps_the_numbering(gapi: AsyncClient) -> None:
+    """COPY would read a quoted field holding a line break as one record of two lines, and number the lines after
+    it one short: the body is read line by line instead, and each half is refused on its own line."""
+    body = (
+        b"region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
+        b"710000000,cardiology,2017-01,1,0,0,2\n"  # 2
+        b'710000000,"cardio\nlogy",2017-02,1,0,0,2\n'  # 3 and 4
+        b"710000000,cardiology,2017-03,1,0,0,2\n"  # 5
+    )
+    r = await _post(gapi, body, "s-quoted-break", size=7)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["kept_lines"] == [[2, 2], [5, 5]] and [x["line"] for x in res["refused"]] == [3, 4], res
+    assert res["refused"][0]["errors"][0]["reason"].startswith("malformed CSV")
+
+
+async def test_a_carriage_return_in_a_quoted_field_is_trimmed(gapi: AsyncClient) -> None:
+    """COPY keeps a carriage return inside quotes as a character of the field; trimmed, as around any value."""
+    body = (
+        b"region,profile,month,treated_cases,children_cases,rural_cases,bed_days\n"
+        b'710000000,"cardiology\r",2016-01,1,0,0,2\n'
+    )
+    r = await _post(gapi, body, "s-quoted-cr", size=1 << 16)
     assert r.status_code == 200 and r.json()["kept_lines"] == [[2, 2]], r.text

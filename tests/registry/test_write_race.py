@@ -1,4 +1,5 @@
-"""Writers racing on one If-Match, against a real server process on a database of its own whose writes commit.
+"""Writers racing on one If-Match, against a real server process on a database of its own whose writes commit
+(the `api_server` and `live_database` fixtures).
 
 Of 50 writes sent at once with the same ETag exactly one changes the resource; the 49 others answer 412 (never
 409 or 500), whether a loser reads the version before the winner commits (the guarded UPDATE then finds the
@@ -6,19 +7,12 @@ version closed) or after (the ETag then names an older version).
 """
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -28,62 +22,11 @@ from services.common.auth import Role
 from services.common.db import make_sessionmaker
 from services.common.errors import PreconditionFailed
 from services.common.models.registry import MeasureVersion
-from services.common.settings import REPO_ROOT, asyncpg_dialect_url, plain_dsn
+from services.common.settings import asyncpg_dialect_url, plain_dsn
 from tests.committed_auth import committed_headers
-from tests.conftest import alembic_config, create_database, drop_database
 from tests.registry.test_write_api import CANCER, new_measure
 
 WRITERS = 50
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def race_database() -> Iterator[str]:
-    """A throw-away database with the documents loaded; its writes really commit."""
-    url = create_database("race")
-    try:
-        command.upgrade(alembic_config(url), "heads")
-        env = {**os.environ, "DATABASE_URL": url}
-        subprocess.run([sys.executable, "-m", "services.loader"], cwd=REPO_ROOT, env=env, check=True, timeout=300)
-        yield url
-    finally:
-        drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def served_api(race_database: str) -> Iterator[str]:
-    """The registry API in a uvicorn process of its own, on the throw-away database."""
-    env = {**os.environ, "DATABASE_URL": race_database}
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        port = _free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "services.api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("the API did not start")
-        yield base
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=20)
 
 
 async def _race(client: httpx.AsyncClient, url: str, etag: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
@@ -110,16 +53,16 @@ async def _history(client: httpx.AsyncClient, url: str, versions: int) -> list[d
 
 
 @pytest.fixture
-async def admin(race_database: str) -> dict[str, str]:
-    return await committed_headers(plain_dsn(race_database), Role.ministry_admin, subject="test:race-admin")
+async def admin(live_database: str) -> dict[str, str]:
+    return await committed_headers(plain_dsn(live_database), Role.ministry_admin, subject="test:race-admin")
 
 
 def _limits() -> httpx.Limits:
     return httpx.Limits(max_connections=WRITERS, max_keepalive_connections=WRITERS)
 
 
-async def test_50_measure_writes_with_one_etag_one_wins_49_get_412(served_api: str, admin: dict[str, str]) -> None:
-    async with httpx.AsyncClient(base_url=served_api, timeout=60, limits=_limits(), headers=admin) as client:
+async def test_50_measure_writes_with_one_etag_one_wins_49_get_412(api_server: Any, admin: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=60, limits=_limits(), headers=admin) as client:
         created = await client.post(f"/api/v1/documents/{CANCER}/measures", json=new_measure(number="901"))
         assert created.status_code == 201, created.text
         measure_id, etag = created.json()["id"], created.headers["etag"]
@@ -143,7 +86,7 @@ async def test_50_measure_writes_with_one_etag_one_wins_49_get_412(served_api: s
         assert answers[winner].headers["etag"] == (await client.get(f"/api/v1/measures/{measure_id}")).headers["etag"]
 
 
-async def test_50_document_writes_with_one_etag_one_wins_49_get_412(served_api: str, admin: dict[str, str]) -> None:
+async def test_50_document_writes_with_one_etag_one_wins_49_get_412(api_server: Any, admin: dict[str, str]) -> None:
     doc = {
         "slug": "race-plan-2027-2030",
         "kind": "government_decree",
@@ -154,7 +97,7 @@ async def test_50_document_writes_with_one_etag_one_wins_49_get_412(served_api: 
         "period_start": "2027-01-01",
         "period_end": "2030-12-31",
     }
-    async with httpx.AsyncClient(base_url=served_api, timeout=60, limits=_limits(), headers=admin) as client:
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=60, limits=_limits(), headers=admin) as client:
         created = await client.post("/api/v1/documents", json=doc)
         assert created.status_code == 201, created.text
         url = f"/api/v1/documents/{doc['slug']}"
@@ -172,10 +115,10 @@ async def test_50_document_writes_with_one_etag_one_wins_49_get_412(served_api: 
         ]
 
 
-async def test_a_writer_waiting_on_the_winner_gets_412_not_409(race_database: str) -> None:
+async def test_a_writer_waiting_on_the_winner_gets_412_not_409(live_database: str) -> None:
     """The interleaving that answered 409 "measure N has no current version": B reads while A's change is not
     committed, waits for A's row lock, and finds the version closed once A commits."""
-    engine = create_async_engine(asyncpg_dialect_url(race_database), pool_size=2)
+    engine = create_async_engine(asyncpg_dialect_url(live_database), pool_size=2)
     maker = make_sessionmaker(engine)
     today = date(2026, 12, 6)
     try:

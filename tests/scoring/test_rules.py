@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from services.common.errors import ValidationFailed
-from services.scoring import rules, service
+from services.scoring import rules
+from services.scoring.criteria import service
 from services.scoring.criteria.importer import read_seed
 from services.scoring.criteria.schemas import CriteriaVersionIn
 from services.scoring.rules import AgeBand, CriterionDef, LevelDef, VersionDef

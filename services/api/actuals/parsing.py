@@ -1,13 +1,12 @@
-"""Incremental handling of a streamed CSV or JSON Lines body on its way into the staging tables.
+"""Reading a streamed CSV or JSON Lines body of executed volumes on its way into the staging table.
 
 Nothing is read whole into memory: the body arrives in chunks and is handed on as it comes.
 
-* CSV is not parsed in Python. After the header line, the bytes go straight into COPY (text format, comma as
-  delimiter), one staging row per physical line, numbered in input order by an identity column, so line numbers
-  stay exact. A block of lines is only checked at C speed (UTF-8 validity, one field count per line) and escaped
-  where COPY would read it differently (backslash, carriage return). The rare lines that are not plain (invalid
-  UTF-8, NUL byte, double quotes, a wrong field count, blank) are taken one by one, as the csv module reads them:
-  their fields, or their parse error in the last column.
+* CSV is read by Postgres: after the header line (read here), the bytes go as they come into Postgres's own CSV
+  COPY, one staging row per line, numbered in input order by an identity column. Postgres refuses the whole COPY
+  when a line is not one record of the header's fields (a wrong field count, a blank line, a quoted field left
+  open or holding a line break, invalid UTF-8, a NUL byte); then the body, kept as it passed, is read again here
+  line by line (`csv_line_rows`), as the csv module reads each line, so that each such line gets its own error.
 * JSON Lines are parsed here (orjson) into rows of text and copied in bounded batches.
 
 Values stay text; the database validates them (set-based, in SQL). A row that cannot even be split into fields
@@ -17,8 +16,6 @@ and what this upload accepts of them are here.
 """
 
 import csv
-import operator
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,6 +29,7 @@ from services.api.bulk.stream import (
     csv_header,
     error_row,
     header_not_utf8,
+    lines,
     no_header,
     not_utf8,
 )
@@ -97,80 +95,36 @@ UNICODE_SPACE = (
     "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
-# The UTF-8 bytes of every whitespace character but the line break: a body holding none needs no trimming.
-SPACE_BYTES = tuple(c.encode() for c in UNICODE_SPACE if c != "\n")
+# The UTF-8 bytes of every whitespace character but the line breaks: a body holding none needs no trimming.
+SPACE_BYTES = tuple(c.encode() for c in UNICODE_SPACE if c not in "\r\n")
 ASCII_SPACE_BYTES = tuple(b for b in SPACE_BYTES if len(b) == 1)
-_commas = operator.methodcaller("count", b",")
-
-
-def _escape(data: bytes) -> bytes:
-    """Bytes as COPY text-format data with the comma as delimiter: backslash and carriage return are escaped."""
-    if b"\\" in data:
-        data = data.replace(b"\\", b"\\\\")
-    if b"\r" in data:
-        data = data.replace(b"\r", b"\\r")
-    return data
-
-
-def _field(value: str) -> bytes:
-    """One value as a COPY text-format field (delimiter, backslash and line breaks escaped)."""
-    data = _escape(value.encode())
-    if b"," in data:
-        data = data.replace(b",", b"\\,")
-    if b"\n" in data:
-        data = data.replace(b"\n", b"\\n")
-    return data
-
-
-class NotDirect(Exception):
-    """The body cannot take the direct way into executed_volume; the checked way takes it (and says why per row)."""
-
-
-# For each month MM: the "-MM" ending a field of the form YYYY-MM, and what the direct way writes instead (a date,
-# YYYY-MM-01). The literal comes first in the pattern so that the search runs at the speed of a substring search (a
-# pattern opening with a lookbehind is tried at every byte); one pass per month with a literal replacement costs less
-# than one pass with a group reference, which Python expands match by match.
-_MONTH_ENDS = tuple(
-    (re.compile(rb"-%02d(?=[,\n])(?<=[,\n][0-9]{4}-%02d)" % (m, m)), b"-%02d" % m, b"-%02d-01" % m)
-    for m in range(1, 13)
-)
-# What the direct way leaves to the checked way: a quoted field, an escape, a NUL, a sign (COPY reads "+5" and "-0"
-# as numbers where the checked way refuses them).
-_NOT_DIRECT = (b'"', b"\\", b"\x00", b"+")
 
 
 class CsvBody:
-    """A streamed CSV body: `read_header()` takes the header line, then `copy_data()` yields the remaining lines as
-    COPY text-format data (comma-delimited) of the staging table: one row per physical line, the header's fields in
-    order and then the line's parse error. Blank lines are rows too (all fields and the error empty), so that the
-    identity column numbers the lines exactly as the file does.
+    """A streamed CSV body: `read_header()` takes the header line, then `copy_data()` yields the rest as it comes,
+    for Postgres's CSV COPY, and counts the lines it hands on (`lines`): COPY must make as many rows of them, or
+    some line was not one record (a quoted field holding a line break) and the body is read again line by line.
 
-    A block of lines that is valid UTF-8, holds no double quote nor NUL and whose every line has as many fields as
-    the header (the usual block) goes on as it is, only escaped and with a null error appended to each line, at C
-    speed. The other blocks are taken line by line, as the csv module would read them."""
+    Blank lines at the very end are left out (COPY would refuse them; they are no rows). On the way, the body is
+    looked at for whitespace only, at C speed: `spaces` says whether some field may need trimming, `ascii` whether
+    ASCII whitespace is all there can be."""
 
     def __init__(self, stream: AsyncIterator[bytes], digest: Digest) -> None:
         self._chunks = stream.__aiter__()
         self._digest = digest
         self._buffer = b""
-        self._eof = False
         self.header: list[str] = []
         self.header_line = 0
-        self.ascii = True  # every byte so far is ASCII: fields need only ASCII whitespace trimmed
-        self.spaces = False  # some line holds whitespace (other than the line break): fields are trimmed
-        self.not_direct: str | None = None  # why the direct way stopped (see direct_data)
+        self.lines = 0  # the lines handed on to COPY
+        self.ascii = True
+        self.spaces = False
 
     @property
     def width(self) -> int:
         return len(self.header)
 
     async def _next(self) -> bytes | None:
-        while not self._eof:
-            try:
-                chunk = await self._chunks.__anext__()
-            except StopAsyncIteration:
-                self._eof = True
-                break
+        async for chunk in self._chunks:
             if chunk:
                 self._digest.update(chunk)
                 return chunk
@@ -202,124 +156,78 @@ class CsvBody:
             self.header_line = line_no
             return
 
-    def _error_row(self, reason: str) -> bytes:
-        return b"\\N," * self.width + _field(reason)
-
-    def _row(self, line: bytes) -> bytes:
-        """One line taken on its own, as the csv module would read it, as a staging row."""
-        raw = line[:-1] if line.endswith(b"\r") else line
-        if not raw.strip():
-            return b"," * self.width  # a blank line: empty fields, empty error
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return self._error_row(not_utf8(raw, exc))
-        at = raw.find(b"\x00")
-        if at >= 0:
-            return self._error_row(f"row|holds a NUL byte (byte {at + 1} of the line)")
-        if '"' in text:
-            try:
-                cells = next(csv.reader([text], strict=True))
-            except csv.Error as exc:
-                return self._error_row(f"row|malformed CSV: {exc}")
-            if len(cells) != self.width:
-                return self._error_row(f"row|expected {self.width} fields, found {len(cells)}")
-            return b",".join(map(_field, cells)) + b",\\N"
-        found = raw.count(b",") + 1
-        if found != self.width:
-            return self._error_row(f"row|expected {self.width} fields, found {found}")
-        return _escape(raw) + b",\\N"
-
-    def _lines(self, data: bytes) -> bytes:
-        """Complete lines (ending in a line break) as COPY data."""
-        if data.isascii():
-            clean = b"\x00" not in data
-        else:
+    def _look(self, data: bytes) -> bytes:
+        if self.ascii and not data.isascii():
             self.ascii = False
-            try:
-                data.decode("utf-8")
-                clean = b"\x00" not in data
-            except UnicodeDecodeError:
-                clean = False
         if not self.spaces:
-            self.spaces = any(space in data for space in (ASCII_SPACE_BYTES if self.ascii else SPACE_BYTES))
-        lines = data.split(b"\n")
-        lines.pop()  # data ends with a line break
-        if clean and b'"' not in data and set(map(_commas, lines)) == {self.width - 1}:
-            return _escape(data).replace(b"\n", b",\\N\n")
-        return b"\n".join(map(self._row, lines)) + b"\n"
+            self.spaces = any(s in data for s in (ASCII_SPACE_BYTES if self.ascii else SPACE_BYTES)) or (
+                b"\r" in data and data.count(b"\r") != data.count(b"\r\n")  # a carriage return in a quoted field
+            )
+        # What goes on never ends in a line break (see copy_data): its lines are its line breaks and one more.
+        self.lines += data.count(b"\n") + (self.lines == 0)
+        return data
 
     async def copy_data(self) -> AsyncIterator[bytes]:
-        rest, self._buffer = self._buffer, b""
+        held = self._buffer  # line breaks at the end of what came so far: sent only once more lines follow
+        self._buffer = b""
         while True:
             chunk = await self._next()
             if chunk is None:
-                if rest:
-                    yield self._lines(rest if rest.endswith(b"\n") else rest + b"\n")
-                return
-            data = rest + chunk
-            # Only complete lines go on: a multi-byte character is never split, as no UTF-8 sequence holds "\n".
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data
+                break
+            data = held + chunk
+            kept = data.rstrip(b"\r\n")
+            held = data[len(kept) :]
+            if kept:
+                yield self._look(kept)
+        rest = held.rstrip(b"\r\n")
+        if rest:
+            yield self._look(rest)
+
+
+async def csv_line_rows(stream: AsyncIterator[bytes], digest: Digest, batch_rows: int = BATCH_ROWS) -> Any:
+    """A CSV body read line by line, as the csv module reads each line, as staging rows (line_no, the header's
+    fields in order, parse error): the header's line is left out (the first line that is not blank), and so are
+    blank lines. For the bodies Postgres's COPY cannot take (see the module's docstring)."""
+    width: int | None = None
+    batch: list[Row] = []
+    async for block in lines(stream, digest):
+        for line_no, raw in block:
+            if not raw.strip():
                 continue
-            rest = data[cut:]
-            yield self._lines(data[:cut] if cut < len(data) else data)
+            if width is None:
+                try:
+                    width = len(_csv_header(raw.decode("utf-8")))
+                except UnicodeDecodeError:
+                    raise header_not_utf8() from None
+                continue
+            batch.append(_line_row(line_no, raw, width))
+        if len(batch) >= batch_rows:
+            yield batch
+            batch = []
+    if width is None:
+        raise no_header()
+    if batch:
+        yield batch
 
-    def _direct(self, data: bytes) -> bytes:
-        """Complete lines as COPY text data for the direct way, or NotDirect.
 
-        The month is written YYYY-MM-01 (a date, as COPY reads it) by rewriting every field of the form YYYY-MM,
-        and there must be as many of those as lines. So a line whose month field is not of that form (a full date
-        YYYY-MM-DD included) either fails COPY's date input, or is made up for by a line with two such fields, one
-        of them outside the month column, which a check refuses as a region, profile, provider or number
-        (repository.direct_refusal)."""
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")
-        if data.isascii():
-            spaces = ASCII_SPACE_BYTES
-        else:
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise NotDirect("not valid UTF-8") from None
-            spaces = SPACE_BYTES
-        if any(s in data for s in spaces) or any(s in data for s in _NOT_DIRECT):
-            raise NotDirect("a field to trim, quote, unescape or read as signed")
-        if data.startswith((b"-", b"\n")) or b",-" in data or b"\n-" in data or b"\n\n" in data:
-            raise NotDirect("a blank line or a field starting with a minus")
-        data, months = b"\n" + data, 0
-        for pattern, end, date_end in _MONTH_ENDS:
-            if end in data:
-                data, found = pattern.subn(date_end, data)
-                months += found
-        if months != data.count(b"\n") - 1:
-            raise NotDirect("a line without a month YYYY-MM")
-        return data[1:]
+def _line_row(line_no: int, raw: bytes, width: int) -> Row:
+    def error(reason: str) -> Row:
+        return (line_no, *([None] * width), reason)
 
-    async def direct_data(self) -> AsyncIterator[bytes]:
-        """The lines after the header as COPY text data (comma-delimited, an empty field null) of the columns the
-        header names, for the direct way. Stops at the first block holding what only the checked way reads right,
-        with the reason in `not_direct` (ending the data, rather than failing the COPY from here, keeps the
-        connection's transaction usable). Blank lines at the very end are left out, as the checked way skips them."""
-        rest, self._buffer = self._buffer, b""
-        held_blank = False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error(not_utf8(raw, exc))
+    at = raw.find(b"\x00")
+    if at >= 0:
+        return error(f"row|holds a NUL byte (byte {at + 1} of the line)")
+    if '"' in text:
         try:
-            while True:
-                chunk = await self._next()
-                data = rest + chunk if chunk is not None else rest
-                if chunk is None and data and not data.endswith(b"\n"):
-                    data += b"\n"
-                cut = data.rfind(b"\n") + 1
-                rest, data = data[cut:], data[:cut]
-                if data:
-                    lines = data.rstrip(b"\r\n")
-                    if held_blank and lines:
-                        raise NotDirect("a blank line")
-                    held_blank = held_blank or not lines or data.count(b"\n", len(lines)) > 1
-                    if lines:
-                        yield self._direct(lines + b"\n")
-                if chunk is None:
-                    return
-        except NotDirect as exc:
-            self.not_direct = str(exc)
+            cells = next(csv.reader([text], strict=True))
+        except csv.Error as exc:
+            return error(f"row|malformed CSV: {exc}")
+    else:
+        cells = text.split(",")  # a carriage return inside a field is a character of it (the csv module refuses it)
+    if len(cells) != width:
+        return error(f"row|expected {width} fields, found {len(cells)}")
+    return (line_no, *cells, None)

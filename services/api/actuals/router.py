@@ -38,9 +38,7 @@ volumes: `region` (КАТО), `profile`, `month` (YYYY-MM), `treated_cases`, `ch
 * `mode=per_row`: valid rows are kept; the answer lists kept lines and every refused line with its reasons.
 * The same `batch_id` sent again changes nothing and answers `duplicate: true`; other content under a used id
   is a 409. A correction is a new batch: changed figures become a new version, the old one stays in the history.
-* A CSV of clean new figures (no quotes, no padding, no figures held already for its region × profile × month) is
-  COPYed straight into storage and checked as a set; anything else is validated row by row. The answer is the
-  same either way.
+* Line numbers in the answer are the file's (the header is line 1 when nothing precedes it); blank lines count.
 """
 
 

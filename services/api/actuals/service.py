@@ -1,11 +1,12 @@
 """Bulk ingestion of executed volumes and the planned-against-executed view.
 
-The body is streamed into a temporary staging table with asyncpg COPY (a CSV body straight from the request chunks,
-one staging row per line, see parsing.CsvBody; JSON Lines parsed in bounded batches), validated set-based in SQL in
-one pass, then inserted with one INSERT…SELECT. The whole upload runs inside a savepoint, so a refused
-all-or-nothing upload (or any failure) leaves nothing behind. The request dependency owns the transaction and
-commits. Replay of a batch id, the verdict on the checked rows and the answer's shared fields are the bulk
-toolkit's (`services.api.bulk.batches`).
+One way for every upload: the body is staged as it streams into a temporary table (a CSV body by Postgres's own CSV
+COPY, read again line by line only when COPY refuses some line, see parsing; JSON Lines parsed in bounded batches),
+then, once it is in and the upload has its turn, validated set-based in SQL in one pass with every refused field
+named, and the kept rows inserted into executed_volume with one INSERT…SELECT. The whole upload runs inside a
+savepoint, so a refused all-or-nothing upload (or any failure) leaves nothing behind. The request dependency owns
+the transaction and commits. Replay of a batch id, the verdict on the checked rows and the answer's shared fields are
+the bulk toolkit's (`services.api.bulk.batches`).
 """
 
 import logging
@@ -24,38 +25,61 @@ from services.api.actuals import parsing
 from services.api.actuals import repository as repo
 from services.api.actuals.schemas import BatchResult, ExecutedVolumeOut, PlannedVsExecutedOut
 from services.api.bulk import batches, staging
-from services.api.bulk.schemas import BatchStatus
 from services.api.bulk.stream import Digest, body_format, stored_content_type
 from services.api.guarantee import repository as guarantee_repo
 from services.api.guarantee.http import YearMonth
-from services.common.errors import FieldError, NotFound, ValidationFailed
+from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.models.guarantee import BatchKind, BatchMode, IngestBatch
 from services.common.spool import Spool
 
 log = logging.getLogger(__name__)
 
-
-async def _stage_jsonl(conn: Any, stream: AsyncIterator[bytes], digest: Digest, suffix: str) -> tuple[str, list[str]]:
-    """Stage a JSON Lines body; returns the source of (line_no, parse_error, fields) rows for check_sql and the temp
-    tables."""
-    stage = f"ev_stage_{suffix}"
-    await staging.create_fields_stage(conn, stage, parsing.FIELDS)
-    async for rows in parsing.jsonl_rows(stream, digest):
-        await staging.copy_rows(conn, stage, parsing.FIELDS, rows)
-    return stage, [stage]
+# What makes Postgres refuse a COPY of CSV lines: a line that is not one record of the header's fields (a blank line
+# included), a quoted field left open, a carriage return in an unquoted field, invalid UTF-8, a NUL byte.
+_COPY_REFUSALS = (asyncpg.DataError,)
 
 
-async def _stage_csv(conn: Any, body: parsing.CsvBody, suffix: str) -> tuple[str, list[str]]:
-    """Stage a CSV body whose header is read; returns the source of rows for check_sql and the temp tables."""
-    stage = f"ev_stage_{suffix}"
-    await repo.copy_lines(conn, stage, body.header_line + 1, body.width, body.copy_data())
-    positions = {f: i + 1 for i, f in enumerate(body.header)}
-    space = "" if not body.spaces else parsing.ASCII_SPACE if body.ascii else parsing.UNICODE_SPACE
-    return repo.csv_source_sql(stage, positions, space), [stage]
+class _NotOneRowPerLine(Exception):
+    """COPY made more or fewer rows than the body has lines (a quoted field holding a line break)."""
 
 
 class _TakenMeanwhile(Exception):
     """Another request stored this batch id while this one was streaming its body."""
+
+
+async def _stage_csv(session: AsyncSession, conn: Any, spool: Spool, stage: str) -> tuple[str, Digest]:
+    """Stage a CSV body; returns the source of (line_no, parse_error, fields) rows for check_sql and the body's
+    digest. Postgres's CSV COPY takes the lines as they come; when it refuses one, the body is read again from the
+    spool line by line, each line that is not one record getting its own error."""
+    digest = Digest()
+    body = parsing.CsvBody(spool.passing(), digest)
+    await body.read_header()
+    positions = {f: i + 1 for i, f in enumerate(body.header)}
+    try:
+        async with session.begin_nested():
+            conn = await staging.driver(session)  # the session's connection, which emits the SAVEPOINT
+            await repo.create_stage(conn, stage, body.header_line + 1, body.width)
+            made = await repo.copy_csv(conn, stage, body.width, body.copy_data())
+            if made != body.lines:
+                raise _NotOneRowPerLine(f"{made} rows of {body.lines} lines")
+        space = "" if not body.spaces else parsing.ASCII_SPACE if body.ascii else parsing.UNICODE_SPACE
+        return repo.csv_source_sql(stage, positions, space), digest
+    except (_NotOneRowPerLine, *_COPY_REFUSALS) as exc:
+        log.info("CSV lines read one by one: %s", exc)
+    digest = Digest()
+    await repo.create_stage(conn, stage, 1, len(positions))
+    async for rows in parsing.csv_line_rows(spool.again(), digest):
+        await repo.copy_rows(conn, stage, len(positions), rows)
+    return repo.csv_source_sql(stage, positions, parsing.UNICODE_SPACE), digest
+
+
+async def _stage_jsonl(conn: Any, stream: AsyncIterator[bytes], stage: str) -> tuple[str, Digest]:
+    """Stage a JSON Lines body; returns the staging table (rows of line_no, parse_error, fields) and the digest."""
+    digest = Digest()
+    await staging.create_fields_stage(conn, stage, parsing.FIELDS)
+    async for rows in parsing.jsonl_rows(stream, digest):
+        await staging.copy_rows(conn, stage, parsing.FIELDS, rows)
+    return stage, digest
 
 
 async def _take_turn(session: AsyncSession, account: str, batch_id: str) -> None:
@@ -67,52 +91,6 @@ async def _take_turn(session: AsyncSession, account: str, batch_id: str) -> None
         raise _TakenMeanwhile(batch_id)
 
 
-# What makes COPY refuse a line of the direct way: a value its column's type does not take, a check or NOT NULL
-# broken, a key repeated (the unique key index), a line with too many or too few fields.
-_DIRECT_REFUSALS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
-
-
-async def _direct(
-    session: AsyncSession, body: parsing.CsvBody, account: str, batch_id: str, batch_no: int, suffix: str
-) -> tuple[int, int] | None:
-    """Take the upload the direct way: the lines COPYed straight into the upload's table, checked as a set, the
-    table attached. Returns the number of rows and the first line, or None (everything undone) when the upload
-    needs the checked way."""
-    try:
-        async with session.begin_nested():
-            conn = await staging.driver(session)  # the session's connection, which emits the SAVEPOINT
-            await repo.create_partition(conn, batch_no, first_line=body.header_line + 1)
-            t0 = time.perf_counter()
-            await repo.direct_copy(conn, batch_no, body.header, body.direct_data())
-            t1 = time.perf_counter()
-            if body.not_direct is not None:
-                raise parsing.NotDirect(body.not_direct)
-            await _take_turn(session, account, batch_id)
-            await repo.lock_references(conn)
-            refs = f"ev_refs_{suffix}"
-            await repo.direct_refs(conn, batch_no, refs)
-            t2 = time.perf_counter()
-            why = await repo.direct_refusal(conn, refs)
-            if why is not None:
-                raise parsing.NotDirect(why)
-            total = await repo.direct_total(conn, refs)
-            if not total:
-                raise parsing.NotDirect("no data rows")
-            t3 = time.perf_counter()
-            await repo.finish_partition(conn, batch_no, direct=True)
-            log.info(
-                "direct way: copy %.2fs, references %.2fs, checks %.2fs, key index and attach %.2fs",
-                t1 - t0,
-                t2 - t1,
-                t3 - t2,
-                time.perf_counter() - t3,
-            )
-            return total, body.header_line + 1
-    except (parsing.NotDirect, *_DIRECT_REFUSALS) as exc:
-        log.info("upload %s takes the checked way: %s", batch_no, exc)
-        return None
-
-
 async def ingest_executed_volumes(
     session: AsyncSession,
     *,
@@ -122,71 +100,71 @@ async def ingest_executed_volumes(
     content_type: str | None,
     stream: AsyncIterator[bytes],
 ) -> BatchResult:
-    """Take in an upload of executed volumes (batch ids are the sending `account`'s own). A CSV body tries the
-    direct way first; the checked way takes the body again (kept in a spool as it passed) when the direct way
-    cannot take it, and JSON Lines always."""
-    body_format(content_type)
-    existing = await batches.find(session, IngestBatch, account, batch_id)
+    """Take in an upload of executed volumes: stage the body, check every row, store the kept ones."""
+    kind = body_format(content_type)
+    existing = await batches.find(session, IngestBatch, account, batch_id)  # batch ids are the account's own
     if existing is not None:
         return await _replay(existing, stream)
     suffix = uuid.uuid4().hex[:12]
-    checked = f"ev_checked_{suffix}"
-    digest = Digest()
+    stage, checked = f"ev_stage_{suffix}", f"ev_checked_{suffix}"
     spool = Spool(stream)
     try:
         with batches.one_taker(batch_id, "pk_ingest_batch"):
             async with session.begin_nested():
                 conn = await staging.driver(session)
                 await repo.tune(conn)
-                batch_no = await repo.next_batch_no(conn)
                 t0 = time.perf_counter()
-                direct = None
-                csv_body = None
-                if body_format(content_type) == "csv":
-                    csv_body = parsing.CsvBody(spool.passing(), digest)
-                    await csv_body.read_header()
-                    direct = await _direct(session, csv_body, account, batch_id, batch_no, suffix)
-                if direct is not None:
-                    total, first = direct
-                    result = BatchResult(
-                        batch_id=batch_id,
-                        kind=BatchKind.executed_volumes,
-                        mode=mode,
-                        rows_new=total,
-                        rows_new_version=0,
-                        rows_unchanged=0,
-                        status=BatchStatus.accepted,
-                        rows_total=total,
-                        rows_accepted=total,
-                        rows_rejected=0,
-                        kept_lines=[[first, first + total - 1]],
-                        refused=[],
-                        refused_truncated=False,
-                        bytes=digest.bytes,
-                        content_sha256=digest.hexdigest(),
-                    )
-                    batch = _record(account, batch_id, batch_no, mode, content_type, result)
-                    session.add(batch)
-                    await session.flush()
-                    await repo.record_references(conn, batch_no, f"ev_refs_{suffix}")
-                    log.info("batch %s: %d rows the direct way in %.2fs", batch_id, total, time.perf_counter() - t0)
+                if kind == "csv":
+                    source, digest = await _stage_csv(session, conn, spool, stage)
                 else:
-                    batch, result = await _checked(
-                        session, conn, spool, csv_body, content_type, account, batch_id, batch_no, mode, suffix, checked
-                    )
-                    log.info(
-                        "batch %s: %d rows the checked way in %.2fs",
-                        batch_id,
-                        result.rows_total,
-                        time.perf_counter() - t0,
-                    )
+                    source, digest = await _stage_jsonl(conn, spool.passing(), stage)
+                t1 = time.perf_counter()
+                await _take_turn(session, account, batch_id)
+                await repo.check(conn, source, checked)
+                c = await repo.counts(conn, checked)
+                total, bad = int(c["total"]), int(c["bad"])
+                verdict = await batches.judge(
+                    conn, checked, mode, total, bad, span=(int(c["first"]), int(c["last"])) if total else None
+                )
+                fresh, corrected, unchanged = int(c["fresh"]), int(c["corrected"]), int(c["unchanged"])
+                result = BatchResult(
+                    batch_id=batch_id,
+                    kind=BatchKind.executed_volumes,
+                    mode=mode,
+                    rows_new=fresh,
+                    rows_new_version=corrected,
+                    rows_unchanged=unchanged,
+                    **verdict.fields(digest),
+                )
+                batch_no = await repo.next_batch_no(conn)
+                record = _record(account, batch_id, batch_no, mode, content_type, result)
+                session.add(record)
+                await session.flush()
+                t2 = time.perf_counter()
+                try:
+                    await repo.apply(conn, checked, batch_no, fresh + corrected)
+                except asyncpg.ForeignKeyViolationError as exc:
+                    raise Conflict(
+                        "a region, clinical profile or provider the upload names was removed while it was taken in; "
+                        "nothing was stored",
+                        [FieldError("body", "names a reference removed meanwhile")],
+                    ) from exc
+                await staging.drop(conn, stage, checked)
+                log.info(
+                    "batch %s: %d rows; staged in %.2fs, checked in %.2fs, stored in %.2fs",
+                    batch_id,
+                    total,
+                    t1 - t0,
+                    t2 - t1,
+                    time.perf_counter() - t2,
+                )
     except _TakenMeanwhile:  # everything of this request is undone: answer as the batch sent again
         stored = await batches.find(session, IngestBatch, account, batch_id)
         assert stored is not None
         return await _replay(stored, spool.again())
     finally:
         spool.close()
-    return await batches.received(session, batch, result)
+    return await batches.received(session, record, result)
 
 
 async def _replay(existing: IngestBatch, stream: AsyncIterator[bytes]) -> BatchResult:
@@ -218,53 +196,6 @@ def _record(
         rows_unchanged=result.rows_unchanged,
         result=orjson.loads(result.model_dump_json()),
     )
-
-
-async def _checked(
-    session: AsyncSession,
-    conn: Any,
-    spool: Spool,
-    csv_body: parsing.CsvBody | None,
-    content_type: str | None,
-    account: str,
-    batch_id: str,
-    batch_no: int,
-    mode: BatchMode,
-    suffix: str,
-    checked: str,
-) -> tuple[IngestBatch, BatchResult]:
-    """The checked way: the body staged as text, every row validated in SQL, the kept rows inserted as versions."""
-    digest = Digest()
-    if csv_body is not None:  # the direct way read part of the body: read it again from the start
-        body = parsing.CsvBody(spool.again(), digest)
-        await body.read_header()
-        source, staged = await _stage_csv(conn, body, suffix)
-    else:
-        source, staged = await _stage_jsonl(conn, spool.passing(), digest, suffix)
-    await _take_turn(session, account, batch_id)
-    await repo.lock_references(conn)
-    await repo.check(conn, source, checked)
-    c = await repo.counts(conn, checked)
-    total, bad = int(c["total"]), int(c["bad"])
-    verdict = await batches.judge(
-        conn, checked, mode, total, bad, span=(int(c["first"]), int(c["last"])) if total else None
-    )
-    fresh, corrected, unchanged = int(c["fresh"]), int(c["corrected"]), int(c["unchanged"])
-    result = BatchResult(
-        batch_id=batch_id,
-        kind=BatchKind.executed_volumes,
-        mode=mode,
-        rows_new=fresh,
-        rows_new_version=corrected,
-        rows_unchanged=unchanged,
-        **verdict.fields(digest),
-    )
-    batch = _record(account, batch_id, batch_no, mode, content_type, result)
-    session.add(batch)
-    await session.flush()
-    await repo.apply(conn, checked, batch_no, corrected, fresh + corrected)
-    await staging.drop(conn, *staged, checked)
-    return batch, result
 
 
 async def batch(session: AsyncSession, account: str, batch_id: str) -> BatchResult:

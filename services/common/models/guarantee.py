@@ -20,7 +20,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -30,9 +29,9 @@ from sqlalchemy import (
     Numeric,
     Sequence,
     String,
-    Table,
     Text,
     UniqueConstraint,
+    column,
     func,
     text,
 )
@@ -352,8 +351,8 @@ class ContractInvoice(CreatedAtMixin, Base):
 class IngestBatch(Base):
     """One bulk upload, keyed by the caller's batch id. Sending the same batch again changes nothing.
 
-    `batch_no` numbers the executed-volume uploads: it keys the upload's partition of executed_volume. Batch ids
-    are per account: the key is the sending account (Principal.label) and its batch id."""
+    `batch_no` numbers the executed-volume uploads: a stored row names its upload (and the upload that corrected it)
+    by this number. Batch ids are per account: the key is the sending account (Principal.label) and its batch id."""
 
     __tablename__ = "ingest_batch"
 
@@ -374,67 +373,82 @@ class IngestBatch(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-# Executed 24-hour inpatient volume: treated cases and bed-days per region × profile × month (× provider when the
-# sender reports per provider), one row per version of a key; `is_current` marks the live one.
-#
-# Partitioned by upload: every upload's rows are one partition (schema executed_volume_batch, table b<batch_no>),
-# written by COPY straight into a table of its own and attached when the upload commits. A million rows per upload
-# is the expected size, so nothing is maintained row by row while they arrive: the partition's unique index on the
-# key of a row is built once after the COPY (which is also the check that no key repeats within the upload), and
-# the index that serves reads of rows by region, profile and month is built by the report worker after commit.
-# A key has at most one current row across partitions: uploads of executed volumes take one lock in turn once
-# their body is in (services.api.bulk.batches.take_turn), and an upload that touches a region × profile × month
-# with figures already closes the versions it corrects (see executed_volume_cell).
-#
-# The rows carry no foreign keys (a row-level RI trigger per row and key would cost more than the COPY itself).
-# Their references are kept per upload instead, in executed_volume_cell (region, profile, month) and
-# executed_volume_provider, which do carry foreign keys: every row's region, profile and provider stands in its
-# upload's rows there.
-executed_volume = Table(
-    "executed_volume",
-    Base.metadata,
-    Column("batch_no", Integer, nullable=False),
-    Column("line_no", BigInteger, nullable=False),
-    Column("region_code", String(9), nullable=False),
-    Column("profile_code", String(60), nullable=False),
-    Column("provider_code", String(120)),
-    Column("month", Date, nullable=False),
-    Column("treated_cases", Integer, nullable=False),
-    Column("children_cases", Integer, nullable=False),
-    Column("rural_cases", Integer, nullable=False),
-    Column("bed_days", Integer, nullable=False),
-    Column("children_bed_days", Integer),
-    Column("rural_bed_days", Integer),
-    Column("version", Integer, nullable=False, server_default=text("1")),
-    Column("is_current", Boolean, nullable=False, server_default=text("true")),
-    Column("superseded_by", Integer),  # ingest_batch.batch_no of the upload that corrected this row
-    CheckConstraint("EXTRACT(DAY FROM month) = 1", name="month_is_first_day"),
-    CheckConstraint(
-        "treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0"
-        " AND (children_bed_days IS NULL OR children_bed_days >= 0)"
-        " AND (rural_bed_days IS NULL OR rural_bed_days >= 0)",
-        name="not_negative",
-    ),
-    CheckConstraint(
-        "children_cases <= treated_cases AND rural_cases <= treated_cases"
-        " AND children_bed_days <= bed_days AND rural_bed_days <= bed_days",
-        name="parts_within_total",
-    ),
-    postgresql_partition_by="LIST (batch_no)",
-)
+class ExecutedVolume(Base):
+    """Executed 24-hour inpatient volume: treated cases and bed-days per region × profile × month (× provider when
+    the sender reports per provider), one row per version of a key, all in this one table whatever the number of
+    uploads.
+
+    A key (region, profile, provider, month) has one current row (`is_current`), which Postgres enforces with a
+    partial unique index; a correction closes the current row (is_current false, `superseded_by` its upload) and
+    adds the next version, so the history stays. Every reference is a foreign key. A row is identified by the
+    upload that brought it and its line in the file."""
+
+    __tablename__ = "executed_volume"
+    __table_args__ = (
+        # One current row per key; a row without provider is one key of its own (NULLS NOT DISTINCT). In the
+        # order the list reads the current figures.
+        Index(
+            "uq_executed_volume_current",
+            "region_code",
+            "profile_code",
+            "month",
+            column("provider_code").nulls_first(),
+            unique=True,
+            postgresql_where=text("is_current"),
+            postgresql_nulls_not_distinct=True,
+        ),
+        # One row per version of a key; in the order the list reads the history.
+        Index(
+            "uq_executed_volume_version",
+            "region_code",
+            "profile_code",
+            "month",
+            column("provider_code").nulls_first(),
+            "version",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+        CheckConstraint("EXTRACT(DAY FROM month) = 1", name="month_is_first_day"),
+        CheckConstraint(
+            "treated_cases >= 0 AND bed_days >= 0 AND children_cases >= 0 AND rural_cases >= 0"
+            " AND (children_bed_days IS NULL OR children_bed_days >= 0)"
+            " AND (rural_bed_days IS NULL OR rural_bed_days >= 0)",
+            name="not_negative",
+        ),
+        CheckConstraint(
+            "children_cases <= treated_cases AND rural_cases <= treated_cases"
+            " AND children_bed_days <= bed_days AND rural_bed_days <= bed_days",
+            name="parts_within_total",
+        ),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    batch_no: Mapped[int] = mapped_column(ForeignKey("ingest_batch.batch_no"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.kato_code"))
+    profile_code: Mapped[str] = mapped_column(ForeignKey("clinical_profile.code"))
+    provider_code: Mapped[str | None] = mapped_column(ForeignKey("organisation.code"))
+    month: Mapped[date] = mapped_column(Date)
+    treated_cases: Mapped[int] = mapped_column(Integer)
+    children_cases: Mapped[int] = mapped_column(Integer)
+    rural_cases: Mapped[int] = mapped_column(Integer)
+    bed_days: Mapped[int] = mapped_column(Integer)
+    children_bed_days: Mapped[int | None] = mapped_column(Integer)
+    rural_bed_days: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    is_current: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # The upload whose new version closed this row.
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.batch_no"))
 
 
 class ExecutedVolumeCell(Base):
-    """An upload's rows in one region × profile × month: how many, and the sums of those still current.
-
-    The references of the upload's rows (with foreign keys); how an upload finds at once whether it touches figures
-    already held; and the current totals per region, profile and month, read by planned-against-executed and the
-    reports without reading the rows: an upload adds its cells, a correction takes the rows it closes off the cells
-    of their uploads."""
+    """The executed volumes of one region × profile × month: how many rows (every version) and how many current,
+    and the sums of the current ones. Planned against executed, and the list's totals, read these instead of the
+    rows; an upload adds its kept rows to their cells and takes the rows it closes off theirs, in the same
+    transaction."""
 
     __tablename__ = "executed_volume_cell"
     __table_args__ = (
-        Index("ix_executed_volume_cell_batch", "batch_no"),
         Index("ix_executed_volume_cell_month", "month", "region_code", "profile_code"),
         CheckConstraint("current_rows BETWEEN 0 AND rows", name="current_within_rows"),
     )
@@ -442,19 +456,9 @@ class ExecutedVolumeCell(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("region.kato_code"), primary_key=True)
     profile_code: Mapped[str] = mapped_column(ForeignKey("clinical_profile.code"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
-    batch_no: Mapped[int] = mapped_column(ForeignKey("ingest_batch.batch_no"), primary_key=True)
-    rows: Mapped[int] = mapped_column(Integer)
-    current_rows: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    current_rows: Mapped[int] = mapped_column(BigInteger)
     treated_cases: Mapped[int] = mapped_column(BigInteger)
     children_cases: Mapped[int] = mapped_column(BigInteger)
     rural_cases: Mapped[int] = mapped_column(BigInteger)
     bed_days: Mapped[int] = mapped_column(BigInteger)
-
-
-class ExecutedVolumeProvider(Base):
-    """The providers an upload's rows name (foreign keys to organisation)."""
-
-    __tablename__ = "executed_volume_provider"
-
-    batch_no: Mapped[int] = mapped_column(ForeignKey("ingest_batch.batch_no"), primary_key=True)
-    provider_code: Mapped[str] = mapped_column(ForeignKey("organisation.code"), primary_key=True)

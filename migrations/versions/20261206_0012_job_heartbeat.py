@@ -1,7 +1,7 @@
 """one job lifecycle for report and scoring batch jobs: numbered sends (attempts) and a heartbeat
 
-Revision ID: 0013
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06 03:30:00
 
 `htmc_batch_job.updated_at` (its last progress) becomes `heartbeat_at`; both tables get `attempts` (the number of
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | tuple[str, ...] | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
