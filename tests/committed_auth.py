@@ -65,3 +65,18 @@ async def committed_headers(
         if isinstance(database, str):
             await conn.close()
     return {"Authorization": f"Bearer {issuer.token(subject)}"}
+
+
+class Committed:
+    """Committed memberships of one subject per role, with `headers(role)` as the `auth` fixture has (so that
+    tests.guarantee.conftest.RoleOfRoute can sign requests with them)."""
+
+    def __init__(self, by_role: dict[Role, dict[str, str]]) -> None:
+        self.by_role = by_role
+
+    def headers(self, role: Role) -> dict[str, str]:
+        return self.by_role[role]
+
+    @classmethod
+    async def grant(cls, database: str, roles: Iterable[Role], prefix: str = "test:committed") -> "Committed":
+        return cls({r: await committed_headers(database, r, subject=f"{prefix}-{r.value}") for r in roles})
