@@ -126,12 +126,24 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, connections: int = 50, seconds: int = 10, threads: int = 2) -> WrkResult:
+def wrk(
+    url: str,
+    connections: int = 50,
+    seconds: int = 10,
+    threads: int = 2,
+    *,
+    headers: dict[str, str] | None = None,
+    script: str | None = None,
+) -> WrkResult:
+    """wrk against `url`, with `headers` on every request and a Lua `script` (e.g. one making each request)."""
     binary = shutil.which("wrk")
     if binary is None:
         raise SystemExit("wrk is needed (Debian package 'wrk'; `make system-deps` installs it)")
+    extra = [f"--header={name}: {value}" for name, value in (headers or {}).items()]
+    if script is not None:
+        extra += ["--script", script]
     out = subprocess.run(
-        [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         check=True,

@@ -179,7 +179,13 @@ def bench() -> int:
     return 0
 
 
-BENCHMARKS = ("bench.read_measures", "bench.ingest_actuals", "bench.scoring_whatif", "bench.scoring_jsonl")
+BENCHMARKS = (
+    "bench.read_measures",
+    "bench.auth_overhead",
+    "bench.ingest_actuals",
+    "bench.scoring_whatif",
+    "bench.scoring_jsonl",
+)
 
 
 def main() -> int:

@@ -2,6 +2,9 @@
 
 Checks: no 5xx, responses match their documented schema, status code and content type. The seed is fixed and
 the run is bounded in time (CONTRACT_SECONDS per service, both services at once).
+
+Every request carries a token of the run's issuer whose membership holds every role (with an organisation, an
+expert code and a source system), so that the run reaches every endpoint past its role check.
 """
 
 import asyncio
@@ -17,7 +20,9 @@ import httpx
 import pytest
 from alembic import command
 
+from services.common.auth import Role
 from services.common.settings import REPO_ROOT
+from tests.auth import run_issuer
 from tests.conftest import alembic_config, create_database, drop_database
 
 SERVICES = {"api": "services.api.main:app", "scoring": "services.scoring.main:app"}
@@ -46,6 +51,29 @@ def _wait_live(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"{base} did not start")
 
 
+CONTRACT_SUBJECT = "contract-every-role"
+
+
+async def _grant_every_role(url: str, issuer: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        membership_id = await conn.fetchval(
+            "INSERT INTO membership (issuer, subject) VALUES ($1, $2) RETURNING id", issuer, CONTRACT_SUBJECT
+        )
+        await conn.execute(
+            "INSERT INTO membership_version (membership_id, version, active, roles, organisation_id, source_system, "
+            "expert_code, changed_by) VALUES ($1, 1, true, $2, (SELECT id FROM organisation WHERE code = $3), "
+            "'contract', 'contract-expert', 'tests')",
+            membership_id,
+            [r.value for r in Role],
+            "ҚазОРҒЗИ",
+        )
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="module")
 def served(database_url: str) -> Iterator[dict[str, str]]:
     """Both services on a database of their own (migrated, the documents loaded): the run commits writes."""
@@ -55,6 +83,7 @@ def served(database_url: str) -> Iterator[dict[str, str]]:
         command.upgrade(alembic_config(url), "heads")
         env = {**os.environ, "DATABASE_URL": url}
         subprocess.run([sys.executable, "-m", "services.loader"], cwd=REPO_ROOT, env=env, check=True)
+        asyncio.run(_grant_every_role(url, run_issuer().url))
         bases = {}
         for name, app in SERVICES.items():
             port = _free_port()
@@ -71,12 +100,13 @@ def served(database_url: str) -> Iterator[dict[str, str]]:
         drop_database(url)
 
 
-async def _schemathesis(base: str, workdir: Path) -> tuple[int, str]:
+async def _schemathesis(base: str, workdir: Path, token: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         os.path.join(os.path.dirname(sys.executable), "st"),
         "run",
         f"{base}/openapi.json",
         f"--checks={CHECKS}",
+        f"--header=Authorization: Bearer {token}",
         f"--seed={SEED}",
         f"--max-examples={EXAMPLES}",
         f"--max-time={SECONDS}",
@@ -95,8 +125,11 @@ async def _schemathesis(base: str, workdir: Path) -> tuple[int, str]:
 
 
 def test_schemathesis_finds_nothing(served: dict[str, str], tmp_path: Path) -> None:
+    token = run_issuer().token(CONTRACT_SUBJECT, ttl_s=6 * 3600)
+
     async def both() -> list[tuple[int, str]]:
-        return list(await asyncio.gather(*(_schemathesis(base, tmp_path / name) for name, base in served.items())))
+        runs = (_schemathesis(base, tmp_path / name, token) for name, base in served.items())
+        return list(await asyncio.gather(*runs))
 
     for name in served:
         (tmp_path / name).mkdir()

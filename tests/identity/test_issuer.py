@@ -140,3 +140,33 @@ def test_make_up_runs_the_local_issuer_unless_an_external_one_is_configured(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+async def test_an_issuer_that_does_not_answer_is_503_not_401(tmp_path: Path) -> None:
+    from services.common.auth.tokens import IssuerUnavailable
+    from tests.live import free_port
+
+    silent = LocalIssuer(tmp_path / "silent", f"http://127.0.0.1:{free_port()}", "kz-health-plans-test")
+    authenticator = TestAuthenticator.for_issuer(silent, http_timeout_s=1)
+    with pytest.raises(IssuerUnavailable) as refused:
+        await authenticator.claims(silent.token("someone"))
+    assert refused.value.status_code == 503
+
+
+async def test_an_issuer_that_is_down_is_not_called_on_every_request(tmp_path: Path) -> None:
+    from services.common.auth.tokens import IssuerUnavailable
+    from tests.live import free_port
+
+    calls: list[str] = []
+
+    async def down(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise httpx.ConnectError("refused", request=request)
+
+    silent = LocalIssuer(tmp_path / "silent", f"http://127.0.0.1:{free_port()}", "kz-health-plans-test")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as http:
+        authenticator = TestAuthenticator.for_issuer(silent, jwks_refetch_s=60, http=http)
+        for _ in range(5):
+            with pytest.raises(IssuerUnavailable):
+                await authenticator.claims(silent.token("someone"))
+    assert len(calls) == 1

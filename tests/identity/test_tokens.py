@@ -163,3 +163,13 @@ def _signing_jwk(issuer: LocalIssuer) -> dict[str, Any]:
 
     data = json.loads((issuer.directory / "keys.json").read_text())
     return next(k["jwk"] for k in data["keys"] if k["kid"] == data["signing"])
+
+
+def test_the_allowed_clock_skew_is_itself_bounded() -> None:
+    from pydantic import ValidationError
+
+    from services.common.settings import Settings
+
+    assert Settings(oidc_clock_skew_s=300).oidc_clock_skew_s == 300
+    with pytest.raises(ValidationError, match="oidc_clock_skew_s"):
+        Settings(oidc_clock_skew_s=3600)

@@ -83,7 +83,7 @@ class OidcAuthenticator:
         self.audience = audience
         self.clock_skew_s = clock_skew_s
         self.jwks_ttl_s = jwks_ttl_s
-        self.jwks_refetch_s = jwks_refetch_s
+        self.jwks_refetch_s = min(jwks_refetch_s, jwks_ttl_s)  # an expired set is always fetched again
         self.algorithms = list(algorithms)
         self._timeout = http_timeout_s
         self._http = http  # given: used for every fetch, and closed by its owner
@@ -174,20 +174,21 @@ class OidcAuthenticator:
             fresh = entry.keys is not None and now - entry.fetched_at < self.jwks_ttl_s
             if fresh and _holds(entry.keys, kid):
                 return entry.keys  # type: ignore[return-value]
-            # Expired, or a key id not held (a rotation): fetch, but an unknown key id at most every refetch period.
-            if not fresh or now - entry.tried_at >= self.jwks_refetch_s:
+            # Expired, or a key id not held (a rotation): fetch again, but at most once every refetch period, so that
+            # neither tokens naming unknown key ids nor an issuer that is down make every request call the issuer.
+            if now - entry.tried_at >= self.jwks_refetch_s:
                 entry.tried_at = now
                 try:
                     entry.keys = await self._fetch(issuer)
                     entry.fetched_at = time.monotonic()
+                    fresh = True
                 except (httpx.HTTPError, ValueError, KeyError, JoseError) as exc:
                     log.warning("keys of issuer %s could not be fetched: %s", issuer, exc)
-                    if entry.keys is None or not fresh:
+                    if not fresh:
                         entry.keys = None
-                        raise IssuerUnavailable(
-                            f"the keys of the token's issuer could not be fetched; retry later ({type(exc).__name__})"
-                        ) from None
-            if entry.keys is None or not _holds(entry.keys, kid):
+            if entry.keys is None or not fresh:
+                raise IssuerUnavailable("the keys of the token's issuer could not be fetched; retry later")
+            if not _holds(entry.keys, kid):
                 raise _refuse("signed by a key the issuer does not publish")
             return entry.keys
 
