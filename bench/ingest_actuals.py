@@ -24,6 +24,7 @@ service's idle and peak RSS. The database is dropped at the end.
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import os
 import socket
@@ -40,6 +41,7 @@ import asyncpg
 import httpx
 import psutil
 
+from deploy.issuer import LocalIssuer, running
 from services.common.settings import REPO_ROOT, plain_dsn
 
 HEADER = [
@@ -81,9 +83,9 @@ SET rows = x.rows + excluded.rows, current_rows = x.current_rows + excluded.curr
     treated_cases = x.treated_cases + excluded.treated_cases,
     children_cases = x.children_cases + excluded.children_cases,
     rural_cases = x.rural_cases + excluded.rural_cases, bed_days = x.bed_days + excluded.bed_days"""
-BATCH = """INSERT INTO ingest_batch (batch_id, kind, mode, content_type, content_sha256, rows_total, rows_accepted,
-    rows_rejected, rows_new_version, rows_unchanged, result)
-VALUES ($1, 'executed_volumes', 'all_or_nothing', 'text/csv', '', 0, 0, 0, 0, 0, '{}') RETURNING batch_no"""
+BATCH = """INSERT INTO ingest_batch (account, batch_id, kind, mode, content_type, content_sha256, rows_total,
+    rows_accepted, rows_rejected, rows_new_version, rows_unchanged, result)
+VALUES ('bench', $1, 'executed_volumes', 'all_or_nothing', 'text/csv', '', 0, 0, 0, 0, 0, '{}') RETURNING batch_no"""
 
 # Rows already stored: distinct keys over every region × profile, the months of 1991–2025 (before the files' year)
 # and as many providers as it takes, all current.
@@ -290,8 +292,20 @@ async def take_away(conn: asyncpg.Connection, batch_no: int, stored: int) -> Non
     await conn.execute("VACUUM (ANALYZE) executed_volume, executed_volume_cell")
 
 
-async def run(db: str, port: int, pid: int, sizes: list[int], stored_counts: list[int], rounds: int) -> None:
+UPLOADER = "bench-uploader"
+MEMBERSHIP = """
+WITH m AS (INSERT INTO membership (issuer, subject) VALUES ($1, $2) RETURNING id)
+INSERT INTO membership_version (membership_id, version, active, roles, changed_by)
+SELECT id, 1, true, ARRAY['integration'], 'bench' FROM m
+"""
+
+
+async def run(
+    db: str, port: int, pid: int, sizes: list[int], stored_counts: list[int], rounds: int, issuer: LocalIssuer
+) -> None:
     conn = await asyncpg.connect(db)
+    await conn.execute(MEMBERSHIP, issuer.url, UPLOADER)  # the uploads are an integration account's
+    token = {"Authorization": f"Bearer {issuer.token(UPLOADER, ttl_s=8 * 3600)}"}
     regions = [r["kato_code"] for r in await conn.fetch("SELECT kato_code FROM region ORDER BY position")]
     profiles = [r["code"] for r in await conn.fetch("SELECT code FROM clinical_profile ORDER BY position")]
     per_provider = len(regions) * len(profiles) * 12
@@ -315,7 +329,7 @@ async def run(db: str, port: int, pid: int, sizes: list[int], stored_counts: lis
         resp = await client.post(  # a first upload (taken away by prestore) warms the service up
             "/api/v1/bulk/executed-volumes",
             params={"batch_id": "bench-warm-up"},
-            headers={"content-type": "text/csv"},
+            headers={"content-type": "text/csv", **token},
             content=warm_up.encode(),
         )
         resp.raise_for_status()
@@ -335,7 +349,7 @@ async def run(db: str, port: int, pid: int, sizes: list[int], stored_counts: lis
                             resp = await client.post(
                                 "/api/v1/bulk/executed-volumes",
                                 params={"batch_id": f"bench-api-{stored}-{rows}-{round_no}", "mode": "all_or_nothing"},
-                                headers={"content-type": "text/csv"},
+                                headers={"content-type": "text/csv", **token},
                                 content=_achunks(path),
                             )
                             resp.raise_for_status()
@@ -400,8 +414,11 @@ def cli() -> None:
     asyncio.run(_admin(server, f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
     db = _with_database(server, name)
     proc: subprocess.Popen[bytes] | None = None
+    keys = tempfile.TemporaryDirectory(prefix="bench-issuer-")
+    stack = contextlib.ExitStack()
     try:
-        env = setup(db)
+        issuer = stack.enter_context(running(Path(keys.name), "kz-health-plans-bench"))
+        env = {**setup(db), "OIDC_ISSUERS": issuer.url, "OIDC_AUDIENCE": issuer.audience}
         port = _free_port()
         proc = subprocess.Popen(
             [
@@ -419,11 +436,13 @@ def cli() -> None:
             cwd=REPO_ROOT,
             env=env,
         )
-        asyncio.run(run(db, port, proc.pid, args.rows, args.stored, args.rounds))
+        asyncio.run(run(db, port, proc.pid, args.rows, args.stored, args.rounds, issuer))
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
+        stack.close()
+        keys.cleanup()
         asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 

@@ -2,6 +2,7 @@
 bulk uploads a cap per upload and per line, set in the settings; all answered 413 problem+json naming the limit.
 Refusing a huge line does not stall the event loop."""
 
+import asyncio
 import contextlib
 import socket
 import statistics
@@ -14,7 +15,10 @@ import httpx
 import pytest
 
 from services.api.bulk.stream import Digest
+from services.common.auth import Role
 from services.common.errors import DomainError
+from services.common.settings import plain_dsn
+from tests.committed_auth import committed_headers
 from tests.live import API_APP, LiveServer, serve
 from tests.registry.test_write_api import CANCER, new_measure
 
@@ -60,6 +64,17 @@ def test_the_line_cap_counts_every_line_however_it_is_chunked(chunks: list[bytes
 # ------------------------------------------------------------------------------------------------ live servers
 
 
+@pytest.fixture(scope="module")
+def uploader(live_database: str) -> dict[str, str]:
+    """An integration account of the live database (the bulk uploads are theirs)."""
+    return asyncio.run(committed_headers(plain_dsn(live_database), Role.integration, subject="test:caps-uploader"))
+
+
+@pytest.fixture(scope="module")
+def admin(live_database: str) -> dict[str, str]:
+    return asyncio.run(committed_headers(plain_dsn(live_database), Role.ministry_admin, subject="test:caps-admin"))
+
+
 def _chunked(body: bytes, size: int = 65536) -> Iterator[bytes]:
     """A body sent chunked (no Content-Length), as a client streaming it does."""
     for i in range(0, len(body), size):
@@ -74,9 +89,9 @@ def _too_large(resp: httpx.Response, limit: int, setting: str) -> None:
     assert f"{limit} bytes" in problem["detail"] and setting in problem["detail"], problem
 
 
-def test_a_chunked_json_body_over_the_cap_is_413(api_server: LiveServer) -> None:
+def test_a_chunked_json_body_over_the_cap_is_413(api_server: LiveServer, admin: dict[str, str]) -> None:
     body = httpx.Request("POST", "/", json=new_measure(title_kk="x" * 2_000_000)).content
-    with httpx.Client(base_url=api_server.url, timeout=30) as client:
+    with httpx.Client(base_url=api_server.url, timeout=30, headers=admin) as client:
         url = f"/api/v1/documents/{CANCER}/measures"
         chunked = client.post(url, content=_chunked(body), headers={"content-type": "application/json"})
         _too_large(chunked, 1_000_000, "MAX_BODY_BYTES")
@@ -108,9 +123,11 @@ def _stored(client: httpx.Client, kind: str, batch_id: str) -> bool:
 
 
 @pytest.mark.parametrize("kind", list(UPLOADS))
-def test_bulk_uploads_have_a_cap_per_upload_and_per_line(small_caps_api: LiveServer, kind: str) -> None:
+def test_bulk_uploads_have_a_cap_per_upload_and_per_line(
+    small_caps_api: LiveServer, kind: str, uploader: dict[str, str]
+) -> None:
     header = UPLOADS[kind]
-    with httpx.Client(base_url=small_caps_api.url, timeout=60) as client:
+    with httpx.Client(base_url=small_caps_api.url, timeout=60, headers=uploader) as client:
         long_line = header + b"1," * 600 + b"\n"
         _too_large(_upload(client, kind, f"long-line-{kind}", _chunked(long_line, 100)), 1000, "BULK_MAX_LINE_BYTES")
         assert not _stored(client, kind, f"long-line-{kind}")
@@ -124,8 +141,8 @@ def test_bulk_uploads_have_a_cap_per_upload_and_per_line(small_caps_api: LiveSer
         assert not _stored(client, kind, f"big-{kind}") and not _stored(client, kind, f"big-declared-{kind}")
 
 
-def test_an_upload_under_the_caps_is_taken(small_caps_api: LiveServer) -> None:
-    with httpx.Client(base_url=small_caps_api.url, timeout=60) as client:
+def test_an_upload_under_the_caps_is_taken(small_caps_api: LiveServer, uploader: dict[str, str]) -> None:
+    with httpx.Client(base_url=small_caps_api.url, timeout=60, headers=uploader) as client:
         body = EV_HEADER + b"710000000,cardiology,2031-01,812,20,0,6450\n"
         resp = _upload(client, "executed-volumes", "under-the-caps", _chunked(body, 10))
         assert resp.status_code == 200, resp.text
@@ -135,12 +152,13 @@ def test_an_upload_under_the_caps_is_taken(small_caps_api: LiveServer) -> None:
 # ------------------------------------------------------------------------------------------------ the event loop
 
 
-def _send_huge_line(port: int, size: int, outcome: dict[str, Any]) -> None:
+def _send_huge_line(port: int, size: int, outcome: dict[str, Any], token: str) -> None:
     """Stream a CSV whose second line is `size` bytes long, chunked; record the answer's status line and how long
     sending it all and getting the answer took."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.sendall(
             b"POST /api/v1/bulk/executed-volumes?batch_id=huge-line&mode=per_row HTTP/1.1\r\nHost: test\r\n"
+            b"Authorization: " + token.encode() + b"\r\n"
             b"Content-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
         answer = b""
@@ -166,13 +184,16 @@ def _send_huge_line(port: int, size: int, outcome: dict[str, Any]) -> None:
         outcome["status"] = answer.split(b"\r\n", 1)[0]
 
 
-def test_a_64_mb_line_is_refused_without_stalling_the_event_loop(api_server: LiveServer) -> None:
+def test_a_64_mb_line_is_refused_without_stalling_the_event_loop(
+    api_server: LiveServer, uploader: dict[str, str]
+) -> None:
     """/health/live answers as fast (p99 within 2x) while a 64 MiB single-line upload is sent and refused as when
     nothing is sent. Three uploads, one after the other with pauses between them; the probe's samples taken while
     one is under way are compared with those taken in the pauses."""
     port = int(api_server.url.rsplit(":", 1)[1])
     warm_up: dict[str, Any] = {}  # the route's first run (its imports, statements, connections) is not measured
-    _send_huge_line(port, 2 << 20, warm_up)
+    token = uploader["Authorization"]
+    _send_huge_line(port, 2 << 20, warm_up, token)
     assert warm_up["status"].startswith(b"HTTP/1.1 413"), warm_up
     windows: list[tuple[float, float]] = []
     outcomes: list[dict[str, Any]] = []
@@ -182,7 +203,7 @@ def test_a_64_mb_line_is_refused_without_stalling_the_event_loop(api_server: Liv
             time.sleep(0.5)
             outcome: dict[str, Any] = {}
             start = time.perf_counter()
-            _send_huge_line(port, 64 << 20, outcome)
+            _send_huge_line(port, 64 << 20, outcome, token)
             windows.append((start, time.perf_counter()))
             outcomes.append(outcome)
         time.sleep(0.5)

@@ -11,7 +11,9 @@ import httpx
 import orjson
 import pytest
 
+from services.common.auth import Role
 from services.common.settings import plain_dsn
+from tests.committed_auth import committed_headers
 from tests.conftest import ISSUER
 from tests.live import LiveServer
 from tests.registry.test_write_api import CANCER, new_measure
@@ -21,9 +23,10 @@ SLOW_TITLE = "slow commit"
 
 
 @pytest.fixture
-async def client(api_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+async def client(api_server: LiveServer, live_database: str) -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=30, limits=limits) as c:
+    admin = await committed_headers(plain_dsn(live_database), Role.ministry_admin, subject="test:live-admin")
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30, limits=limits, headers=admin) as c:
         yield c
 
 

@@ -2,6 +2,7 @@
 once the database is back, without a restart; an unexpected error answers 500 problem+json and closes its
 connection cleanly."""
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
@@ -9,6 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from services.common.auth import Role
+from services.common.settings import plain_dsn
+from tests.committed_auth import committed_headers
 from tests.live import API_APP, PrivatePostgres, migrate_and_load, private_postgres, serve
 from tests.registry.test_write_api import CANCER, new_measure
 
@@ -30,7 +34,8 @@ def _answers(client: httpx.Client, n: int) -> dict[str, httpx.Response]:
 
 
 def test_a_database_outage_answers_503_and_passes(private_pg: PrivatePostgres) -> None:
-    with serve(API_APP, private_pg.url) as api, httpx.Client(base_url=api.url, timeout=30) as client:
+    admin = asyncio.run(committed_headers(plain_dsn(private_pg.url), Role.ministry_admin, subject="test:fault-admin"))
+    with serve(API_APP, private_pg.url) as api, httpx.Client(base_url=api.url, timeout=30, headers=admin) as client:
         before = _answers(client, 1)
         assert {k: r.status_code for k, r in before.items()} == {"orm read": 200, "pool read": 200, "write": 201}
 

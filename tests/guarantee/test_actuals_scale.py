@@ -13,6 +13,11 @@ from typing import Any
 import pytest
 from httpx import ASGITransport, AsyncClient
 
+from services.common.auth import Role
+from services.common.settings import plain_dsn
+from tests.committed_auth import Committed
+from tests.guarantee.conftest import RoleOfRoute
+
 URL = "/api/v1/bulk/executed-volumes"
 HEADER = "region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days"
 YEAR = 2032
@@ -25,13 +30,18 @@ WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_s
 
 
 @pytest.fixture
-async def app_client(guarantee_loaded: None) -> AsyncIterator[AsyncClient]:
+async def app_client(guarantee_loaded: None, database_url: str) -> AsyncIterator[AsyncClient]:
     from services.api.main import create_app
 
     app = create_app()
+    granted = await Committed.grant(
+        plain_dsn(database_url), (Role.integration, Role.fund, Role.ministry_admin, Role.auditor)
+    )
     async with (
         app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test", timeout=120) as client,
+        AsyncClient(
+            transport=ASGITransport(app=app), base_url="http://api.test", timeout=120, auth=RoleOfRoute(granted)
+        ) as client,
     ):
         yield client
 

@@ -11,6 +11,9 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 
 from services.api.actuals import repository
+from services.common.auth import Role
+from services.common.settings import plain_dsn
+from tests.committed_auth import committed_headers
 
 URL = "/api/v1/bulk/executed-volumes"
 HEADER = "region,profile,provider,month,treated_cases,children_cases,rural_cases,bed_days,children_bed_days"
@@ -195,24 +198,25 @@ async def _cleanup(engine: Any, *batch_ids: str) -> None:
             await raw.execute("DELETE FROM ingest_batch WHERE batch_no = ANY($1)", numbers)
 
 
-async def _at_once(*uploads: tuple[str, str]) -> list[Any]:
+async def _at_once(database_url: str, *uploads: tuple[str, str]) -> list[Any]:
     """The uploads (body, batch id) sent at once to an app with its own sessions, each in its own transaction."""
     from services.api.main import create_app
 
     app = create_app()
+    uploader = await committed_headers(plain_dsn(database_url), Role.integration, subject="test:committed-uploader")
     async with (
         app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client,
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test", headers=uploader) as client,
     ):
         return list(await asyncio.gather(*(_post(client, body, batch) for body, batch in uploads)))
 
 
-async def test_one_batch_sent_twice_at_once(guarantee_loaded: None, engine: Any) -> None:
+async def test_one_batch_sent_twice_at_once(guarantee_loaded: None, engine: Any, database_url: str) -> None:
     """Two requests with one batch id at once: both stream their body; the second to be done waits for the first
     and is answered as the batch sent again; the figures are stored once."""
     body = "\n".join([HEADER, "710000000,cardiology,,2019-11,5,0,0,9,", "750000000,urology,,2019-11,6,0,0,9,"]) + "\n"
     try:
-        answers = await _at_once((body, "w-twice-at-once"), (body, "w-twice-at-once"))
+        answers = await _at_once(database_url, (body, "w-twice-at-once"), (body, "w-twice-at-once"))
         assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
         assert sorted(a.json()["duplicate"] for a in answers) == [False, True]
         assert len({a.json()["received_at"] for a in answers}) == 1
@@ -223,12 +227,12 @@ async def test_one_batch_sent_twice_at_once(guarantee_loaded: None, engine: Any)
         await _cleanup(engine, "w-twice-at-once")
 
 
-async def test_two_batches_of_the_same_figures_at_once(guarantee_loaded: None, engine: Any) -> None:
+async def test_two_batches_of_the_same_figures_at_once(guarantee_loaded: None, engine: Any, database_url: str) -> None:
     """Two batches with the same keys at once: whichever is second sees the first's figures, so each key has one
     current row and the second batch's rows are unchanged."""
     body = "\n".join([HEADER, "710000000,cardiology,,2019-10,5,0,0,9,", "750000000,urology,,2019-10,6,0,0,9,"]) + "\n"
     try:
-        answers = await _at_once((body, "w-same-1"), (body, "w-same-2"))
+        answers = await _at_once(database_url, (body, "w-same-1"), (body, "w-same-2"))
         assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
         assert sorted((a.json()["rows_new"], a.json()["rows_unchanged"]) for a in answers) == [(0, 2), (2, 0)]
         async with engine.connect() as conn:

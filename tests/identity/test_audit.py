@@ -38,7 +38,10 @@ async def test_a_bulk_upload_is_one_row_with_counts_and_checksum(
     who = await auth.principal(Role.integration, source_system="e-densaulyq")
     await record_batch(session, who, "executed_volumes", "b-1", {"rows": 1000, "refused": 2}, "ab" * 32)
     await session.commit()
-    rows = await raw_connection.fetch("SELECT * FROM audit_log WHERE resource = 'executed_volumes'")
+    # Of this principal: uploads other tests committed in the run's database stay on record (append-only).
+    rows = await raw_connection.fetch(
+        "SELECT * FROM audit_log WHERE resource = 'executed_volumes' AND actor = $1", who.label
+    )
     assert len(rows) == 1
     assert rows[0]["action"] == "bulk_upload" and rows[0]["resource_id"] == "b-1"
     assert rows[0]["counts"] == {"rows": 1000, "refused": 2} and rows[0]["checksum"] == "ab" * 32

@@ -1,13 +1,22 @@
 """The concurrency rule in the registry API: If-Match on the latest version, 304 on the whole tag."""
 
 from datetime import date, timedelta
+from typing import Any
 
+import pytest
 from httpx import AsyncClient
 
+from services.common.auth import Role
 from tests.registry.test_write_api import CANCER, new_measure
 
 CONCEPT = "health-concept-2022-2029"
 SOON = date.today() + timedelta(days=60)  # a version that takes effect later than the day read
+
+
+@pytest.fixture(autouse=True)
+def _as_ministry_admin(api: AsyncClient, auth: Any) -> None:
+    """The writes here are the ministry administrator's."""
+    api.headers.update(auth.headers(Role.ministry_admin))
 
 
 async def test_a_future_dated_version_does_not_trap_the_client(api: AsyncClient) -> None:

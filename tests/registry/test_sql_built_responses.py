@@ -9,6 +9,7 @@ from httpx import AsyncClient, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from services.api.registry.schemas import MeasureDetail, MeasurePage
+from services.common.auth import Role
 from tests.registry.test_write_api import CANCER, new_measure
 
 CONCEPT = "health-concept-2022-2029"
@@ -34,7 +35,8 @@ async def test_measure_lists_pages_and_history(api: AsyncClient) -> None:
     assert_is(MeasurePage, await api.get("/api/v1/measures", params={"document": "no-such-plan"}))
 
 
-async def test_measure_writes(api: AsyncClient) -> None:
+async def test_measure_writes(api: AsyncClient, auth: Any) -> None:
+    api.headers.update(auth.headers(Role.ministry_admin))
     created = await api.post(f"/api/v1/documents/{CANCER}/measures", json=new_measure(indicators=[]))
     assert_is(MeasureDetail, created)
     updated = await api.put(

@@ -4,6 +4,8 @@ from typing import Any
 
 from httpx import AsyncClient
 
+from services.common.auth import Role
+
 CANCER = "cancer-plan-2018-2022"
 
 
@@ -32,9 +34,11 @@ async def measure_count(api: AsyncClient) -> int:
     return int(resp.json()["total"])
 
 
-async def test_create_update_history(api: AsyncClient) -> None:
+async def test_create_update_history(api: AsyncClient, auth: Any) -> None:
     before = await measure_count(api)
-    created = await api.post(f"/api/v1/documents/{CANCER}/measures", json=new_measure(), headers={"X-User": "admin"})
+    admin = auth.headers(Role.ministry_admin, subject="admin")
+    api.headers.update(auth.headers(Role.ministry_admin, subject="editor"))
+    created = await api.post(f"/api/v1/documents/{CANCER}/measures", json=new_measure(), headers=admin)
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["financing"][0]["amount"] == "1500.5"
@@ -54,7 +58,8 @@ async def test_create_update_history(api: AsyncClient) -> None:
     assert (old["version"], old["title_kk"], old["valid_to"]) == (1, new_measure()["title_kk"], "2022-01-15")
     assert (new["version"], new["title_kk"], new["financing"]) == (2, "Өзгертілген атауы", [])
     history = (await api.get(f"/api/v1/measures/{body['id']}/history")).json()
-    assert [(h["version"], h["changed_by"]) for h in history] == [(1, "admin"), (2, "anonymous")]
+    # Who changed it: the token's subject at its issuer.
+    assert [(h["version"], h["changed_by"].partition("@")[0]) for h in history] == [(1, "admin"), (2, "editor")]
 
     # A stale ETag changes nothing.
     stale = await api.put(f"/api/v1/measures/{body['id']}", json=changed, headers={"If-Match": etag})
@@ -73,7 +78,8 @@ async def test_create_update_history(api: AsyncClient) -> None:
     assert back.status_code == 422 and back.json()["errors"][0]["field"] == "effective_from"
 
 
-async def test_bad_measures_are_refused_and_change_nothing(api: AsyncClient) -> None:
+async def test_bad_measures_are_refused_and_change_nothing(api: AsyncClient, auth: Any) -> None:
+    api.headers.update(auth.headers(Role.ministry_admin))
     before = await measure_count(api)
     url = f"/api/v1/documents/{CANCER}/measures"
     cases: list[tuple[Any, str, int]] = [
@@ -112,7 +118,8 @@ async def test_bad_measures_are_refused_and_change_nothing(api: AsyncClient) -> 
     assert await measure_count(api) == before
 
 
-async def test_documents_write(api: AsyncClient) -> None:
+async def test_documents_write(api: AsyncClient, auth: Any) -> None:
+    api.headers.update(auth.headers(Role.ministry_admin))
     body = {
         "slug": "test-plan-2027-2030",
         "kind": "government_decree",

@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.api.registry import service
 from services.api.registry.schemas import MeasureWrite
+from services.common.auth import Role
 from services.common.db import make_sessionmaker
 from services.common.errors import PreconditionFailed
 from services.common.models.registry import MeasureVersion
-from services.common.settings import asyncpg_dialect_url
+from services.common.settings import asyncpg_dialect_url, plain_dsn
+from tests.committed_auth import committed_headers
 from tests.registry.test_write_api import CANCER, new_measure
 
 WRITERS = 50
@@ -50,12 +52,17 @@ async def _history(client: httpx.AsyncClient, url: str, versions: int) -> list[d
     return history
 
 
+@pytest.fixture
+async def admin(live_database: str) -> dict[str, str]:
+    return await committed_headers(plain_dsn(live_database), Role.ministry_admin, subject="test:race-admin")
+
+
 def _limits() -> httpx.Limits:
     return httpx.Limits(max_connections=WRITERS, max_keepalive_connections=WRITERS)
 
 
-async def test_50_measure_writes_with_one_etag_one_wins_49_get_412(api_server: Any) -> None:
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=60, limits=_limits()) as client:
+async def test_50_measure_writes_with_one_etag_one_wins_49_get_412(api_server: Any, admin: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=60, limits=_limits(), headers=admin) as client:
         created = await client.post(f"/api/v1/documents/{CANCER}/measures", json=new_measure(number="901"))
         assert created.status_code == 201, created.text
         measure_id, etag = created.json()["id"], created.headers["etag"]
@@ -79,7 +86,7 @@ async def test_50_measure_writes_with_one_etag_one_wins_49_get_412(api_server: A
         assert answers[winner].headers["etag"] == (await client.get(f"/api/v1/measures/{measure_id}")).headers["etag"]
 
 
-async def test_50_document_writes_with_one_etag_one_wins_49_get_412(api_server: Any) -> None:
+async def test_50_document_writes_with_one_etag_one_wins_49_get_412(api_server: Any, admin: dict[str, str]) -> None:
     doc = {
         "slug": "race-plan-2027-2030",
         "kind": "government_decree",
@@ -90,7 +97,7 @@ async def test_50_document_writes_with_one_etag_one_wins_49_get_412(api_server: 
         "period_start": "2027-01-01",
         "period_end": "2030-12-31",
     }
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=60, limits=_limits()) as client:
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=60, limits=_limits(), headers=admin) as client:
         created = await client.post("/api/v1/documents", json=doc)
         assert created.status_code == 201, created.text
         url = f"/api/v1/documents/{doc['slug']}"

@@ -16,12 +16,14 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.common.auth import Role
 from services.common.db import make_sessionmaker, unit_of_work
 from services.common.jobs import REPORT, wait_for_enqueued
 from services.common.models.reports import ReportJob
-from services.common.settings import REPO_ROOT
+from services.common.settings import REPO_ROOT, plain_dsn
 from services.common.worker import job_function, sweep
 from services.reports.tasks import run_report
+from tests.committed_auth import committed_headers
 from tests.conftest import bind_app
 
 CONCEPT = "health-concept-2022-2029"
@@ -66,14 +68,15 @@ async def test_annual_plan_report_job(loaded: None, engine: AsyncEngine, redis: 
 
 
 async def test_request_is_enqueued_only_after_commit(
-    loaded: None, session: AsyncSession, raw_connection: Any, redis: ArqRedis
+    loaded: None, session: AsyncSession, raw_connection: Any, redis: ArqRedis, auth: Any
 ) -> None:
     from services.api.main import create_app
 
     app = create_app()
     app.state.redis = redis
     bind_app(app, session, raw_connection)
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client:
+    admin = auth.headers(Role.ministry_admin)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test", headers=admin) as client:
         resp = await client.post("/api/v1/reports/annual-plan", json={"document": CONCEPT, "year": 2027})
         assert resp.status_code == 202, resp.text
         job_id = resp.json()["id"]
@@ -113,20 +116,21 @@ async def test_worker_end_to_end(loaded: None, engine: AsyncEngine, database_url
     ids: list[str] = []
     try:
         async with app.router.lifespan_context(app):
+            admin = await committed_headers(plain_dsn(database_url), Role.ministry_admin, subject="e2e")
             async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client:
                 resp = await client.post(
-                    "/api/v1/reports/annual-plan", json={"document": CONCEPT, "year": 2028}, headers={"X-User": "e2e"}
+                    "/api/v1/reports/annual-plan", json={"document": CONCEPT, "year": 2028}, headers=admin
                 )
                 ids.append(resp.json()["id"])
                 await wait_for_enqueued()
                 body: dict[str, Any] = {}
                 for _ in range(300):
-                    body = (await client.get(f"/api/v1/reports/{ids[0]}")).json()
+                    body = (await client.get(f"/api/v1/reports/{ids[0]}", headers=admin)).json()
                     if body["status"] in ("done", "failed"):
                         break
                     await asyncio.sleep(0.1)
                 assert body["status"] == "done", body
-                assert body["requested_by"] == "e2e"
+                assert body["requested_by"].partition("@")[0] == "e2e"
                 result = body["result"]
                 assert result["financing"]["total"] == "21966381"  # measures 82, 92 and 93 in 2028
                 assert {t["number"] for t in result["indicator_targets"]} >= {3, 5}

@@ -4,10 +4,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from services.api.access import (
+    BATCH_READ,
+    BULK_UPLOAD,
+    REGIONAL_READ,
+    AccountQ,
+    account_of,
+    audit_batch,
+    batch_account,
+    region_scope,
+)
 from services.api.actuals import service
 from services.api.actuals.schemas import BatchResult, ExecutedVolumeOut, PlannedVsExecutedOut
 from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
 from services.api.guarantee.http import ERRORS, WRITE_ERRORS
+from services.common.auth import Principal
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
@@ -48,12 +59,20 @@ async def upload_executed_volumes(
     request: Request,
     session: SessionDep,
     batch_id: BatchId,
+    who: Annotated[Principal, BULK_UPLOAD],
     mode: Mode = BatchMode.all_or_nothing,
     content_type: ContentType = None,
 ) -> BatchResult:
-    return await service.ingest_executed_volumes(
-        session, batch_id=batch_id, mode=mode, content_type=content_type, stream=request.stream()
+    result = await service.ingest_executed_volumes(
+        session,
+        account=account_of(who),
+        batch_id=batch_id,
+        mode=mode,
+        content_type=content_type,
+        stream=request.stream(),
     )
+    await audit_batch(session, who, result)
+    return result
 
 
 @router.get(
@@ -64,8 +83,13 @@ async def upload_executed_volumes(
     responses=ERRORS,
     summary="The outcome of an upload",
 )
-async def get_batch(session: SessionDep, batch_id: BatchIdPath) -> BatchResult:
-    return await service.batch(session, batch_id)
+async def get_batch(
+    session: SessionDep,
+    batch_id: BatchIdPath,
+    who: Annotated[Principal, BATCH_READ],
+    account: Annotated[str | None, AccountQ] = None,
+) -> BatchResult:
+    return await service.batch(session, batch_account(who, account, batch_id), batch_id)
 
 
 @router.get(
@@ -79,12 +103,16 @@ async def get_batch(session: SessionDep, batch_id: BatchIdPath) -> BatchResult:
 async def list_executed(
     session: SessionDep,
     page: Pagination,
+    who: Annotated[Principal, REGIONAL_READ],
     region: RegionQ = None,
     profile: ProfileQ = None,
     period_from: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = None,
     period_to: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
     history: bool = False,
 ) -> Paginated[ExecutedVolumeOut]:
+    region, visible = region_scope(who, region)
+    if not visible:
+        return Paginated(items=[], total=0, limit=page.limit, offset=page.offset)
     items, total = await service.executed(
         session,
         region=region,
@@ -111,10 +139,14 @@ async def planned_vs_executed(
     page: Pagination,
     period_from: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$", examples=["2026-01"])],
     period_to: Annotated[str, Query(alias="to", pattern=r"^\d{4}-\d{2}$", examples=["2026-06"])],
+    who: Annotated[Principal, REGIONAL_READ],
     region: RegionQ = None,
     profile: ProfileQ = None,
     over_ceiling: Annotated[bool, Query(description="Only the rows over their ceiling.")] = False,
 ) -> Paginated[PlannedVsExecutedOut]:
+    region, visible = region_scope(who, region)
+    if not visible:
+        return Paginated(items=[], total=0, limit=page.limit, offset=page.offset)
     items, total = await service.planned_vs_executed(
         session,
         period_from=period_from,

@@ -19,7 +19,6 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.actuals import parsing
@@ -83,21 +82,27 @@ async def _stage_jsonl(conn: Any, stream: AsyncIterator[bytes], stage: str) -> t
     return stage, digest
 
 
-async def _take_turn(session: AsyncSession, batch_id: str) -> None:
+async def _take_turn(session: AsyncSession, account: str, batch_id: str) -> None:
     """Wait for the other uploads of executed volumes (see batches.take_turn), once the body is in: from here on
     the upload reads and writes what the others may touch (current rows, cells). Raises _TakenMeanwhile when another
     request stored the same batch id meanwhile."""
     await batches.take_turn(session, BatchKind.executed_volumes)
-    if await session.scalar(select(IngestBatch.batch_no).where(IngestBatch.batch_id == batch_id)) is not None:
+    if await batches.find(session, IngestBatch, account, batch_id) is not None:
         raise _TakenMeanwhile(batch_id)
 
 
 async def ingest_executed_volumes(
-    session: AsyncSession, *, batch_id: str, mode: BatchMode, content_type: str | None, stream: AsyncIterator[bytes]
+    session: AsyncSession,
+    *,
+    account: str,
+    batch_id: str,
+    mode: BatchMode,
+    content_type: str | None,
+    stream: AsyncIterator[bytes],
 ) -> BatchResult:
     """Take in an upload of executed volumes: stage the body, check every row, store the kept ones."""
     kind = body_format(content_type)
-    existing = await session.get(IngestBatch, batch_id)
+    existing = await batches.find(session, IngestBatch, account, batch_id)  # batch ids are the account's own
     if existing is not None:
         return await _replay(existing, stream)
     suffix = uuid.uuid4().hex[:12]
@@ -114,7 +119,7 @@ async def ingest_executed_volumes(
                 else:
                     source, digest = await _stage_jsonl(conn, spool.passing(), stage)
                 t1 = time.perf_counter()
-                await _take_turn(session, batch_id)
+                await _take_turn(session, account, batch_id)
                 await repo.check(conn, source, checked)
                 c = await repo.counts(conn, checked)
                 total, bad = int(c["total"]), int(c["bad"])
@@ -132,7 +137,7 @@ async def ingest_executed_volumes(
                     **verdict.fields(digest),
                 )
                 batch_no = await repo.next_batch_no(conn)
-                record = _record(batch_id, batch_no, mode, content_type, result)
+                record = _record(account, batch_id, batch_no, mode, content_type, result)
                 session.add(record)
                 await session.flush()
                 t2 = time.perf_counter()
@@ -154,7 +159,7 @@ async def ingest_executed_volumes(
                     time.perf_counter() - t2,
                 )
     except _TakenMeanwhile:  # everything of this request is undone: answer as the batch sent again
-        stored = await session.get(IngestBatch, batch_id)
+        stored = await batches.find(session, IngestBatch, account, batch_id)
         assert stored is not None
         return await _replay(stored, spool.again())
     finally:
@@ -174,9 +179,10 @@ async def _replay(existing: IngestBatch, stream: AsyncIterator[bytes]) -> BatchR
 
 
 def _record(
-    batch_id: str, batch_no: int, mode: BatchMode, content_type: str | None, result: BatchResult
+    account: str, batch_id: str, batch_no: int, mode: BatchMode, content_type: str | None, result: BatchResult
 ) -> IngestBatch:
     return IngestBatch(
+        account=account,
         batch_id=batch_id,
         batch_no=batch_no,
         kind=BatchKind.executed_volumes,
@@ -192,8 +198,8 @@ def _record(
     )
 
 
-async def batch(session: AsyncSession, batch_id: str) -> BatchResult:
-    return await batches.stored(session, IngestBatch, BatchResult, batch_id, f"no batch {batch_id}")
+async def batch(session: AsyncSession, account: str, batch_id: str) -> BatchResult:
+    return await batches.stored(session, IngestBatch, BatchResult, account, batch_id, f"no batch {batch_id}")
 
 
 def _period(period_from: str, period_to: str) -> tuple[YearMonth, YearMonth]:

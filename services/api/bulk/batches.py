@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,10 +67,19 @@ async def received(session: AsyncSession, record: Any, result: R) -> R:
     return result.model_copy(update={"received_at": record.received_at})
 
 
-async def stored(session: AsyncSession, record_type: type[Any], model: type[R], batch_id: str, not_found: str) -> R:
-    """The stored answer of a batch (a `record_type` row), with the time it was received; `not_found` is the
-    404's detail."""
-    existing = await session.get(record_type, batch_id)
+async def find(session: AsyncSession, record_type: type[Any], account: str, batch_id: str) -> Any:
+    """The batch (a `record_type` row) an account sent under `batch_id`, or None: batch ids are per account."""
+    return await session.scalar(
+        select(record_type).where(record_type.account == account, record_type.batch_id == batch_id)
+    )
+
+
+async def stored(
+    session: AsyncSession, record_type: type[Any], model: type[R], account: str, batch_id: str, not_found: str
+) -> R:
+    """The stored answer of an account's batch (a `record_type` row), with the time it was received; `not_found` is
+    the 404's detail."""
+    existing = await find(session, record_type, account, batch_id)
     if existing is None:
         raise NotFound(not_found, [FieldError("batch_id", "unknown batch")])
     return model.model_validate(existing.result).model_copy(update={"received_at": existing.received_at})

@@ -41,6 +41,7 @@ class StagedUpload(Generic[R]):
         self,
         session: AsyncSession,
         *,
+        account: str,
         batch_id: str,
         mode: BatchMode,
         content_type: str | None,
@@ -49,9 +50,9 @@ class StagedUpload(Generic[R]):
         apply: Apply,
     ) -> R:
         """Take in one upload; `apply` writes the checked rows and says how many were new, new versions and
-        unchanged."""
+        unchanged. Batch ids are the sending `account`'s own."""
         await batches.take_turn(session, self.kind)
-        existing = await session.get(self.record, batch_id)
+        existing = await batches.find(session, self.record, account, batch_id)
         if existing is not None:
             return await batches.replay(
                 self.answer,
@@ -73,6 +74,7 @@ class StagedUpload(Generic[R]):
                 total, bad = await self.check(conn, stage, checked)
                 verdict = await batches.judge(conn, checked, mode, total, bad)
                 batch = self.record(
+                    account=account,
                     batch_id=batch_id,
                     mode=mode,
                     content_type=stored_content_type(content_type),
@@ -104,5 +106,5 @@ class StagedUpload(Generic[R]):
                 await staging.drop(conn, stage, checked)
         return await batches.received(session, batch, result)
 
-    async def stored(self, session: AsyncSession, batch_id: str, not_found: str) -> R:
-        return await batches.stored(session, self.record, self.answer, batch_id, not_found)
+    async def stored(self, session: AsyncSession, account: str, batch_id: str, not_found: str) -> R:
+        return await batches.stored(session, self.record, self.answer, account, batch_id, not_found)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -219,6 +219,15 @@ async def statistics(
         .all()
     )
     return items, total
+
+
+async def current_statistics(session: AsyncSession, keys: list[tuple[str, int, str]]) -> Sequence[ReferenceStatistic]:
+    """The current rows of the given (region, year, code) keys."""
+    if not keys:
+        return []
+    key = tuple_(ReferenceStatistic.region_code, ReferenceStatistic.year, ReferenceStatistic.code)
+    q = select(ReferenceStatistic).where(ReferenceStatistic.is_current.is_(True), key.in_(keys))
+    return (await session.execute(q)).scalars().all()
 
 
 async def statistics_for(session: AsyncSession, year: int, region: str | None) -> Sequence[ReferenceStatistic]:

@@ -5,6 +5,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from services.api.access import (
+    ADMIN,
+    BATCH_READ,
+    BULK_UPLOAD,
+    REGIONAL_READ,
+    AccountQ,
+    account_of,
+    audit_batch,
+    batch_account,
+    region_scope,
+)
 from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
 from services.api.guarantee import service, statistic_ingest
 from services.api.guarantee.http import ERRORS, PROBLEM, SINGLE, WRITE_ERRORS, single
@@ -24,6 +35,7 @@ from services.api.guarantee.schemas import (
     StatisticsUpload,
     StatisticsUploadResult,
 )
+from services.common.auth import Principal
 from services.common.bounds import CalendarDate
 from services.common.concurrency import content_etag
 from services.common.db import SessionDep
@@ -279,10 +291,10 @@ async def create_norm_version(
     session: SessionDep,
     code: Annotated[str, Path(max_length=80)],
     body: NormVersionIn,
+    who: Annotated[Principal, ADMIN],
     if_match: Annotated[str | None, Header(alias="If-Match", description="ETag of the latest version.")] = None,
-    user: Annotated[str, Header(alias="X-User", max_length=200, description="Who records the version.")] = "anonymous",
 ) -> Response:
-    out, etag = await service.record_norm_version(session, code, body, if_match, user)
+    out, etag = await service.record_norm_version(session, code, body, if_match, who)
     return Response(
         out.model_dump_json().encode(),
         status_code=201,
@@ -302,8 +314,10 @@ async def create_norm_version(
     responses=WRITE_ERRORS,
     summary="Take in statistics per region and year; a changed value becomes a new version",
 )
-async def upload_statistics(session: SessionDep, body: StatisticsUpload) -> StatisticsUploadResult:
-    return await service.upload_statistics(session, body)
+async def upload_statistics(
+    session: SessionDep, body: StatisticsUpload, who: Annotated[Principal, ADMIN]
+) -> StatisticsUploadResult:
+    return await service.upload_statistics(session, body, who)
 
 
 @router.get(
@@ -316,10 +330,14 @@ async def upload_statistics(session: SessionDep, body: StatisticsUpload) -> Stat
 async def list_statistics(
     session: SessionDep,
     page: Pagination,
+    who: Annotated[Principal, REGIONAL_READ],
     region: RegionQ = None,
     year: Annotated[int | None, Query(ge=1991, le=2100)] = None,
     code: StatisticCode | None = None,
 ) -> Paginated[StatisticOut]:
+    region, visible = region_scope(who, region)
+    if not visible:
+        return Paginated(items=[], total=0, limit=page.limit, offset=page.offset)
     items, total = await service.statistics(
         session, region, year, code.value if code else None, page.limit, page.offset
     )
@@ -373,12 +391,14 @@ async def upload_statistics_bulk(
     session: SessionDep,
     batch_id: BatchId,
     source: Source,
+    who: Annotated[Principal, BULK_UPLOAD],
     mode: Mode = BatchMode.all_or_nothing,
     synthetic: Synthetic = False,
     content_type: ContentType = None,
 ) -> StatisticBatchResult:
-    return await statistic_ingest.ingest_statistics(
+    result = await statistic_ingest.ingest_statistics(
         session,
+        account=account_of(who),
         batch_id=batch_id,
         mode=mode,
         source=source,
@@ -386,6 +406,8 @@ async def upload_statistics_bulk(
         content_type=content_type,
         stream=request.stream(),
     )
+    await audit_batch(session, who, result)
+    return result
 
 
 @router.get(
@@ -396,5 +418,10 @@ async def upload_statistics_bulk(
     responses=ERRORS,
     summary="The outcome of a bulk upload of reference statistics",
 )
-async def get_statistics_batch(session: SessionDep, batch_id: BatchIdPath) -> StatisticBatchResult:
-    return await statistic_ingest.batch(session, batch_id)
+async def get_statistics_batch(
+    session: SessionDep,
+    batch_id: BatchIdPath,
+    who: Annotated[Principal, BATCH_READ],
+    account: Annotated[str | None, AccountQ] = None,
+) -> StatisticBatchResult:
+    return await statistic_ingest.batch(session, batch_account(who, account, batch_id), batch_id)

@@ -24,6 +24,8 @@ from services.api.guarantee.schemas import (
     StatisticsUpload,
     StatisticsUploadResult,
 )
+from services.common.audit import record_change
+from services.common.auth import Principal
 from services.common.concurrency import check_if_match, close_latest_version, etag
 from services.common.errors import (
     FieldError,
@@ -251,7 +253,7 @@ def _check_version(body: NormVersionIn, current: AccessNorm) -> NormEvaluationIn
 
 
 async def record_norm_version(
-    session: AsyncSession, code: str, body: NormVersionIn, if_match: str | None, user: str
+    session: AsyncSession, code: str, body: NormVersionIn, if_match: str | None, who: Principal
 ) -> tuple[AccessNormOut, str]:
     """Close the latest version of a norm on the new version's effective date and add the new version."""
     current = await repo.open_norm_version(session, code)
@@ -259,6 +261,7 @@ async def record_norm_version(
         raise NotFound(f"no access norm {code}", [FieldError("code", "unknown norm")])
     check_if_match(if_match, norm_etag(code, current.version))
     ev = _check_version(body, current)
+    before = _norm_out(current).model_dump(mode="json")
     await close_latest_version(session, AccessNorm, current.id, body.valid_from)
     new = AccessNorm(
         code=code,
@@ -291,15 +294,17 @@ async def record_norm_version(
         note=body.note,
         first_line=None,
         last_line=None,
-        recorded_by=user,
+        recorded_by=who.label,
     )
     session.add(new)
     await session.flush()
     await session.refresh(new)  # the stored values (numeric scale, recorded_at), as a read will show them
-    return _norm_out(new), norm_etag(code, new.version)
+    out = _norm_out(new)
+    await record_change(session, who, "new_version", "access-norm", code, before, out.model_dump(mode="json"))
+    return out, norm_etag(code, new.version)
 
 
-async def upload_statistics(session: AsyncSession, body: StatisticsUpload) -> StatisticsUploadResult:
+async def upload_statistics(session: AsyncSession, body: StatisticsUpload, who: Principal) -> StatisticsUploadResult:
     known = {r.kato_code for r in await repo.list_regions(session)}
     errors = [
         FieldError(f"statistics[{i}].region", f"unknown КАТО code {s.region!r}")
@@ -317,7 +322,17 @@ async def upload_statistics(session: AsyncSession, body: StatisticsUpload) -> St
     if errors:
         raise ValidationFailed(f"{len(errors)} statistic(s) refused; nothing was stored", errors[:200])
     rows = [dict(region_code=s.region, year=s.year, code=s.code.value, value=s.value) for s in body.statistics]
+    held = {(c.region_code, c.year, c.code): c for c in await repo.current_statistics(session, list(seen))}
+    before = {key: _stat_out(c).model_dump(mode="json") for key, c in held.items()}
     new, unchanged = await repo.upsert_statistics(session, rows, body.source, body.synthetic)
+    if new:
+        for c in await repo.current_statistics(session, list(seen)):
+            key = (c.region_code, c.year, c.code)
+            if key not in held or held[key].version != c.version:
+                after = _stat_out(c).model_dump(mode="json")
+                await record_change(
+                    session, who, "upload", "reference-statistic", "/".join(map(str, key)), before.get(key), after
+                )
     return StatisticsUploadResult(received=len(rows), new_versions=new, unchanged=unchanged)
 
 

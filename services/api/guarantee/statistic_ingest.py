@@ -26,6 +26,7 @@ STATISTICS = StagedUpload("reference_statistics", StatisticBatch, StatisticBatch
 async def ingest_statistics(
     session: AsyncSession,
     *,
+    account: str,
     batch_id: str,
     mode: BatchMode,
     source: str,
@@ -36,12 +37,19 @@ async def ingest_statistics(
     parse = parsing.parser_for(content_type)
 
     async def apply(conn: asyncpg.Connection, checked: str) -> tuple[int, int, int]:
-        return await repo.apply(conn, checked, batch_id, source, synthetic)
+        return await repo.apply(conn, checked, account, batch_id, source, synthetic)
 
     return await STATISTICS.take_in(
-        session, batch_id=batch_id, mode=mode, content_type=content_type, stream=stream, parse=parse, apply=apply
+        session,
+        account=account,
+        batch_id=batch_id,
+        mode=mode,
+        content_type=content_type,
+        stream=stream,
+        parse=parse,
+        apply=apply,
     )
 
 
-async def batch(session: AsyncSession, batch_id: str) -> StatisticBatchResult:
-    return await STATISTICS.stored(session, batch_id, f"no reference statistics batch {batch_id}")
+async def batch(session: AsyncSession, account: str, batch_id: str) -> StatisticBatchResult:
+    return await STATISTICS.stored(session, account, batch_id, f"no reference statistics batch {batch_id}")

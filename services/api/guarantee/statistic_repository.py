@@ -71,7 +71,7 @@ async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int
 
 
 async def apply(
-    conn: asyncpg.Connection, checked: str, batch_id: str, source: str, synthetic: bool
+    conn: asyncpg.Connection, checked: str, account: str, batch_id: str, source: str, synthetic: bool
 ) -> tuple[int, int, int]:
     """Close the values being corrected and insert the new versions. Returns (new, new versions, unchanged)."""
     fresh, corrected, unchanged = await staging.version_counts(conn, checked)
@@ -80,11 +80,12 @@ async def apply(
     await conn.execute(
         f"""
         INSERT INTO reference_statistic (region_code, year, code, value, source, is_synthetic, version, is_current,
-            batch_id, line_no)
-        SELECT region, year, code, value, $2, $3, COALESCE(cur_version, 0) + 1, true, $1, line_no
+            batch_account, batch_id, line_no)
+        SELECT region, year, code, value, $2, $3, COALESCE(cur_version, 0) + 1, true, $4, $1, line_no
         FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""",
         batch_id,
         source,
         synthetic,
+        account,
     )
     return fresh, corrected, unchanged

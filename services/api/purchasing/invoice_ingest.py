@@ -24,17 +24,30 @@ INVOICES = StagedUpload("invoices", InvoiceBatch, InvoiceBatchResult, parsing.FI
 
 
 async def ingest_invoices(
-    session: AsyncSession, *, batch_id: str, mode: BatchMode, content_type: str | None, stream: AsyncIterator[bytes]
+    session: AsyncSession,
+    *,
+    account: str,
+    batch_id: str,
+    mode: BatchMode,
+    content_type: str | None,
+    stream: AsyncIterator[bytes],
 ) -> InvoiceBatchResult:
     parse = parsing.parser_for(content_type)
 
     async def apply(conn: asyncpg.Connection, checked: str) -> tuple[int, int, int]:
-        return await repo.apply(conn, checked, batch_id)
+        return await repo.apply(conn, checked, account, batch_id)
 
     return await INVOICES.take_in(
-        session, batch_id=batch_id, mode=mode, content_type=content_type, stream=stream, parse=parse, apply=apply
+        session,
+        account=account,
+        batch_id=batch_id,
+        mode=mode,
+        content_type=content_type,
+        stream=stream,
+        parse=parse,
+        apply=apply,
     )
 
 
-async def batch(session: AsyncSession, batch_id: str) -> InvoiceBatchResult:
-    return await INVOICES.stored(session, batch_id, f"no invoice batch {batch_id}")
+async def batch(session: AsyncSession, account: str, batch_id: str) -> InvoiceBatchResult:
+    return await INVOICES.stored(session, account, batch_id, f"no invoice batch {batch_id}")

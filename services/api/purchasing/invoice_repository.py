@@ -140,7 +140,7 @@ async def check(conn: asyncpg.Connection, stage: str, checked: str) -> tuple[int
     return int(row["total"]), int(row["bad"])
 
 
-async def apply(conn: asyncpg.Connection, checked: str, batch_id: str) -> tuple[int, int, int]:
+async def apply(conn: asyncpg.Connection, checked: str, account: str, batch_id: str) -> tuple[int, int, int]:
     """Close the invoices being corrected and insert the new versions. Returns (new, new versions, unchanged)."""
     fresh, corrected, unchanged = await staging.version_counts(conn, checked)
     if corrected:
@@ -148,9 +148,11 @@ async def apply(conn: asyncpg.Connection, checked: str, batch_id: str) -> tuple[
     await conn.execute(
         f"""
         INSERT INTO contract_invoice (contract_id, period_start, period_end, granularity, presented, accepted,
-            deduction_reason, version, is_current, batch_id, line_no)
-        SELECT contract, month_d, month_d, 'monthly', pr, ac, reason, COALESCE(cur_version, 0) + 1, true, $1, line_no
+            deduction_reason, version, is_current, batch_account, batch_id, line_no)
+        SELECT contract, month_d, month_d, 'monthly', pr, ac, reason, COALESCE(cur_version, 0) + 1, true, $2, $1,
+            line_no
         FROM {checked} WHERE cardinality(errors) = 0 AND NOT same""",
         batch_id,
+        account,
     )
     return fresh, corrected, unchanged

@@ -31,9 +31,17 @@ async def providers(
 
 
 async def allocations(
-    session: AsyncSession, region: str | None, service_kind: str | None, year: int | None
+    session: AsyncSession,
+    region: str | None,
+    service_kind: str | None,
+    year: int | None,
+    provider_id: int | None = None,
 ) -> Sequence[PurchasingAllocation]:
+    """Allocations; with `provider_id`, only those its contracts were concluded under."""
     q = select(PurchasingAllocation)
+    if provider_id is not None:
+        under = select(PurchaseContract.allocation_id).where(PurchaseContract.provider_id == provider_id)
+        q = q.where(PurchasingAllocation.id.in_(under))
     if region:
         q = q.where(PurchasingAllocation.region_code == region)
     if service_kind:

@@ -4,6 +4,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from services.api.access import (
+    BULK_INVOICES,
+    INVOICE_BATCH_READ,
+    INVOICE_WRITE,
+    PURCHASING_READ,
+    PURCHASING_TOTALS,
+    AccountQ,
+    account_of,
+    audit_batch,
+    batch_account,
+    provider_scope,
+)
 from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, upload_body
 from services.api.guarantee.http import ERRORS, SINGLE, WRITE_ERRORS, single
 from services.api.purchasing import invoice_ingest, service
@@ -17,6 +29,7 @@ from services.api.purchasing.schemas import (
     ProviderOut,
     PurchasingSummaryOut,
 )
+from services.common.auth import Principal
 from services.common.bounds import Int32Id
 from services.common.concurrency import content_etag
 from services.common.db import SessionDep
@@ -51,9 +64,13 @@ async def list_providers(session: SessionDep, page: Pagination, region: RegionQ 
     summary="Purchasing-plan allocations (amount in its stated unit)",
 )
 async def list_allocations(
-    session: SessionDep, region: RegionQ = None, service_kind: KindQ = None, year: YearQ = None
+    session: SessionDep,
+    who: Annotated[Principal, PURCHASING_READ],
+    region: RegionQ = None,
+    service_kind: KindQ = None,
+    year: YearQ = None,
 ) -> list[AllocationOut]:
-    return await service.allocations(session, region, service_kind, year)
+    return await service.allocations(session, region, service_kind, year, provider_scope(who))
 
 
 @router.get(
@@ -66,6 +83,7 @@ async def list_allocations(
 )
 async def get_summary(
     session: SessionDep,
+    who: Annotated[Principal, PURCHASING_TOTALS],
     region: Annotated[str, Query(pattern=r"^\d{9}$", examples=["710000000"])],
     service_kind: Annotated[str, Query(max_length=60, examples=["palliative_care"])],
     year: Annotated[int, Query(ge=1991, le=2100, examples=[2022])],
@@ -83,11 +101,17 @@ async def get_summary(
 async def list_contracts(
     session: SessionDep,
     page: Pagination,
+    who: Annotated[Principal, PURCHASING_READ],
     region: RegionQ = None,
     service_kind: KindQ = None,
     year: YearQ = None,
     provider: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> Paginated[ContractOut]:
+    own = provider_scope(who)
+    if own is not None:
+        if provider is not None and provider != own:  # another provider's contracts are absent
+            return Paginated(items=[], total=0, limit=page.limit, offset=page.offset)
+        provider = own
     items, total = await service.contracts(session, region, service_kind, year, provider, page.limit, page.offset)
     return Paginated(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -100,8 +124,10 @@ async def list_contracts(
     responses=SINGLE,
     summary="A contract with its invoices, balance and run-rate forecast (ETag)",
 )
-async def get_contract(request: Request, session: SessionDep, contract_id: ContractId) -> Response:
-    out = await service.contract_status(session, contract_id)
+async def get_contract(
+    request: Request, session: SessionDep, contract_id: ContractId, who: Annotated[Principal, PURCHASING_READ]
+) -> Response:
+    out = await service.contract_status(session, contract_id, provider_scope(who))
     return single(request, out, content_etag(f"contract-{contract_id}", out))
 
 
@@ -114,8 +140,10 @@ async def get_contract(request: Request, session: SessionDep, contract_id: Contr
     responses=WRITE_ERRORS,
     summary="Record a monthly invoice: presented, accepted, and the deduction's reason",
 )
-async def add_invoice(session: SessionDep, contract_id: ContractId, body: InvoiceIn) -> InvoiceOut:
-    return await service.add_invoice(session, contract_id, body)
+async def add_invoice(
+    session: SessionDep, contract_id: ContractId, body: InvoiceIn, who: Annotated[Principal, INVOICE_WRITE]
+) -> InvoiceOut:
+    return await service.add_invoice(session, contract_id, body, who)
 
 
 @router.get(
@@ -129,9 +157,10 @@ async def add_invoice(session: SessionDep, contract_id: ContractId, body: Invoic
 async def list_invoices(
     session: SessionDep,
     contract_id: ContractId,
+    who: Annotated[Principal, PURCHASING_READ],
     history: Annotated[bool, Query(description="Every version, corrected ones too.")] = False,
 ) -> list[InvoiceOut]:
-    return await service.invoices(session, contract_id, history)
+    return await service.invoices(session, contract_id, history, provider_scope(who))
 
 
 # --- bulk invoices ------------------------------------------------------------------------------------
@@ -171,12 +200,20 @@ async def upload_invoices(
     request: Request,
     session: SessionDep,
     batch_id: BatchId,
+    who: Annotated[Principal, BULK_INVOICES],
     mode: Mode = BatchMode.all_or_nothing,
     content_type: ContentType = None,
 ) -> InvoiceBatchResult:
-    return await invoice_ingest.ingest_invoices(
-        session, batch_id=batch_id, mode=mode, content_type=content_type, stream=request.stream()
+    result = await invoice_ingest.ingest_invoices(
+        session,
+        account=account_of(who),
+        batch_id=batch_id,
+        mode=mode,
+        content_type=content_type,
+        stream=request.stream(),
     )
+    await audit_batch(session, who, result)
+    return result
 
 
 @router.get(
@@ -187,5 +224,10 @@ async def upload_invoices(
     responses=ERRORS,
     summary="The outcome of a bulk invoice upload",
 )
-async def get_invoice_batch(session: SessionDep, batch_id: BatchIdPath) -> InvoiceBatchResult:
-    return await invoice_ingest.batch(session, batch_id)
+async def get_invoice_batch(
+    session: SessionDep,
+    batch_id: BatchIdPath,
+    who: Annotated[Principal, INVOICE_BATCH_READ],
+    account: Annotated[str | None, AccountQ] = None,
+) -> InvoiceBatchResult:
+    return await invoice_ingest.batch(session, batch_account(who, account, batch_id), batch_id)

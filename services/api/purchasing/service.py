@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.access import provider_scope
 from services.api.guarantee.http import YearMonth
 from services.api.purchasing import repository as repo
 from services.api.purchasing.schemas import (
@@ -22,6 +23,8 @@ from services.api.purchasing.schemas import (
     ProviderOut,
     PurchasingSummaryOut,
 )
+from services.common.audit import record_change
+from services.common.auth import Principal
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.models.guarantee import ContractInvoice, InvoiceGranularity, PurchasingAllocation
 from services.common.models.reference import Organisation
@@ -68,9 +71,14 @@ def _allocation(a: PurchasingAllocation) -> AllocationOut:
 
 
 async def allocations(
-    session: AsyncSession, region: str | None, service_kind: str | None, year: int | None
+    session: AsyncSession,
+    region: str | None,
+    service_kind: str | None,
+    year: int | None,
+    provider_id: int | None = None,
 ) -> list[AllocationOut]:
-    return [_allocation(a) for a in await repo.allocations(session, region, service_kind, year)]
+    """Allocations; with `provider_id` (a provider's scope), only those its contracts were concluded under."""
+    return [_allocation(a) for a in await repo.allocations(session, region, service_kind, year, provider_id)]
 
 
 def _contract(row: Row[Any]) -> ContractOut:
@@ -183,10 +191,16 @@ def _share(accepted: Decimal, presented: Decimal) -> Decimal | None:
     return (accepted / presented * 100).quantize(CENT) if presented else None
 
 
-async def contract_status(session: AsyncSession, contract_id: int) -> ContractStatusOut:
+async def _contract_row(session: AsyncSession, contract_id: int, provider_id: int | None) -> Row[Any]:
+    """A contract, 404 when there is none or (with `provider_id`, a provider's scope) it is another provider's."""
     row = await repo.contract(session, contract_id)
-    if row is None:
+    if row is None or (provider_id is not None and row._mapping["PurchaseContract"].provider_id != provider_id):
         raise NotFound(f"no contract {contract_id}", [FieldError("contract_id", "unknown contract")])
+    return row
+
+
+async def contract_status(session: AsyncSession, contract_id: int, provider_id: int | None) -> ContractStatusOut:
+    row = await _contract_row(session, contract_id, provider_id)
     contract = _contract(row)
     invoices = [_invoice(i) for i in await repo.invoices(session, contract_id)]
     return ContractStatusOut(
@@ -197,16 +211,14 @@ async def contract_status(session: AsyncSession, contract_id: int) -> ContractSt
     )
 
 
-async def invoices(session: AsyncSession, contract_id: int, history: bool) -> list[InvoiceOut]:
-    if await repo.contract(session, contract_id) is None:
-        raise NotFound(f"no contract {contract_id}", [FieldError("contract_id", "unknown contract")])
+async def invoices(session: AsyncSession, contract_id: int, history: bool, provider_id: int | None) -> list[InvoiceOut]:
+    await _contract_row(session, contract_id, provider_id)
     return [_invoice(i) for i in await repo.invoices(session, contract_id, history)]
 
 
-async def add_invoice(session: AsyncSession, contract_id: int, body: InvoiceIn) -> InvoiceOut:
-    row = await repo.contract(session, contract_id)
-    if row is None:
-        raise NotFound(f"no contract {contract_id}", [FieldError("contract_id", "unknown contract")])
+async def add_invoice(session: AsyncSession, contract_id: int, body: InvoiceIn, who: Principal) -> InvoiceOut:
+    """Record a monthly invoice of a contract (a provider: of its own contracts only, 404 otherwise)."""
+    row = await _contract_row(session, contract_id, provider_scope(who))
     contract = _contract(row)
     if not contract.period_start <= body.month <= contract.period_end:
         raise ValidationFailed(
@@ -240,7 +252,9 @@ async def add_invoice(session: AsyncSession, contract_id: int, body: InvoiceIn) 
     )
     session.add(invoice)
     await session.flush()
-    return _invoice(invoice)
+    out = _invoice(invoice)
+    await record_change(session, who, "create", "contract-invoice", invoice.id, None, out.model_dump(mode="json"))
+    return out
 
 
 async def summary(session: AsyncSession, region: str, service_kind: str, year: int) -> PurchasingSummaryOut:

@@ -4,9 +4,11 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from services.api.access import ADMIN
 from services.api.registry import repository, service
 from services.api.registry.schemas import (
     CompletionFormOut,
@@ -24,6 +26,8 @@ from services.api.registry.schemas import (
     MeasureWrite,
     OrganisationOut,
 )
+from services.common.audit import record_change
+from services.common.auth import Principal
 from services.common.bounds import CalendarDate, Int32Id
 from services.common.concurrency import content_etag, not_modified
 from services.common.db import ReadPoolDep, SessionDep, driver_connection
@@ -42,9 +46,7 @@ IfMatch = Annotated[
     str | None,
     Header(description="The ETag of the latest version, from a read of any date or from the last write (required)."),
 ]
-User = Annotated[
-    str, Header(alias="X-User", max_length=200, description="Who makes the change (recorded in the history).")
-]
+Admin = Annotated[Principal, ADMIN]
 DocumentSlug = Annotated[str, Path(description="Document slug.", examples=["cancer-plan-2018-2022"])]
 PROBLEM: dict[str, Any] = {"description": "Problem details", "content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 422: PROBLEM}
@@ -161,8 +163,8 @@ async def document_history(session: SessionDep, slug: DocumentSlug) -> list[Docu
     responses=WRITE_ERRORS,
     summary="Register a new document",
 )
-async def create_document(session: SessionDep, body: DocumentCreate, user: User = "anonymous") -> Response:
-    out, etag = await service.create_document(session, body, user)
+async def create_document(session: SessionDep, body: DocumentCreate, who: Admin) -> Response:
+    out, etag = await service.create_document(session, body, who)
     return _model(out, etag, 201, Location=f"/api/v1/documents/{out.slug}")
 
 
@@ -175,9 +177,9 @@ async def create_document(session: SessionDep, body: DocumentCreate, user: User 
     summary="Change a document (a new version; the old one stays in the history)",
 )
 async def update_document(
-    session: SessionDep, slug: DocumentSlug, body: DocumentWrite, if_match: IfMatch = None, user: User = "anonymous"
+    session: SessionDep, slug: DocumentSlug, body: DocumentWrite, who: Admin, if_match: IfMatch = None
 ) -> Response:
-    out, etag = await service.update_document(session, slug, body, if_match, user, _today())
+    out, etag = await service.update_document(session, slug, body, if_match, who, _today())
     return _model(out, etag)
 
 
@@ -310,14 +312,12 @@ async def measure_history(db: ReadPoolDep, measure_id: Annotated[Int32Id, Path()
     responses=WRITE_ERRORS,
     summary="Add a measure to a document",
 )
-async def create_measure(
-    session: SessionDep, slug: DocumentSlug, body: MeasureWrite, user: User = "anonymous"
-) -> Response:
-    measure_id, etag = await service.create_measure(session, slug, body, user, _today())
+async def create_measure(session: SessionDep, slug: DocumentSlug, body: MeasureWrite, who: Admin) -> Response:
+    measure_id, etag = await service.create_measure(session, slug, body, who.label, _today())
     await session.flush()
-    out = await repository.get_measure_json(
-        await driver_connection(session), measure_id, body.effective_from or _today()
-    )
+    conn = await driver_connection(session)
+    await record_change(session, who, "create", "measure", measure_id, None, await _latest_measure(conn, measure_id))
+    out = await repository.get_measure_json(conn, measure_id, body.effective_from or _today())
     return Response(
         (out.body if out else "{}").encode(),
         status_code=201,
@@ -338,14 +338,22 @@ async def update_measure(
     session: SessionDep,
     measure_id: Annotated[Int32Id, Path()],
     body: MeasureWrite,
+    who: Admin,
     if_match: IfMatch = None,
-    user: User = "anonymous",
 ) -> Response:
-    _, etag = await service.update_measure(session, measure_id, body, if_match, user, _today())
-    out = await repository.get_measure_json(
-        await driver_connection(session), measure_id, body.effective_from or _today()
-    )
+    conn = await driver_connection(session)
+    before = await _latest_measure(conn, measure_id)
+    _, etag = await service.update_measure(session, measure_id, body, if_match, who.label, _today())
+    await session.flush()
+    await record_change(session, who, "update", "measure", measure_id, before, await _latest_measure(conn, measure_id))
+    out = await repository.get_measure_json(conn, measure_id, body.effective_from or _today())
     return Response((out.body if out else "{}").encode(), media_type="application/json", headers={"ETag": etag})
+
+
+async def _latest_measure(conn: Any, measure_id: int) -> Any:
+    """The latest version of a measure as the API shows it (None when there is none): what an audit entry holds."""
+    history = await repository.measure_history_json(conn, measure_id)
+    return orjson.loads(history)[-1] if history else None
 
 
 # --- indicators ---------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from services.api.registry.schemas import (
     SectionOut,
     TargetOut,
 )
+from services.common.audit import record_change
+from services.common.auth import Principal
 from services.common.concurrency import check_if_match, close_latest_version, etag
 from services.common.errors import (
     Conflict,
@@ -186,7 +188,7 @@ def _version_values(body: DocumentWrite) -> dict[str, Any]:
     return body.model_dump(exclude={"slug", "effective_from", "change_act"})
 
 
-async def create_document(session: AsyncSession, body: DocumentCreate, user: str) -> tuple[DocumentOut, str]:
+async def create_document(session: AsyncSession, body: DocumentCreate, who: Principal) -> tuple[DocumentOut, str]:
     if await session.scalar(select(Document.id).where(Document.slug == body.slug)) is not None:
         raise Conflict(f"a document '{body.slug}' already exists", [FieldError("slug", "already exists")])
     doc = Document(slug=body.slug)
@@ -196,13 +198,15 @@ async def create_document(session: AsyncSession, body: DocumentCreate, user: str
         document_id=doc.id,
         version=1,
         valid_from=body.effective_from or body.adopted_on,
-        changed_by=user,
+        changed_by=who.label,
         change_act=body.change_act,
         **_version_values(body),
     )
     session.add(v)
     await session.flush()
-    return _document_out(doc, v), document_etag(doc.id, 1)
+    out = _document_out(doc, v)
+    await record_change(session, who, "create", "document", body.slug, None, out.model_dump(mode="json"))
+    return out, document_etag(doc.id, 1)
 
 
 def _check_effective(effective: date, current_from: date, field: str = "effective_from") -> None:
@@ -214,7 +218,7 @@ def _check_effective(effective: date, current_from: date, field: str = "effectiv
 
 
 async def update_document(
-    session: AsyncSession, slug: str, body: DocumentWrite, if_match: str | None, user: str, today: date
+    session: AsyncSession, slug: str, body: DocumentWrite, if_match: str | None, who: Principal, today: date
 ) -> tuple[DocumentOut, str]:
     doc = await _document(session, slug)
     current = await session.scalar(
@@ -230,13 +234,16 @@ async def update_document(
         document_id=doc.id,
         version=current.version + 1,
         valid_from=effective,
-        changed_by=user,
+        changed_by=who.label,
         change_act=body.change_act,
         **_version_values(body),
     )
     session.add(new)
     await session.flush()
-    return _document_out(doc, new), document_etag(doc.id, new.version)
+    out = _document_out(doc, new)
+    before = _document_out(doc, current).model_dump(mode="json")
+    await record_change(session, who, "update", "document", slug, before, out.model_dump(mode="json"))
+    return out, document_etag(doc.id, new.version)
 
 
 # --- directions, organisations, data quality ----------------------------------------------------------

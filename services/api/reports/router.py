@@ -4,10 +4,13 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from services.api.access import REPORT_READ, REPORT_REQUEST
+from services.common.audit import record_change
+from services.common.auth import Principal
 from services.common.bounds import CalendarDate, TextCheck
 from services.common.db import SessionDep
 from services.common.errors import FieldError, NotFound, ValidationFailed
@@ -55,7 +58,7 @@ async def request_annual_plan(
     request: Request,
     session: SessionDep,
     body: AnnualPlanRequest,
-    user: Annotated[str, Header(alias="X-User", max_length=200)] = "anonymous",
+    who: Annotated[Principal, REPORT_REQUEST],
 ) -> Response:
     doc = await session.scalar(select(Document.id).where(Document.slug == body.document))
     if doc is None:
@@ -66,10 +69,11 @@ async def request_annual_plan(
     job = ReportJob(
         kind="annual_plan",
         params={"document": body.document, "year": body.year, "as_of": as_of.isoformat()},
-        requested_by=user,
+        requested_by=who.label,
     )
     session.add(job)
     await session.flush()
+    await record_change(session, who, "request", "report", str(job.id), None, {"kind": job.kind, "params": job.params})
     send_after_commit(session, getattr(request.app.state, "redis", None), REPORT, job.id, job.attempts)
     out = ReportJobOut.model_validate(job)
     return Response(
@@ -87,7 +91,9 @@ async def request_annual_plan(
     responses={404: PROBLEM},
     summary="A report request: its status and, once done, the report",
 )
-async def get_report(session: SessionDep, job_id: Annotated[UUID, Path()]) -> ReportJobOut:
+async def get_report(
+    session: SessionDep, job_id: Annotated[UUID, Path()], who: Annotated[Principal, REPORT_READ]
+) -> ReportJobOut:
     job = await session.get(ReportJob, job_id)
     if job is None:
         raise NotFound(f"no report {job_id}", [FieldError("job_id", "unknown")])

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -190,8 +191,11 @@ class AccessNorm(Base):
 
 class StagedBatchColumns:
     """The columns of a batch of an upload that services.api.bulk.staged takes in (invoices, reference statistics):
-    keyed by the sender's batch id; the first answer is kept and replayed when the same batch comes again."""
+    keyed by the sending account and its batch id (batch ids are per account); the first answer is kept and
+    replayed when the same batch comes again."""
 
+    # The account that sent the upload (Principal.label: the token's subject at its issuer).
+    account: Mapped[str] = mapped_column(String(300), primary_key=True)
     batch_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     mode: Mapped[BatchMode] = mapped_column(pg_enum(BatchMode, "batch_mode"))
     content_type: Mapped[str] = mapped_column(String(60))
@@ -228,6 +232,8 @@ class ReferenceStatistic(Base):
         ),
         Index("ix_reference_statistic_batch", "batch_id"),
         CheckConstraint("value >= 0", name="value_not_negative"),
+        CheckConstraint("(batch_id IS NULL) = (batch_account IS NULL)", name="batch_with_account"),
+        ForeignKeyConstraint(["batch_account", "batch_id"], ["statistic_batch.account", "statistic_batch.batch_id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -242,7 +248,8 @@ class ReferenceStatistic(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # The bulk upload (and its line) a row came from, and the one whose new version closed it; null for the rows
     # taken in otherwise (the JSON upload, the demo set).
-    batch_id: Mapped[str | None] = mapped_column(ForeignKey("statistic_batch.batch_id"))
+    batch_account: Mapped[str | None] = mapped_column(String(300))
+    batch_id: Mapped[str | None] = mapped_column(String(100))
     line_no: Mapped[int | None] = mapped_column(Integer)
     superseded_by_batch: Mapped[str | None] = mapped_column(String(100))
 
@@ -318,6 +325,8 @@ class ContractInvoice(CreatedAtMixin, Base):
         CheckConstraint(
             "EXTRACT(DAY FROM period_start) = 1 AND EXTRACT(DAY FROM period_end) = 1", name="periods_are_months"
         ),
+        CheckConstraint("(batch_id IS NULL) = (batch_account IS NULL)", name="batch_with_account"),
+        ForeignKeyConstraint(["batch_account", "batch_id"], ["invoice_batch.account", "invoice_batch.batch_id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -333,7 +342,8 @@ class ContractInvoice(CreatedAtMixin, Base):
     # Versions: a correction closes the current row (is_current false, superseded_by_batch) and adds the next.
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     is_current: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-    batch_id: Mapped[str | None] = mapped_column(ForeignKey("invoice_batch.batch_id"))
+    batch_account: Mapped[str | None] = mapped_column(String(300))
+    batch_id: Mapped[str | None] = mapped_column(String(100))
     line_no: Mapped[int | None] = mapped_column(Integer)
     superseded_by_batch: Mapped[str | None] = mapped_column(String(100))
 
@@ -342,10 +352,11 @@ class IngestBatch(Base):
     """One bulk upload, keyed by the caller's batch id. Sending the same batch again changes nothing.
 
     `batch_no` numbers the executed-volume uploads: a stored row names its upload (and the upload that corrected it)
-    by this number."""
+    by this number. Batch ids are per account: the key is the sending account (Principal.label) and its batch id."""
 
     __tablename__ = "ingest_batch"
 
+    account: Mapped[str] = mapped_column(String(300), primary_key=True)
     batch_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     batch_no: Mapped[int] = mapped_column(Integer, Sequence("ingest_batch_no_seq"), unique=True)
     kind: Mapped[BatchKind] = mapped_column(pg_enum(BatchKind, "batch_kind"))
