@@ -128,7 +128,11 @@ async def test_concurrent_writers_read_their_own_writes(client: httpx.AsyncClien
         made = await _create(client, title_kk=f"{slow_commit}: a new measure")
         assert made.status_code == 201, made.text
         read = await client.get(f"/api/v1/measures/{made.json()['id']}")
-        return None if read.status_code == 200 else f"created {made.json()['id']}, then read {read.status_code}"
+        return (
+            None
+            if read.status_code == 200
+            else f"created {made.json()['id']}, then read {read.status_code}: {read.text}"
+        )
 
     async def put_then_read(made: httpx.Response, n: int) -> str | None:
         url = f"/api/v1/measures/{made.json()['id']}"
@@ -137,6 +141,8 @@ async def test_concurrent_writers_read_their_own_writes(client: httpx.AsyncClien
         put = await client.put(url, json=body, headers={"If-Match": made.headers["etag"]})
         assert put.status_code == 200, put.text
         read = await client.get(url)
+        if read.status_code != 200:
+            return f"client {n} wrote {title!r}, then read {read.status_code}: {read.text[:300]}"
         if read.json()["title_kk"] != title or read.headers["etag"] != put.headers["etag"]:
             return f"client {n} wrote {title!r}, then read {read.json()['title_kk']!r}"
         return None
