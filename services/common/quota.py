@@ -15,6 +15,7 @@ BULK_UPLOADS_PER_HOUR). They are read at every upload, so a change holds from th
   limit is for fairness between accounts; identity, roles, the byte cap and the audit do not depend on it.
 """
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from services.common.settings import get_settings
 log = logging.getLogger(__name__)
 
 WINDOW_MS = 3_600_000
+RATE_CHECK_TIMEOUT_S = 2.0
 
 # KEYS[1] the account's window; ARGV: window (ms), limit, a unique member. Returns {1, 0} admitted, or {0, ms} refused
 # with the milliseconds until the oldest upload leaves the window.
@@ -117,10 +119,11 @@ async def _admit(request: Request, who: Principal, limits: UploadLimits) -> None
     try:
         if redis is None:
             raise RedisError("no Redis connection")
-        admitted, wait_ms = await redis.eval(
-            _SLIDING_WINDOW, 1, rate_key(who), WINDOW_MS, limits.per_hour, uuid.uuid4().hex
-        )
-    except (RedisError, OSError) as exc:
+        async with asyncio.timeout(RATE_CHECK_TIMEOUT_S):  # a Redis that hangs is one that does not answer
+            admitted, wait_ms = await redis.eval(
+                _SLIDING_WINDOW, 1, rate_key(who), WINDOW_MS, limits.per_hour, uuid.uuid4().hex
+            )
+    except (RedisError, OSError) as exc:  # OSError: TimeoutError too
         log.warning("upload rate of %s not checked (Redis: %s); admitted", who.label, exc)
         return
     if not admitted:

@@ -1,6 +1,8 @@
 """Each uploading account's byte cap and upload rate (services/common/quota.py), set on its membership through the
 memberships API, on every bulk upload route of the registry API; the rate kept in the real Redis."""
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -225,3 +227,35 @@ async def test_without_redis_an_upload_is_admitted(
             resp = await account.upload(f"n-{n}")
             assert resp.status_code == 200, resp.text
     await app.state.redis.aclose()
+
+
+async def test_a_redis_that_does_not_answer_admits_the_upload_within_the_check_timeout(
+    guarantee_loaded: None, session: AsyncSession, raw_connection: Any, auth: Auth
+) -> None:
+    """A Redis that takes the connection and never answers: the rate check gives up after RATE_CHECK_TIMEOUT_S."""
+    from services.api.main import create_app
+    from services.common.quota import RATE_CHECK_TIMEOUT_S
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    app = create_app()
+    bind_app(app, session, raw_connection)
+    app.state.redis = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    admin = auth.headers(Role.ministry_admin)
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://api.test") as client:
+            account = await Account(client, auth, admin).grant(uploads_per_hour=1)
+            t0 = time.perf_counter()
+            resp = await account.upload("h-1")
+            assert resp.status_code == 200, resp.text
+            assert RATE_CHECK_TIMEOUT_S <= time.perf_counter() - t0 < RATE_CHECK_TIMEOUT_S + 10
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await app.state.redis.aclose()
