@@ -26,6 +26,7 @@ RUN_ID = uuid.uuid4().hex[:10]
 # Queues of their own, so runs sharing one Redis never take each other's jobs.
 os.environ["REPORTS_QUEUE"] = f"arq:test-{RUN_ID}:reports"
 os.environ["SCORING_QUEUE_NAME"] = f"arq:test-{RUN_ID}:scoring"
+os.environ["UPLOAD_RATE_KEY_PREFIX"] = f"test-{RUN_ID}:upload-rate"
 
 # The run's own OpenID Connect issuer: the apps under test, and the services the tests run as processes, trust it alone.
 ISSUER = run_issuer()

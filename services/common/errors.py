@@ -144,7 +144,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return problem_response(
+        response = problem_response(
             exc.status_code,
             exc.title,
             exc.detail,
@@ -153,6 +153,8 @@ def install_error_handlers(app: FastAPI) -> None:
             errors=exc.errors,
             **exc.extra,
         )
+        response.headers.update(getattr(exc, "headers", None) or {})  # e.g. a 429's Retry-After
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     # Largest bulk upload (the routes under a service's bulk prefixes), and largest line in one: 413 above them.
     bulk_max_upload_bytes: int = 512 * 1024 * 1024
     bulk_max_line_bytes: int = 1024 * 1024
+    # Bulk uploads an account may start in any hour (a sliding window kept in Redis): 429 above it. An account's own
+    # `upload_max_bytes` / `uploads_per_hour` (its membership) replace this and BULK_MAX_UPLOAD_BYTES for it.
+    bulk_uploads_per_hour: int = Field(default=120, ge=1)
+    # Where the upload rate windows are kept in Redis (tests give each run its own).
+    upload_rate_key_prefix: str = "upload-rate"
     db_pool_size: int = 10
     environment: str = "development"
     # The arq queues of the report and scoring workers (tests give each run its own).

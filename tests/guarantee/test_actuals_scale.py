@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+import asyncpg
 import pytest
 from httpx import ASGITransport, AsyncClient
 
@@ -37,6 +38,16 @@ async def app_client(guarantee_loaded: None, database_url: str) -> AsyncIterator
     granted = await Committed.grant(
         plain_dsn(database_url), (Role.integration, Role.fund, Role.ministry_admin, Role.auditor)
     )
+    # The account sends its 2 000 uploads at once: a rate of its own (BULK_UPLOADS_PER_HOUR would refuse them).
+    conn = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        await conn.execute(
+            "UPDATE membership_version v SET uploads_per_hour = $1 FROM membership m "
+            "WHERE v.membership_id = m.id AND v.valid_to IS NULL AND m.subject = 'test:committed-integration'",
+            UPLOADS * 2,
+        )
+    finally:
+        await conn.close()
     async with (
         app.router.lifespan_context(app),
         AsyncClient(

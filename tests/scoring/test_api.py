@@ -476,6 +476,9 @@ async def test_batch_job_is_enqueued_after_commit_only(client: AsyncClient, crit
         async def enqueue_job(self, name: str, *args: Any, **kwargs: Any) -> None:
             calls.append((name, *args, kwargs))
 
+        async def eval(self, script: str, numkeys: int, *args: Any) -> list[int]:
+            return [1, 0]  # the upload rate's check (services/common/quota.py): admitted
+
     app = client._transport.app  # type: ignore[attr-defined]
     app.state.redis = FakeRedis()
     empty = await client.post("/api/v1/batch/jobs", content=b"\n", headers={"content-type": "application/x-ndjson"})

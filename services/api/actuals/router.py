@@ -22,6 +22,7 @@ from services.common.auth import Principal
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
+from services.common.quota import RATE_LIMITED, upload_stream
 
 BULK_PREFIX = "/api/v1/bulk/"
 
@@ -47,7 +48,7 @@ volumes: `region` (КАТО), `profile`, `month` (YYYY-MM), `treated_cases`, `ch
     tags=["actuals"],
     operation_id="upload_executed_volumes",
     response_model=BatchResult,
-    responses=WRITE_ERRORS,
+    responses={**WRITE_ERRORS, **RATE_LIMITED},
     summary="Bulk upload of executed volumes (streamed CSV or JSON Lines)",
     description=UPLOAD_DOC,
     openapi_extra=upload_body(
@@ -69,7 +70,7 @@ async def upload_executed_volumes(
         batch_id=batch_id,
         mode=mode,
         content_type=content_type,
-        stream=request.stream(),
+        stream=await upload_stream(request, session, who),
     )
     await audit_batch(session, who, result)
     return result

@@ -41,6 +41,7 @@ from services.common.concurrency import content_etag
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
+from services.common.quota import RATE_LIMITED, upload_stream
 
 router = APIRouter(prefix="/api/v1")
 
@@ -379,7 +380,7 @@ Synthetic = Annotated[bool, Query(description="true for made-up values (demonstr
     tags=["reference-statistics"],
     operation_id="upload_reference_statistics_bulk",
     response_model=StatisticBatchResult,
-    responses=WRITE_ERRORS,
+    responses={**WRITE_ERRORS, **RATE_LIMITED},
     summary="Bulk upload of reference statistics (streamed CSV or JSON Lines)",
     description=BULK_STATISTICS_DOC,
     openapi_extra=upload_body(
@@ -404,7 +405,7 @@ async def upload_statistics_bulk(
         source=source,
         synthetic=synthetic,
         content_type=content_type,
-        stream=request.stream(),
+        stream=await upload_stream(request, session, who),
     )
     await audit_batch(session, who, result)
     return result

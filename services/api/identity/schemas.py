@@ -24,6 +24,22 @@ class MembershipWrite(BaseModel):
     source_system: Code | None = Field(default=None, examples=["e-densaulyq"])
     expert_code: Code | None = None
     display_name: ShortText | None = None
+    upload_max_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**62,
+        description="The largest bulk upload this account may send (bytes; 413 above it), at most "
+        "BULK_MAX_UPLOAD_BYTES. Null: BULK_MAX_UPLOAD_BYTES.",
+        examples=[104857600],
+    )
+    uploads_per_hour: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Bulk uploads this account may start in any hour (429 with Retry-After above it). Null: "
+        "BULK_UPLOADS_PER_HOUR.",
+        examples=[20],
+    )
     reason: Text | None = Field(default=None, description="Why (recorded in the history).")
 
 
@@ -45,6 +61,8 @@ class MembershipOut(BaseModel):
     source_system: str | None
     expert_code: str | None
     display_name: str | None
+    upload_max_bytes: int | None = Field(description="Null: BULK_MAX_UPLOAD_BYTES.")
+    uploads_per_hour: int | None = Field(description="Null: BULK_UPLOADS_PER_HOUR.")
     valid_from: datetime
     changed_by: str
     change_reason: str | None

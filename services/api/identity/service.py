@@ -14,6 +14,7 @@ from services.common.errors import Conflict, FieldError, NotFound, ValidationFai
 from services.common.models.identity import Membership, MembershipVersion
 from services.common.models.reference import Organisation
 from services.common.pagination import Page
+from services.common.settings import get_settings
 
 RESOURCE = "membership"
 # Roles that act for one organisation.
@@ -36,6 +37,8 @@ def _out(m: Membership, v: MembershipVersion) -> MembershipOut:
         source_system=v.source_system,
         expert_code=v.expert_code,
         display_name=v.display_name,
+        upload_max_bytes=v.upload_max_bytes,
+        uploads_per_hour=v.uploads_per_hour,
         valid_from=v.valid_from,
         changed_by=v.changed_by,
         change_reason=v.change_reason,
@@ -59,6 +62,9 @@ async def _check(session: AsyncSession, body: MembershipWrite) -> None:
         errors.append(FieldError("organisation_id", "an akimat's organisation must have a region"))
     if Role.integration in roles and body.source_system is None:
         errors.append(FieldError("source_system", "required for an integration account"))
+    ceiling = get_settings().bulk_max_upload_bytes
+    if body.upload_max_bytes is not None and body.upload_max_bytes > ceiling:
+        errors.append(FieldError("upload_max_bytes", f"above BULK_MAX_UPLOAD_BYTES ({ceiling})"))
     if Role.expert in roles and body.expert_code is None:
         errors.append(FieldError("expert_code", "required for an expert"))
     if errors:
@@ -75,6 +81,8 @@ def _version(m_id: int, number: int, body: MembershipWrite, who: Principal, *, a
         source_system=body.source_system if active else None,
         expert_code=body.expert_code if active else None,
         display_name=body.display_name,
+        upload_max_bytes=body.upload_max_bytes if active else None,
+        uploads_per_hour=body.uploads_per_hour if active else None,
         changed_by=who.label,
         change_reason=body.reason,
     )

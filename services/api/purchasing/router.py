@@ -35,6 +35,7 @@ from services.common.concurrency import content_etag
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
+from services.common.quota import RATE_LIMITED, upload_stream
 
 router = APIRouter(prefix="/api/v1")
 
@@ -188,7 +189,7 @@ body of monthly invoices, one row per contract and month:
     tags=["purchasing"],
     operation_id="upload_invoices",
     response_model=InvoiceBatchResult,
-    responses=WRITE_ERRORS,
+    responses={**WRITE_ERRORS, **RATE_LIMITED},
     summary="Bulk upload of monthly invoices (streamed CSV or JSON Lines)",
     description=BULK_INVOICES_DOC,
     openapi_extra=upload_body(
@@ -210,7 +211,7 @@ async def upload_invoices(
         batch_id=batch_id,
         mode=mode,
         content_type=content_type,
-        stream=request.stream(),
+        stream=await upload_stream(request, session, who),
     )
     await audit_batch(session, who, result)
     return result

@@ -48,6 +48,8 @@ class MembershipVersion(Base):
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
         CheckConstraint(f"roles <@ ARRAY[{ROLE_NAMES}]::text[]", name="known_roles"),
         CheckConstraint("NOT active OR cardinality(roles) > 0", name="active_has_roles"),
+        CheckConstraint("upload_max_bytes > 0", name="upload_max_bytes_positive"),
+        CheckConstraint("uploads_per_hour > 0", name="uploads_per_hour_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,6 +62,10 @@ class MembershipVersion(Base):
     source_system: Mapped[str | None] = mapped_column(String(120))
     expert_code: Mapped[str | None] = mapped_column(String(120))
     display_name: Mapped[str | None] = mapped_column(Text)
+    # An uploading account's byte cap per bulk upload and uploads per hour (services/common/quota.py); null: the
+    # settings' defaults.
+    upload_max_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    uploads_per_hour: Mapped[int | None] = mapped_column()
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     changed_by: Mapped[str] = mapped_column(Text)

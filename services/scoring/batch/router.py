@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import StreamingResponse
 
 from services.common.db import SessionDep, StreamSessionDep
+from services.common.quota import RATE_LIMITED, upload_stream
 from services.scoring.batch import service
 from services.scoring.batch.schemas import JobOut
 from services.scoring.http import ERRORS, NDJSON, BatchReader, BatchSender, JobId
@@ -28,10 +29,13 @@ router = APIRouter(prefix="/api/v1")
             },
         }
     },
-    responses={200: {"content": {NDJSON: {}}, "description": "One result or error object per line, in input order"}},
+    responses={
+        200: {"content": {NDJSON: {}}, "description": "One result or error object per line, in input order"},
+        **RATE_LIMITED,
+    },
 )
-async def batch_score(session: SessionDep, _: BatchSender, request: Request) -> Response:
-    results = await service.score_lines(session, request.stream())
+async def batch_score(session: SessionDep, who: BatchSender, request: Request) -> Response:
+    results = await service.score_lines(session, await upload_stream(request, session, who))
     # The session stays open until the response is sent (the dependency's exit runs after it).
     return StreamingResponse(results, media_type=NDJSON)
 
@@ -44,11 +48,13 @@ async def batch_score(session: SessionDep, _: BatchSender, request: Request) -> 
     summary="Queue a large JSON Lines scoring run on the worker; poll its progress",
     openapi_extra={"requestBody": {"required": True, "content": {NDJSON: {"schema": {"type": "string"}}}}},
     response_model=JobOut,
-    responses=ERRORS,
+    responses={**ERRORS, **RATE_LIMITED},
 )
 async def create_batch_job(session: SessionDep, who: BatchSender, request: Request, response: Response) -> JobOut:
     # Sent to the worker once the row is committed.
-    job = await service.create_job(session, request.stream(), getattr(request.app.state, "redis", None), who)
+    job = await service.create_job(
+        session, await upload_stream(request, session, who), getattr(request.app.state, "redis", None), who
+    )
     response.headers["Location"] = f"/api/v1/batch/jobs/{job.id}"
     return JobOut.model_validate(job)
 
