@@ -5,6 +5,9 @@
 * Statuses every route of a kind can answer are documented on each of them: 400 (a body that cannot be read),
   413 (a body over the size cap) and 422 on routes with a body, 503 (the database is gone) on every route but
   the health checks; 401 and 403 on every route that needs a bearer token.
+* Every operation names the roles that may call it (`x-roles`, and a "Roles: ..." line in its description), read
+  from the role checks in its route's dependency tree (services.common.auth.deps.roles_of); a public operation has
+  `x-roles: []` and `security: []` (no lock in Swagger UI) and says "Public: no token needed".
 * A NUL character in a query or path parameter is refused with 422 naming the parameter, before routing code can
   hand it to Postgres (which cannot store it in text).
 """
@@ -16,8 +19,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
-from starlette.routing import compile_path
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute, compile_path
 
+from services.common.auth.deps import roles_of
+from services.common.auth.roles import Role
 from services.common.errors import FieldError, problem_response
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -91,6 +97,32 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+PUBLIC_LINE = "Public: no token needed"
+
+
+def document_roles(schema: dict[str, Any], routes: list[BaseRoute]) -> dict[str, Any]:
+    """Name on each operation of an OpenAPI document the roles its route admits (in place)."""
+    order = list(Role)
+    # As FastAPI builds the document: each route as included (its router's prefix and dependencies added).
+    for route in iter_route_contexts(routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema or route.dependant is None:
+            continue
+        item = schema.get("paths", {}).get(route.path_format, {})
+        roles = roles_of(route.dependant)
+        names = [] if roles is None else [r.value for r in sorted(roles, key=order.index)]
+        for method in route.methods or ():
+            operation = item.get(method.lower())
+            if operation is None:
+                continue
+            operation["x-roles"] = names
+            line = f"Roles: {', '.join(names)}" if names else PUBLIC_LINE
+            if roles is None:
+                operation["security"] = []
+            description = operation.get("description")
+            operation["description"] = f"{description}\n\n{line}" if description else line
+    return schema
+
+
 class RefuseNul:
     """ASGI middleware: a query or path parameter holding NUL answers 422 naming the parameter."""
 
@@ -137,13 +169,13 @@ _REASON = "must not contain the NUL character (\\u0000)"
 
 
 def install_contract(app: FastAPI) -> None:
-    """Refuse NUL in parameters and document every error as problem+json."""
+    """Refuse NUL in parameters, document every error as problem+json and every operation's roles."""
     app.add_middleware(RefuseNul, openapi=lambda: app.openapi())
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(build())
+            app.openapi_schema = document_problems(document_roles(build(), app.routes))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

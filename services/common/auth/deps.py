@@ -6,11 +6,15 @@
 A route with neither is public (the README lists which are). Scope within a role (an executor's organisation, an
 akimat's region, an expert's assignments) is checked by the service, which answers 404 for what belongs to
 another, as if it did not exist.
+
+The roles a route admits are read from its dependency tree (`roles_of`), which is how the OpenAPI documents name
+them per operation (services.common.contract): each dependency that checks roles carries them as `ALLOWED_ROLES`.
 """
 
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.auth.principal import Principal
@@ -42,6 +46,10 @@ async def current_principal(
     return await authenticator.principal(request, credentials.credentials, reader)
 
 
+# Any role with a membership passes (a scope check in the service may narrow it).
+ALLOWED_ROLES = "allowed_roles"
+current_principal.allowed_roles = frozenset(Role)  # type: ignore[attr-defined]
+
 AuthenticatedDep = Annotated[Principal, Depends(current_principal)]
 
 
@@ -54,4 +62,19 @@ def allow(*roles: Role) -> Any:
             raise Forbidden(f"this action is for: {names}", [FieldError("Authorization", "role not allowed")])
         return who
 
+    _allowed.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
     return Depends(_allowed)
+
+
+def roles_of(dependant: Dependant) -> frozenset[Role] | None:
+    """The roles a route admits, from every role check in its dependency tree (a caller must pass each of them):
+    None for a public route (no check at all)."""
+    admitted: frozenset[Role] | None = None
+    pending = [dependant]
+    while pending:
+        node = pending.pop()
+        roles = getattr(node.call, ALLOWED_ROLES, None)
+        if roles is not None:
+            admitted = roles if admitted is None else admitted & roles
+        pending.extend(node.dependencies)
+    return admitted
