@@ -37,15 +37,6 @@ _in_flight: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True)
-class PendingJob:
-    redis: ArqRedis
-    function: str
-    args: tuple[Any, ...]
-    job_id: str
-    queue_name: str | None
-
-
-@dataclass(frozen=True)
 class JobKind:
     function: str  # the arq function that runs it
     queue_setting: str  # the setting naming its queue
@@ -58,6 +49,16 @@ class JobKind:
 
     def arq_job_id(self, job_id: Any, attempt: int) -> str:
         return f"{self.queue}:{self.function}:{job_id}:{attempt}"
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    """A send waiting for its session's commit."""
+
+    redis: ArqRedis
+    kind: JobKind
+    job_id: Any
+    attempt: int
 
 
 class Lost(Exception):
@@ -74,15 +75,12 @@ def send_after_commit(session: AsyncSession, redis: ArqRedis | None, kind: JobKi
     if redis is None:
         log.warning("no redis pool: %s %s stays queued until the sweeper sends it", kind.function, job_id)
         return
-    enqueue_after_commit(
-        session,
-        redis,
-        kind.function,
-        str(job_id),
-        attempt,
-        job_id=kind.arq_job_id(job_id, attempt),
-        queue_name=kind.queue,
-    )
+    sync = session.sync_session
+    sync.info.setdefault(_PENDING, []).append(PendingJob(redis, kind, job_id, attempt))
+    if not sync.info.get(_HOOKED):
+        event.listen(sync, "after_commit", _send_pending)
+        event.listen(sync, "after_soft_rollback", _drop_pending)
+        sync.info[_HOOKED] = True
 
 
 async def send(redis: ArqRedis, kind: JobKind, job_id: Any, attempt: int, defer: timedelta | None = None) -> bool:
@@ -98,25 +96,11 @@ async def send(redis: ArqRedis, kind: JobKind, job_id: Any, attempt: int, defer:
     return sent is not None
 
 
-def enqueue_after_commit(
-    session: AsyncSession, redis: ArqRedis, function: str, *args: Any, job_id: str, queue_name: str | None = None
-) -> None:
-    sync = session.sync_session
-    sync.info.setdefault(_PENDING, []).append(PendingJob(redis, function, args, job_id, queue_name))
-    if not sync.info.get(_HOOKED):
-        event.listen(sync, "after_commit", _send_pending)
-        event.listen(sync, "after_soft_rollback", _drop_pending)
-        sync.info[_HOOKED] = True
-
-
-async def _enqueue(job: PendingJob) -> None:
+async def _send_once_committed(job: PendingJob) -> None:
     try:
-        kwargs: dict[str, Any] = {"_job_id": job.job_id}
-        if job.queue_name:
-            kwargs["_queue_name"] = job.queue_name
-        await job.redis.enqueue_job(job.function, *job.args, **kwargs)
-    except Exception:  # the sweeper re-enqueues it
-        log.exception("enqueue of %s %s failed; the sweeper will retry", job.function, job.job_id)
+        await send(job.redis, job.kind, job.job_id, job.attempt)
+    except Exception:  # the sweeper sends it again
+        log.exception("send of %s %s failed; the sweeper will retry", job.kind.function, job.job_id)
 
 
 def _send_pending(session: Session) -> None:
@@ -125,7 +109,7 @@ def _send_pending(session: Session) -> None:
         return
     loop = asyncio.get_running_loop()
     for job in jobs:
-        task = loop.create_task(_enqueue(job))
+        task = loop.create_task(_send_once_committed(job))
         _in_flight.add(task)
         task.add_done_callback(_in_flight.discard)
 

@@ -168,19 +168,20 @@ async def test_worker_end_to_end(loaded: None, engine: AsyncEngine, database_url
 
 
 async def test_rolled_back_jobs_are_never_sent(engine: AsyncEngine, redis: ArqRedis) -> None:
-    from services.common.jobs import enqueue_after_commit
+    from services.common.jobs import send_after_commit
 
     rolled_back, committed = f"rolled-back-{uuid4()}", f"committed-{uuid4()}"
+    rolled_back_id, committed_id = REPORT.arq_job_id(rolled_back, 1), REPORT.arq_job_id(committed, 1)
     maker = make_sessionmaker(engine)
     async with maker() as session:
-        enqueue_after_commit(session, redis, "run_report", "x", job_id=rolled_back, queue_name=REPORT.queue)
+        send_after_commit(session, redis, REPORT, rolled_back, 1)
         await session.rollback()
     async with maker() as session:
-        enqueue_after_commit(session, redis, "run_report", "y", job_id=committed, queue_name=REPORT.queue)
-        assert await Job(committed, redis, _queue_name=REPORT.queue).status() == JobStatus.not_found
+        send_after_commit(session, redis, REPORT, committed, 1)
+        assert await Job(committed_id, redis, _queue_name=REPORT.queue).status() == JobStatus.not_found
         await session.commit()
         await wait_for_enqueued()
-    assert await Job(committed, redis, _queue_name=REPORT.queue).status() == JobStatus.queued
-    assert await Job(rolled_back, redis, _queue_name=REPORT.queue).status() == JobStatus.not_found
-    await redis.delete(f"arq:job:{committed}")
-    await redis.zrem(REPORT.queue, committed)
+    assert await Job(committed_id, redis, _queue_name=REPORT.queue).status() == JobStatus.queued
+    assert await Job(rolled_back_id, redis, _queue_name=REPORT.queue).status() == JobStatus.not_found
+    await redis.delete(f"arq:job:{committed_id}")
+    await redis.zrem(REPORT.queue, committed_id)

@@ -490,7 +490,11 @@ async def test_batch_job_is_enqueued_after_commit_only(client: AsyncClient, crit
     assert resp.status_code == 202
     await wait_for_enqueued()
     job_id = resp.json()["id"]
-    expected = {"_job_id": f"{SCORING_BATCH.queue}:score_batch_job:{job_id}:1", "_queue_name": SCORING_BATCH.queue}
+    expected = {
+        "_job_id": f"{SCORING_BATCH.queue}:score_batch_job:{job_id}:1",
+        "_queue_name": SCORING_BATCH.queue,
+        "_defer_by": None,
+    }
     assert calls == [("score_batch_job", str(job_id), 1, expected)]
 
 
