@@ -1,5 +1,6 @@
 """Process settings, read once from the environment (and `.env` when present)."""
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     # of its generated keys and service accounts (never committed).
     local_issuer_port: int = 8009
     local_issuer_dir: Path = REPO_ROOT / ".local" / "issuer"
+    # Stops the business clock (services.common.clock) at this moment, for demonstrations and served tests: an ISO
+    # 8601 datetime, naive read as Asia/Almaty time. Unset: the clock runs.
+    clock_frozen_at: datetime | None = None
 
     @field_validator("database_url")
     @classmethod
