@@ -230,7 +230,8 @@ def test_a_64_mb_line_is_refused_without_stalling_the_event_loop(
         + ", ".join(f"{o['seconds']:.2f} s" for o in outcomes)
     )
     assert all(o["status"].startswith(b"HTTP/1.1 413") for o in outcomes), outcomes
-    # Within 2x of idle. Below 15 ms a request's time is the scheduler's on a loaded 2-core machine shared with other
-    # test runs (time slices of 5-10 ms), not the service's: the idle figure is taken as at least that. Before the
-    # line cap, buffering the line took 8.6 s and stalled the loop for 1.4 s.
-    assert busy <= 2 * max(idle, 0.015), (idle, busy)
+    # What is tested is that the loop is never held: before the line cap, buffering the line took 8.6 s and stalled
+    # the loop for 1.4 s. The p99 while refusing stays within 2x of idle; below 50 ms a request's time is the
+    # scheduler's on a 2-core machine shared with other processes (a few 5-10 ms time slices), not the service's, so
+    # the idle figure is taken as at least that: a stall of 100 ms or more still fails.
+    assert busy <= 2 * max(idle, 0.05), (idle, busy)
