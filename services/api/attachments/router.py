@@ -104,7 +104,10 @@ async def get_attachment_meta(who: Reader, session: SessionDep, attachment_id: A
     operation_id="get_attachment",
     response_class=StreamingResponse,
     responses={
-        200: {"description": "The file, as uploaded", "content": {"application/octet-stream": {}}},
+        200: {
+            "description": "The file, as uploaded, with the media type it was uploaded as",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in get_settings().attachment_types},
+        },
         304: {"description": "Not modified"},
         404: PROBLEM,
     },
