@@ -13,10 +13,12 @@ from services.api.validation.rules import (
     Operator,
     RuleInvalid,
     Scope,
+    blocking,
     compile_rule,
     evaluate,
     known_in,
     number_text,
+    violation_errors,
 )
 from services.common.settings import REPO_ROOT
 
@@ -214,6 +216,20 @@ def test_the_default_rules_in_russian() -> None:
     assert found[4].message == (
         "Фактическое значение индикатора 7 (16) отличается от прошлогоднего (10) более чем на 50%."
     )
+    errors = violation_errors(blocking(found))
+    assert errors == [
+        {
+            "field": "rules.co-executors-within-lead",
+            "reason": found[2].message,
+            "rule_code": "co-executors-within-lead",
+            "importance": "blocking",
+            "source": None,
+            "indicator": None,
+            "left": "1300",
+            "operator": "<=",
+            "right": "1293.5",
+        }
+    ]
     with pytest.raises(ValueError):
         evaluate(_default_rules(), FIGURES, "en")  # type: ignore[arg-type]
 

@@ -223,6 +223,26 @@ def blocking(violations: Sequence[Violation]) -> list[Violation]:
     return [v for v in violations if v.importance is Importance.blocking]
 
 
+def violation_errors(violations: Sequence[Violation]) -> list[FieldError]:
+    """Violations as the `errors` of a problem+json answer (`ReviewInvalid(detail, violation_errors(...))`): the field
+    `rules.<code>`, the reason the message in the report's language, and the rule, the source or indicator and the two
+    sides' values alongside."""
+    return [
+        FieldError(
+            f"rules.{v.rule_code}",
+            v.message,
+            rule_code=v.rule_code,
+            importance=v.importance.value,
+            source=v.source,
+            indicator=v.indicator,
+            left=str(v.left),
+            operator=v.operator.value,
+            right=str(v.right),
+        )
+        for v in violations
+    ]
+
+
 def _indicator_numbers(figures: Mapping[str, Decimal | None]) -> list[int]:
     numbers = {int(m.group(1)) for name in figures if (m := _INDICATOR_NUMBER.match(name))}
     return sorted(numbers)
