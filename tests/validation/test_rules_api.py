@@ -205,3 +205,14 @@ async def test_check_answers_blocking_violations_in_kazakh(api: AsyncClient, aut
         headers=auth.headers(Role.ministry_reviewer),
     )
     assert bad.status_code == 422
+
+
+async def test_loading_the_defaults_again_changes_nothing(engine: Any, loaded: None, raw_connection: Any) -> None:
+    from services.api.validation.service import load_default_rules
+    from services.common.db import make_sessionmaker
+
+    assert await load_default_rules(make_sessionmaker(engine)) == 0
+    count = await raw_connection.fetchval(
+        "SELECT count(*) FROM validation_rule_version WHERE changed_by = $1", "loader:validation-rules"
+    )
+    assert count == 4
