@@ -269,3 +269,4 @@ def test_numbers_are_printed_as_kazakh_and_russian_texts_print_them() -> None:
     assert number_text(D("1E+3")) == "1 000"
     assert number_text(D("0.050")) == "0,05"
     assert number_text(D("999")) == "999"
+    assert number_text(D("-0.000")) == "0"

@@ -326,6 +326,8 @@ def _holds(left: Decimal, operator: Operator, right: Decimal) -> bool:
 def number_text(value: Decimal) -> str:
     """A number as Kazakh and Russian texts print it: digits grouped by threes with a space, a decimal comma, no
     trailing zeros after it (`1234.500` → `1 234,5`)."""
+    if value == 0:
+        value = Decimal(0)  # never "-0"
     text = format(value.normalize() if value == value.to_integral_value() else value, "f")
     sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
     whole, _, fraction = text.partition(".")
