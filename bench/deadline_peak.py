@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -286,6 +287,9 @@ def _report(runs: list[Run]) -> None:
     # Steps: no think time, the whole population shared among that many connections.
     clean = [r.result.rps for r in runs if r.name.startswith("step") and r.result.errors == 0]
     saturation = max(clean, default=0.0)
+    peak_run = next(r for r in runs if r.name == "peak")
+    writes = sum(int(n) for n in re.findall(r"(?:created|submitted)=(\d+)", peak_run.walk))
+    print(f"audit rows written at the peak: {peak_run.audit_rows} for {writes} accepted drafts and submissions")
     print(f"failed requests at the peak: {peak.errors} (goal 0)")
     print(f"p99 peak / idle: {peak.p99_ms / idle.p99_ms:.2f} (goal <= 3)")
     ratio = saturation / peak.rps if peak.rps else 0.0
