@@ -4,11 +4,14 @@ from fastapi import FastAPI
 
 from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
+from services.api.attachments.router import ATTACHMENTS_PREFIX
+from services.api.attachments.router import router as attachments_router
 from services.api.guarantee.router import router as guarantee_router
 from services.api.identity.router import router as identity_router
 from services.api.purchasing.router import router as purchasing_router
 from services.api.registry.router import router as registry_router
 from services.api.reports.router import router as reports_router
+from services.api.validation.router import router as validation_router
 from services.common.app import create_service_app
 
 DESCRIPTION = """
@@ -41,6 +44,8 @@ TAGS = [
     {"name": "reports", "description": "Report requests run by the report worker (annual plan report)."},
     {"name": "memberships", "description": "Who each trusted issuer's subject is here: roles and organisation."},
     {"name": "audit", "description": "Who changed what and when, before and after: the append-only audit log."},
+    {"name": "attachments", "description": "Files filed with reports: streamed in, checked, kept with a checksum."},
+    {"name": "validation-rules", "description": "What progress reports' figures are checked against."},
 ]
 
 
@@ -49,9 +54,19 @@ def create_app() -> FastAPI:
         title="Health plans registry API",
         description=DESCRIPTION,
         version="1.0.0",
-        routers=[registry_router, reports_router, guarantee_router, purchasing_router, actuals_router, identity_router],
+        routers=[
+            registry_router,
+            reports_router,
+            guarantee_router,
+            purchasing_router,
+            actuals_router,
+            identity_router,
+            validation_router,
+            attachments_router,
+        ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),
+        own_body_limits=((ATTACHMENTS_PREFIX, "attachment_max_bytes"),),
     )
 
 
