@@ -61,11 +61,18 @@ def upgrade() -> None:
         sa.Column("basis", sa.Text(), nullable=False),
         sa.Column("changed_by", sa.Text(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name=op.f("ck_indicator_rule_validity_ordered")),
-        sa.CheckConstraint("tolerance IS NULL OR tolerance >= 0", name=op.f("ck_indicator_rule_tolerance_not_negative")),
+        sa.CheckConstraint(
+            "valid_to IS NULL OR valid_to >= valid_from", name=op.f("ck_indicator_rule_validity_ordered")
+        ),
+        sa.CheckConstraint(
+            "tolerance IS NULL OR tolerance >= 0", name=op.f("ck_indicator_rule_tolerance_not_negative")
+        ),
         sa.CheckConstraint("version >= 1", name=op.f("ck_indicator_rule_version_positive")),
         sa.ForeignKeyConstraint(
-            ["indicator_id"], ["indicator.id"], name=op.f("fk_indicator_rule_indicator_id_indicator"), ondelete="CASCADE"
+            ["indicator_id"],
+            ["indicator.id"],
+            name=op.f("fk_indicator_rule_indicator_id_indicator"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["responsible_organisation_id"],
@@ -154,7 +161,9 @@ def upgrade() -> None:
             ["organisation_id"], ["organisation.id"], name=op.f("fk_indicator_actual_organisation_id_organisation")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_actual")),
-        sa.UniqueConstraint("indicator_id", "year", "version", name=op.f("uq_indicator_actual_indicator_id_year_version")),
+        sa.UniqueConstraint(
+            "indicator_id", "year", "version", name=op.f("uq_indicator_actual_indicator_id_year_version")
+        ),
     )
     op.create_index(
         "uq_indicator_actual_current",

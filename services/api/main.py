@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.api.achievement.router import router as achievement_router
 from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
 from services.api.guarantee.router import router as guarantee_router
@@ -28,6 +29,8 @@ TAGS = [
     {"name": "directions", "description": "Directions and sections of a plan."},
     {"name": "measures", "description": "Measures with executors, deadlines and planned financing."},
     {"name": "indicators", "description": "Target indicators and their yearly targets."},
+    {"name": "achievement", "description": "Whether each target indicator met its targets: rules and answers."},
+    {"name": "indicator-actuals", "description": "Indicator actuals: entry, review, bulk upload from statistics."},
     {"name": "organisations", "description": "Executors and other organisations."},
     {"name": "data-quality", "description": "Inconsistencies found in the documents themselves."},
     {"name": "regions", "description": "The 17 oblasts and the cities of Astana, Almaty and Shymkent (КАТО)."},
@@ -49,7 +52,15 @@ def create_app() -> FastAPI:
         title="Health plans registry API",
         description=DESCRIPTION,
         version="1.0.0",
-        routers=[registry_router, reports_router, guarantee_router, purchasing_router, actuals_router, identity_router],
+        routers=[
+            registry_router,
+            reports_router,
+            guarantee_router,
+            purchasing_router,
+            actuals_router,
+            achievement_router,
+            identity_router,
+        ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),
     )
