@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.achievement.rules import Printed
@@ -96,7 +97,7 @@ async def counted_actuals(
             IndicatorActual.valid_from <= on,
         )
         .order_by(IndicatorActual.indicator_id, IndicatorActual.year, IndicatorActual.version.desc())
-        .distinct(IndicatorActual.indicator_id, IndicatorActual.year)
+        .ext(distinct_on(IndicatorActual.indicator_id, IndicatorActual.year))
     )
     if year is not None:
         query = query.where(IndicatorActual.year == year)

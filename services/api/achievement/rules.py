@@ -226,14 +226,10 @@ def evaluate(
         "; ".join(f"{SOURCE_WORDS[p.source]} prints {p.printed or 'an empty cell'}" for p in printed)
         or "nothing is printed"
     )
-    if year not in target_years:
-        reason = (
-            Reason.not_a_measurement_year
-            if frequency is MeasurementFrequency.biennial and rule.target_years is None
-            else Reason.not_a_target_year
-        )
+    if year not in target_years and (rule.target_years is not None or frequency is MeasurementFrequency.biennial):
+        reason = Reason.not_a_target_year if rule.target_years is not None else Reason.not_a_measurement_year
         years = ", ".join(map(str, target_years)) or "none"
-        why = "measured once in two years" if reason is Reason.not_a_measurement_year else "target years"
+        why = "measured once in two years" if reason is Reason.not_a_measurement_year else "the rule's target years"
         return YearOutcome(
             year,
             Status.not_evaluable,
