@@ -7,6 +7,7 @@ also held to one SQL statement written independently over the same rows.
 """
 
 import csv
+import itertools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -403,8 +404,8 @@ WITH ind AS (
     WHEN ind.direction = 'hold' THEN CASE WHEN abs(a.value / coalesce(a.ratio_consequent, 1)
          - t.value / coalesce(t.ratio_consequent, 1)) <= ind.tolerance THEN 'achieved' ELSE 'not_achieved' END
     WHEN (t.kind = 'ratio' OR a.kind = 'ratio') AND ind.cmp = 'antecedent' THEN
-      CASE WHEN (ind.direction = 'increase' AND a.value >= t.value) OR (ind.direction = 'decrease' AND a.value <= t.value)
-           THEN 'achieved' ELSE 'not_achieved' END
+      CASE WHEN (ind.direction = 'increase' AND a.value >= t.value)
+             OR (ind.direction = 'decrease' AND a.value <= t.value) THEN 'achieved' ELSE 'not_achieved' END
     ELSE CASE WHEN (ind.direction = 'increase'
                     AND a.value * coalesce(t.ratio_consequent, 1) >= t.value * coalesce(a.ratio_consequent, 1))
                 OR (ind.direction = 'decrease'
@@ -431,7 +432,8 @@ async def test_answers_equal_an_independent_sql_computation(api: AsyncClient, au
     # comparison for the ratio, and "missing counts as missed" for one indicator.
     hold = await raw_connection.fetchval("SELECT number FROM indicator WHERE desired_direction = 'hold' LIMIT 1")
     ratio = await raw_connection.fetchval(
-        "SELECT DISTINCT i.number FROM indicator_target t JOIN indicator i ON i.id = t.indicator_id WHERE t.kind = 'ratio'"
+        "SELECT DISTINCT i.number FROM indicator_target t JOIN indicator i ON i.id = t.indicator_id "
+        "WHERE t.kind = 'ratio'"
     )
     await put_rule(api, auth, indicator_ids[hold], tolerance="3")
     await put_rule(api, auth, indicator_ids[ratio], ratio_comparison="antecedent")
@@ -463,7 +465,7 @@ async def test_targets_against_their_direction_are_listed_as_questions(api: Asyn
     for r in rows:
         series.setdefault((r["number"], r["source"]), []).append(r)
     for (number, _), points in series.items():
-        for a, b in zip(points, points[1:], strict=False):
+        for a, b in itertools.pairwise(points):
             d = a["direction"]
             if (
                 (d == "increase" and b["q"] < a["q"])

@@ -9,6 +9,7 @@ as it is.
 """
 
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Iterable
@@ -380,7 +381,7 @@ def check_target_direction(report: QualityReport, indicator: dict[str, Any]) -> 
             kind, value, consequent = parse_target(printed[year_text])
             if kind in (TargetKind.value, TargetKind.ratio) and value is not None:
                 numeric.append((year_text, printed[year_text], value / (consequent or Decimal(1))))
-        for (y0, p0, v0), (y1, p1, v1) in zip(numeric, numeric[1:], strict=False):
+        for (y0, p0, v0), (y1, p1, v1) in itertools.pairwise(numeric):
             against = (
                 (direction == "increase" and v1 < v0)
                 or (direction == "decrease" and v1 > v0)
