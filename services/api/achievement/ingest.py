@@ -6,7 +6,9 @@ Fields: `indicator` (its number in the document), `year`, `value` (a figure such
 
 Each kept row is the next version of its indicator and year. Where the rule in force today wants review it is
 `submitted` (the ministry accepts or returns it); otherwise `accepted` and it counts at once. A row equal to the
-current version (same figures, reason and source, and already submitted or accepted) is unchanged.
+current version (same figures, reason and source, and already submitted or accepted) is unchanged, whatever
+the state a new version would take. An upload follows whatever version is current, a filer's draft included: the
+draft stays in the history.
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -86,8 +88,7 @@ SELECT k.line_no, k.indicator_id, k.year_n AS year, k.kind_t AS kind, k.value_n 
   (e.id IS NOT NULL AND e.state IN ('submitted', 'accepted') AND e.kind::text = k.kind_t
    AND e.value IS NOT DISTINCT FROM k.value_n AND e.ratio_consequent IS NOT DISTINCT FROM k.consequent_n
    AND e.no_data_reason IS NOT DISTINCT FROM (CASE WHEN k.kind_t = 'no_data' THEN k.no_data_reason END)
-   AND e.source = {source_param}
-   AND e.state::text = CASE WHEN coalesce(r.requires_review, false) THEN 'submitted' ELSE 'accepted' END) AS same,
+   AND e.source = {source_param}) AS same,
   array_remove(ARRAY[
     k.parse_error,
     CASE WHEN k.parse_error IS NOT NULL THEN NULL
