@@ -2,11 +2,13 @@
 where the indicator's rule wants it (only accepted ones count), uploaded in bulk from official statistics; who may
 read a filing with its drafts."""
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from httpx import AsyncClient
 
+from services.common import clock
 from services.common.auth import Role
 from tests.achievement.test_achievement import UPLOAD, ids, printed, put_rule, year_answers
 
@@ -221,3 +223,25 @@ async def test_bulk_upload_rows_versions_and_review(api: AsyncClient, auth: Any,
         "SELECT count(*) FROM audit_log WHERE resource = 'indicator_actuals' AND resource_id = 'b1'"
     )
     assert audited == 1
+
+
+async def test_json_lines_upload_and_as_of(api: AsyncClient, auth: Any, raw_connection: Any) -> None:
+    body = '{"indicator": 17, "year": 2027, "value": 8.5}\n{"indicator": "68", "year": "2027", "value": "2:1"}\n'
+    with clock.frozen(date(2028, 4, 1)):
+        r = await api.post(
+            UPLOAD,
+            params={"batch_id": "j1", "mode": "all_or_nothing", "source": "ҚР ҰСБ"},
+            content=body.encode(),
+            headers={**auth.headers(Role.integration, subject="stat-bureau"), "content-type": "application/x-ndjson"},
+        )
+        assert (r.status_code, r.json()["rows_new"]) == (200, 2), r.text
+    before = await year_answers(api, 2027, as_of="2028-03-31")
+    after = await year_answers(api, 2027, as_of="2028-04-01")
+    assert before[17]["actual"] is None and before[17]["reason"] == "no_actual"
+    assert after[17]["actual"]["accepted_on"] == "2028-04-01"
+    target = (await printed(raw_connection, 17, 2027))["section6"]["value"]
+    assert after[17]["status"] == ("achieved" if Decimal("8.5") <= target else "not_achieved")  # a "decrease" one
+    t68 = (await printed(raw_connection, 68, 2027))["section6"]
+    assert after[68]["status"] == (
+        "achieved" if Decimal(2) * t68["ratio_consequent"] >= t68["value"] else "not_achieved"
+    )
