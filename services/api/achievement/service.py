@@ -501,7 +501,8 @@ async def _transition(
 async def submit(
     session: AsyncSession, indicator_id: int, year: int, if_match: str | None, who: Principal
 ) -> tuple[ActualOut, str]:
-    _responsible(await _rule_today(session, indicator_id), who)
+    ind = await _indicator(session, indicator_id)
+    _responsible(await _rule_today(session, ind.id), who)
     return await _transition(session, indicator_id, year, if_match, who, ReviewAction.submit)
 
 
