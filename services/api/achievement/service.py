@@ -501,7 +501,10 @@ async def _transition(
 async def submit(
     session: AsyncSession, indicator_id: int, year: int, if_match: str | None, who: Principal
 ) -> tuple[ActualOut, str]:
+    """Submit for review: the responsible organisation's member. Nothing filed answers 404 before that check."""
     ind = await _indicator(session, indicator_id)
+    if await repo.current_actual(session, ind.id, year) is None:
+        raise NotFound(f"no actual of indicator {ind.number} for {year}", [FieldError("year", "nothing filed")])
     _responsible(await _rule_today(session, ind.id), who)
     return await _transition(session, indicator_id, year, if_match, who, ReviewAction.submit)
 
