@@ -130,6 +130,7 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.String(length=100), nullable=True),
         sa.Column("line_no", sa.Integer(), nullable=True),
         sa.Column("return_reason", sa.Text(), nullable=True),
+        sa.Column("late", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
         sa.Column("recorded_by", sa.Text(), nullable=False),

@@ -245,3 +245,36 @@ async def test_json_lines_upload_and_as_of(api: AsyncClient, auth: Any, raw_conn
     assert after[68]["status"] == (
         "achieved" if Decimal(2) * t68["ratio_consequent"] >= t68["value"] else "not_achieved"
     )
+
+
+async def test_a_filing_after_the_reporting_day_is_marked_late(
+    api: AsyncClient, auth: Any, raw_connection: Any
+) -> None:
+    indicator_id, filer = await _setup(api, auth, raw_connection, review=True)
+    rule = await raw_connection.fetchrow(
+        "SELECT r.month, r.day, r.relative_year FROM reporting_rule r JOIN document d ON d.id = r.document_id "
+        "WHERE d.slug = 'health-concept-2022-2029' AND r.reporter = 'executors'"
+    )
+    due = date(YEAR + (1 if rule["relative_year"] == "following" else 0), rule["month"], rule["day"])
+    body = {"kind": "value", "value": "30", "source": "ҒЖБМ есебі"}
+    with clock.frozen(due):
+        r = await api.put(_url(indicator_id), json=body, headers=filer)
+        r = await api.post(_url(indicator_id, "/submit"), headers={**filer, "If-Match": r.headers["etag"]})
+        assert r.json()["late"] is False  # on the day itself: in time
+        reviewer = await auth.headers(Role.ministry_reviewer)
+        r = await api.post(
+            _url(indicator_id, "/review"),
+            json={"action": "return", "reason": "қайта қараңыз"},
+            headers={**reviewer, "If-Match": r.headers["etag"]},
+        )
+    with clock.frozen(date.fromordinal(due.toordinal() + 1)):
+        r = await api.post(_url(indicator_id, "/submit"), headers={**filer, "If-Match": r.headers["etag"]})
+        assert (r.status_code, r.json()["late"]) == (200, True)  # a day after: marked, not refused
+        filing = (await api.get(_url(indicator_id), headers=reviewer)).json()
+    assert filing["due_on"] == due.isoformat()
+    event = await raw_connection.fetchval(
+        "SELECT payload FROM outbox_event WHERE topic = 'indicator_actual.submitted' AND subject_id = $1 "
+        "ORDER BY id DESC LIMIT 1",
+        f"{indicator_id}/{YEAR}",
+    )
+    assert event["late"] is True

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api.achievement.rules import Printed
 from services.common.models.achievement import IndicatorActual, IndicatorRule
 from services.common.models.reference import Organisation
-from services.common.models.registry import Document, Indicator, IndicatorTarget
+from services.common.models.registry import Document, Indicator, IndicatorTarget, ReportingRule
 from services.common.review import ReviewState
 from services.common.validity import in_force
 
@@ -147,3 +147,16 @@ async def max_year(session: AsyncSession, indicator_id: int) -> tuple[int | None
         )
     ).one()
     return row[0], row[1]
+
+
+async def reporting_day(session: AsyncSession, document_id: int, year: int) -> date | None:
+    """The day the executors report the year to the ministry, by the decree's own rule (None when it states none)."""
+    rule = await session.scalar(
+        select(ReportingRule)
+        .where(ReportingRule.document_id == document_id, ReportingRule.reporter == "executors")
+        .order_by(ReportingRule.id)
+        .limit(1)
+    )
+    if rule is None:
+        return None
+    return date(year + (1 if rule.relative_year == "following" else 0), rule.month, rule.day)

@@ -122,6 +122,7 @@ class ActualOut(Out):
     organisation: str | None = None
     batch_id: str | None
     return_reason: str | None
+    late: bool = Field(description="Filed after the reporting day for the year (marked, not refused).")
     valid_from: str
     valid_to: str | None
     recorded_by: str
@@ -134,6 +135,7 @@ class ActualOut(Out):
 class FilingOut(Out):
     indicator_id: int
     year: int
+    due_on: str | None = Field(description="The reporting day for the year, from the decree (ISO date).")
     current: ActualOut
     counted: ActualOut | None = Field(description="The accepted version that counts for achievement today.")
     allowed_actions: list[ReviewAction]

@@ -373,6 +373,11 @@ async def _write_version(
     )
 
 
+async def _late(session: AsyncSession, ind: Indicator, year: int) -> bool:
+    due = await repo.reporting_day(session, ind.document_id, year)
+    return due is not None and clock.today() > due
+
+
 async def _actual_out(session: AsyncSession, row: IndicatorActual) -> ActualOut:
     orgs = await repo.organisation_codes(session, {row.organisation_id} if row.organisation_id else set())
     return _out(row, orgs)
@@ -391,6 +396,7 @@ def _out(row: IndicatorActual, orgs: dict[int, str]) -> ActualOut:
         organisation=orgs.get(row.organisation_id) if row.organisation_id else None,
         batch_id=row.batch_id,
         return_reason=row.return_reason,
+        late=row.late,
         valid_from=row.valid_from.isoformat(),
         valid_to=row.valid_to.isoformat() if row.valid_to else None,
         recorded_by=row.recorded_by,
@@ -432,6 +438,7 @@ async def enter_actual(
         source=body.source,
         origin=ActualOrigin.entry,
         organisation_id=who.organisation_id,
+        late=state is ReviewState.accepted and await _late(session, ind, year),
     )
     out = await _actual_out(session, row)
     await record_change(
@@ -483,6 +490,7 @@ async def _transition(
         batch_id=latest.batch_id,
         line_no=latest.line_no,
         return_reason=reason if action is ReviewAction.return_ else None,
+        late=await _late(session, ind, year) if action is ReviewAction.submit else latest.late,
     )
     out = await _actual_out(session, row)
     await record_change(session, who, action.value, "indicator_actual", f"{ind.id}/{year}", before, out)
@@ -491,7 +499,7 @@ async def _transition(
         f"indicator_actual.{state.value}",
         "indicator_actual",
         f"{ind.id}/{year}",
-        {"version": row.version, "state": state.value, **({"reason": reason} if reason else {})},
+        {"version": row.version, "state": state.value, "late": row.late, **({"reason": reason} if reason else {})},
         organisation_id=latest.organisation_id,
         actor=who.label,
     )
@@ -536,9 +544,11 @@ async def filing(session: AsyncSession, indicator_id: int, year: int, who: Princ
     orgs = await repo.organisation_codes(session, {r.organisation_id for r in history if r.organisation_id})
     counted = (await repo.counted_actuals(session, [ind.id], clock.today(), year)).get((ind.id, year))
     current = history[-1]
+    due = await repo.reporting_day(session, ind.document_id, year)
     out = FilingOut(
         indicator_id=ind.id,
         year=year,
+        due_on=due.isoformat() if due else None,
         current=_out(current, orgs),
         counted=_out(counted, orgs) if counted else None,
         allowed_actions=allowed_actions(current.state),

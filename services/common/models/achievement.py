@@ -140,6 +140,9 @@ class IndicatorActual(Base):
     batch_id: Mapped[str | None] = mapped_column(String(100))
     line_no: Mapped[int | None] = mapped_column(Integer)
     return_reason: Mapped[str | None] = mapped_column(Text)
+    # Filed (submitted, or entered where no review is wanted) after the decree's reporting day for the year (the
+    # executors' report to the ministry: 1 April of the following year): marked, not refused.
+    late: Mapped[bool] = mapped_column(server_default=text("false"))
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(Text)
