@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.api.achievement.router import router as achievement_router
 from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
 from services.api.attachments.router import ATTACHMENTS_PREFIX
@@ -31,6 +32,8 @@ TAGS = [
     {"name": "directions", "description": "Directions and sections of a plan."},
     {"name": "measures", "description": "Measures with executors, deadlines and planned financing."},
     {"name": "indicators", "description": "Target indicators and their yearly targets."},
+    {"name": "achievement", "description": "Whether each target indicator met its targets: rules and answers."},
+    {"name": "indicator-actuals", "description": "Indicator actuals: entry, review, bulk upload from statistics."},
     {"name": "organisations", "description": "Executors and other organisations."},
     {"name": "data-quality", "description": "Inconsistencies found in the documents themselves."},
     {"name": "regions", "description": "The 17 oblasts and the cities of Astana, Almaty and Shymkent (КАТО)."},
@@ -63,6 +66,7 @@ def create_app() -> FastAPI:
             identity_router,
             validation_router,
             attachments_router,
+            achievement_router,
         ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),

@@ -44,6 +44,11 @@ PUBLIC: dict[str, set[tuple[str, str]]] = {
         ("GET", "/api/v1/access-norms/evaluation"),
         ("GET", "/api/v1/access-norms/{code}"),
         ("GET", "/api/v1/access-norms/{code}/history"),
+        # Achievement as published: accepted actuals only (drafts need a token), the rules and their history.
+        ("GET", "/api/v1/achievement"),
+        ("GET", "/api/v1/indicators/{indicator_id}/achievement"),
+        ("GET", "/api/v1/indicators/{indicator_id}/rule"),
+        ("GET", "/api/v1/indicators/{indicator_id}/rule/history"),
     },
     "scoring": {
         ("GET", "/health/live"),

@@ -9,6 +9,7 @@ as it is.
 """
 
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Iterable
@@ -362,6 +363,47 @@ def check_indicator(report: QualityReport, indicator: dict[str, Any]) -> None:
             )
 
 
+_AGAINST = {"increase": "falls", "decrease": "rises", "hold": "moves"}
+_SOURCE_NAMES = {"targets": "section 6", "section7_targets": "the action plan header"}
+
+
+def check_target_direction(report: QualityReport, indicator: dict[str, Any]) -> None:
+    """Printed targets that move against the indicator's stated direction from one printed year to the next (a
+    "decrease" indicator whose target rises, an "increase" one whose target falls, a "hold" one whose target
+    changes): listed with the figures as a question for the ministry, not as an error. Each source is read on its
+    own; a step both sources print alike is one finding naming both."""
+    direction = indicator["desired_direction"]
+    found: dict[tuple[str, Decimal, str, Decimal], tuple[str, str, list[str]]] = {}
+    for key in ("targets", "section7_targets"):
+        printed = indicator.get(key) or {}
+        numeric = []
+        for year_text in sorted(printed, key=int):
+            kind, value, consequent = parse_target(printed[year_text])
+            if kind in (TargetKind.value, TargetKind.ratio) and value is not None:
+                numeric.append((year_text, printed[year_text], value / (consequent or Decimal(1))))
+        for (y0, p0, v0), (y1, p1, v1) in itertools.pairwise(numeric):
+            against = (
+                (direction == "increase" and v1 < v0)
+                or (direction == "decrease" and v1 > v0)
+                or (direction == "hold" and v1 != v0)
+            )
+            if against:
+                found.setdefault((y0, v0, y1, v1), (p0, p1, []))[2].append(_SOURCE_NAMES[key])
+    for (y0, v0, y1, v1), (p0, p1, sources) in found.items():
+        diff = v1 - v0
+        report.add(
+            f"indicator {indicator['number']}, {y0}–{y1}",
+            "indicator_target_against_direction",
+            f"target indicator {indicator['number']} is to {direction}, but its printed target "
+            f"{_AGAINST[direction]} from {p0} in {y0} to {p1} in {y1} ({' and '.join(sources)}): "
+            "is this intended? A question for the ministry, not an error",
+            expected=f"{direction} from {p0} ({y0})",
+            actual=f"{p1} ({y1})",
+            difference=diff,
+            lines=indicator.get("lines"),
+        )
+
+
 def check_executors(report: QualityReport, tr: Transcription) -> None:
     listed = {o["code"] for o in tr.document.get("organisations", []) if o.get("in_abbreviation_list", True)}
     unlisted: dict[str, list[str]] = {}
@@ -505,6 +547,7 @@ async def load_document(session: AsyncSession, tr: Transcription) -> bool:
                     )
                 )
         check_indicator(report, ind)
+        check_target_direction(report, ind)
 
     unknown = sorted({e["code"] for m in tr.measures for e in m.get("executors", [])} - org_ids.keys())
     if unknown:

@@ -2,6 +2,7 @@
 
 from services.common.models import (
     attachments,
+    achievement,
     guarantee,
     identity,
     outbox,
@@ -17,6 +18,7 @@ from services.common.models.base import Base
 __all__ = [
     "Base",
     "attachments",
+    "achievement",
     "guarantee",
     "identity",
     "outbox",
