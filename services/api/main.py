@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
+from services.api.agreements.router import router as agreements_router
 from services.api.guarantee.router import router as guarantee_router
 from services.api.identity.router import router as identity_router
 from services.api.purchasing.router import router as purchasing_router
@@ -38,6 +39,11 @@ TAGS = [
     {"name": "reference-statistics", "description": "Statistics per region and year that the norms need."},
     {"name": "purchasing", "description": "Providers, allocations, contracts, invoices, balance and forecast."},
     {"name": "actuals", "description": "Bulk uploads of executed volumes; planned against executed."},
+    {
+        "name": "agreements",
+        "description": "Agreements on implementing the Guarantee Programme (item 80): the model form, each region's "
+        "agreement, the akimats' information and its review; which regions' information is accepted (item 81).",
+    },
     {"name": "reports", "description": "Report requests run by the report worker (annual plan report)."},
     {"name": "memberships", "description": "Who each trusted issuer's subject is here: roles and organisation."},
     {"name": "audit", "description": "Who changed what and when, before and after: the append-only audit log."},
@@ -49,7 +55,15 @@ def create_app() -> FastAPI:
         title="Health plans registry API",
         description=DESCRIPTION,
         version="1.0.0",
-        routers=[registry_router, reports_router, guarantee_router, purchasing_router, actuals_router, identity_router],
+        routers=[
+            registry_router,
+            reports_router,
+            guarantee_router,
+            purchasing_router,
+            actuals_router,
+            identity_router,
+            agreements_router,
+        ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),
     )
