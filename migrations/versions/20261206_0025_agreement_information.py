@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("late", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("return_reason", sa.Text(), nullable=True),
+        sa.Column("organisation_id", sa.Integer(), nullable=True),
         sa.Column("reviewed_by", sa.Text(), nullable=True),
         sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.Text(), nullable=False),
@@ -49,6 +50,11 @@ def upgrade() -> None:
             ["agreement.id"],
             name=op.f("fk_agreement_information_agreement_id_agreement"),
             ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisation.id"],
+            name=op.f("fk_agreement_information_organisation_id_organisation"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agreement_information")),
         sa.UniqueConstraint(

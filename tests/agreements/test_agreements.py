@@ -186,10 +186,27 @@ async def test_a_form_refuses_what_it_cannot_hold(client: AsyncClient, auth: Any
     body = _problem(await client.post("/api/v1/agreement-forms", json=bad, headers=p.admin), 422)
     fields = {e["field"] for e in body["errors"]}
     assert {"indicators[0].norm_code", "indicators[1].code", "indicators[1].unit", "deadlines[0].due_day"} <= fields
+    early = _form(deadlines=[{"period": "Q2", "due_day": 30, "due_month": 6, "year_offset": 0}])
+    body = _problem(await client.post("/api/v1/agreement-forms", json=early, headers=p.admin), 422)
+    assert body["errors"][0]["field"] == "deadlines[0]"
+    _problem(await client.post("/api/v1/agreement-forms", json=_form(deadlines=[]), headers=p.admin), 422)
     body = _problem(
         await client.post("/api/v1/agreement-forms", json=_form(order_date="2026-13-01"), headers=p.admin), 422
     )
     assert body["errors"][0]["field"] == "order_date"
+
+
+async def test_a_form_without_indicators_holds_every_item_79_norm(
+    client: AsyncClient, auth: Any, akimats: dict[str, int]
+) -> None:
+    p = Parties(auth, akimats)
+    body = {k: v for k, v in _form().items() if k != "indicators"}
+    r = await client.post("/api/v1/agreement-forms", json=body, headers=p.admin)
+    assert r.status_code == 201, r.text
+    held = [(i["code"], i["kind"], i["norm_code"]) for i in r.json()["indicators"]]
+    assert len(held) == 9  # the nine criteria of item 79
+    assert all(kind == "access_norm" and code == norm for code, kind, norm in held)
+    assert {PALLIATIVE, VACCINATION, "suspected_cancer_green_corridor_examination_time"} <= {c for c, _, _ in held}
 
 
 # --- agreements and the akimat's information ----------------------------------------------------------
@@ -232,7 +249,7 @@ async def test_an_agreement_and_the_akimats_information_through_the_cycle(
         json={"targets": [{"indicator": "waiting_list_cut", "target": "20"}]},
         headers={**p.admin, "If-Match": tag},
     )
-    _problem(r, 409)
+    _problem(r, 409, "agreement_signed")
     _problem(await client.post(f"/api/v1/agreements/{aid}/signatures", headers={**p.fund, "If-Match": tag}), 409)
 
     # Q1 information: drafted in April, submitted on 11 April (Almaty), a day after the 10 April deadline: late.
@@ -311,6 +328,11 @@ async def test_an_agreement_and_the_akimats_information_through_the_cycle(
         "agreement_information.accepted",
     ]
     assert events[0][1]["late"] is True and events[2][1]["resubmission"] is True
+    recipients = await raw_connection.fetch(
+        "SELECT DISTINCT organisation_id FROM outbox_event WHERE subject = 'agreement_information' AND subject_id = $1",
+        str(iid),
+    )
+    assert [r["organisation_id"] for r in recipients] == [akimats[ASTANA]]
     assert await _audit(raw_connection, "agreement-information", iid) == [
         "create",
         "edit",
@@ -508,7 +530,33 @@ async def test_bad_input_and_one_agreement_per_region_and_year(
                 f"/api/v1/agreements/{r.json()['id']}/information", json={"period": "Q1"}, headers=p.other_akimat
             ),
             409,
+            "agreement_not_signed",
         )
+        # Before any party signs, the targets may change (If-Match), and the norm's default stays where not given.
+        draft, tag = r.json(), r.headers["etag"]
+        r = await client.put(
+            f"/api/v1/agreements/{draft['id']}/targets",
+            json={
+                "targets": [
+                    {"indicator": "waiting_list_cut", "target": "5"},
+                    {"indicator": "vaccination", "target": "97"},
+                ]
+            },
+            headers={**p.admin, "If-Match": tag},
+        )
+        assert r.status_code == 200, r.text
+        targets = {t["indicator"]: (Decimal(t["target"]), t["from_norm"]) for t in r.json()["targets"]}
+        assert targets == {
+            "palliative_beds": (Decimal(10), True),
+            "vaccination": (Decimal(97), False),
+            "waiting_list_cut": (Decimal(5), False),
+        }
+        stale = await client.put(
+            f"/api/v1/agreements/{draft['id']}/targets",
+            json={"targets": [{"indicator": "waiting_list_cut", "target": "6"}]},
+            headers={**p.admin, "If-Match": tag},
+        )
+        _problem(stale, 412)
     url = f"/api/v1/agreements/{agreement['id']}/information"
     _problem(await client.post(url, json={"period": "Q5"}, headers=p.akimat), 422)
     _problem(

@@ -71,6 +71,11 @@ async def norm_codes(session: AsyncSession) -> set[str]:
     return set((await session.execute(select(AccessNorm.code).distinct())).scalars())
 
 
+async def norms_on(session: AsyncSession, on: date) -> Sequence[AccessNorm]:
+    q = select(AccessNorm).where(in_force(AccessNorm, on)).order_by(AccessNorm.position, AccessNorm.code)
+    return (await session.execute(q)).scalars().all()
+
+
 async def norms_in_force(session: AsyncSession, codes: Sequence[str], on: date) -> dict[str, AccessNorm]:
     if not codes:
         return {}

@@ -134,9 +134,15 @@ class FormIn(BaseModel):
     valid_from: EffectiveFrom
     reason: Text | None = None
     sections: list[SectionIn] = Field(default_factory=list, max_length=100)
-    indicators: list[IndicatorIn] = Field(min_length=1, max_length=200)
+    indicators: list[IndicatorIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Omitted: every item 79 access norm in force on valid_from, each by its code.",
+    )
     deadlines: list[DeadlineIn] | None = Field(
         default=None,
+        min_length=1,
         max_length=5,
         description="Omitted: the ministry's default deadlines (quarters by the 10th of the next month, the year "
         "by 1 March of the next), marked as set by the ministry, not in the decree.",
@@ -155,8 +161,13 @@ class FormVersionIn(BaseModel):
     valid_from: EffectiveFrom
     reason: Text
     sections: list[SectionIn] = Field(default_factory=list, max_length=100)
-    indicators: list[IndicatorIn] = Field(min_length=1, max_length=200)
-    deadlines: list[DeadlineIn] | None = Field(default=None, max_length=5)
+    indicators: list[IndicatorIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Omitted: every item 79 access norm in force on valid_from, each by its code.",
+    )
+    deadlines: list[DeadlineIn] | None = Field(default=None, min_length=1, max_length=5)
 
 
 class FormOut(BaseModel):

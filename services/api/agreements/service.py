@@ -52,7 +52,15 @@ from services.common.models.agreements import (
     IndicatorKind,
 )
 from services.common.outbox import record_event
-from services.common.review import ReviewAction, ReviewInvalid, ReviewState, allowed_actions, next_state
+from services.common.review import (
+    Refusal,
+    ReviewAction,
+    ReviewInvalid,
+    ReviewRefused,
+    ReviewState,
+    allowed_actions,
+    next_state,
+)
 from services.common.validity import is_in_force
 
 # The ministry's default information deadlines (the decree sets none): each quarter by the 10th of the month after
@@ -65,6 +73,16 @@ DEFAULT_DEADLINES = [
     DeadlineIn(period=Period.q4, due_day=10, due_month=1, year_offset=1),
     DeadlineIn(period=Period.year, due_day=1, due_month=3, year_offset=1),
 ]
+
+
+# The last day of each period (in any year).
+PERIOD_END = {
+    Period.q1: date(2000, 3, 31),
+    Period.q2: date(2000, 6, 30),
+    Period.q3: date(2000, 9, 30),
+    Period.q4: date(2000, 12, 31),
+    Period.year: date(2000, 12, 31),
+}
 
 
 def _invalid(errors: list[FieldError]) -> ValidationFailed:
@@ -150,8 +168,13 @@ async def _check_form(
             errors.append(FieldError(f"deadlines[{i}].period", f"period {d.period.value} is given twice"))
         periods.append(d.period)
         # A 29 February is refused: the deadline must exist every year.
-        if _deadline_date(d.model_dump(), 2025) is None:
+        due = _deadline_date(d.model_dump(), 2025)
+        if due is None:
             errors.append(FieldError(f"deadlines[{i}].due_day", f"no day {d.due_day} in month {d.due_month}"))
+        elif due <= PERIOD_END[d.period].replace(year=2025):
+            errors.append(
+                FieldError(f"deadlines[{i}]", f"due before {d.period.value} ends: set year_offset or a later day")
+            )
     if errors:
         raise _invalid(errors)
 
@@ -185,8 +208,23 @@ async def form_history(session: AsyncSession, code: str) -> list[FormOut]:
     return await _forms_out(session, versions)
 
 
+async def _indicators(session: AsyncSession, body: FormIn | FormVersionIn) -> list[IndicatorIn]:
+    """The form's indicators as given, or (omitted) every item 79 access norm in force when the form takes effect."""
+    if body.indicators is not None:
+        return body.indicators
+    norms = await repo.norms_on(session, body.valid_from)
+    if not norms:
+        raise _invalid([FieldError("indicators", f"no access norm is in force on {body.valid_from}: name them")])
+    return [IndicatorIn(code=n.code, kind=IndicatorKind.access_norm, norm_code=n.code) for n in norms]
+
+
 async def _add_form(
-    session: AsyncSession, code: str, version: int, body: FormIn | FormVersionIn, who: Principal
+    session: AsyncSession,
+    code: str,
+    version: int,
+    body: FormIn | FormVersionIn,
+    indicators: list[IndicatorIn],
+    who: Principal,
 ) -> AgreementForm:
     new = AgreementForm(
         code=code,
@@ -204,7 +242,7 @@ async def _add_form(
     )
     session.add(new)
     await session.flush()
-    await repo.add_indicators(session, new.id, _indicator_rows(body.indicators))
+    await repo.add_indicators(session, new.id, _indicator_rows(indicators))
     await session.refresh(new)
     return new
 
@@ -215,8 +253,9 @@ async def create_form(session: AsyncSession, body: FormIn, who: Principal) -> tu
             f"agreement form {body.code} exists: record a new version of it",
             [FieldError("code", "exists")],
         )
-    await _check_form(session, body.sections, body.indicators, body.deadlines or DEFAULT_DEADLINES)
-    new = await _add_form(session, body.code, 1, body, who)
+    indicators = await _indicators(session, body)
+    await _check_form(session, body.sections, indicators, body.deadlines or DEFAULT_DEADLINES)
+    new = await _add_form(session, body.code, 1, body, indicators, who)
     [out] = await _forms_out(session, [new])
     await record_change(session, who, "create", "agreement-form", body.code, None, out)
     return out, form_etag(body.code, 1)
@@ -237,10 +276,11 @@ async def record_form_version(
                 )
             ]
         )
-    await _check_form(session, body.sections, body.indicators, body.deadlines or DEFAULT_DEADLINES)
+    indicators = await _indicators(session, body)
+    await _check_form(session, body.sections, indicators, body.deadlines or DEFAULT_DEADLINES)
     [before] = await _forms_out(session, [current])
     await close_latest_version(session, AgreementForm, current.id, body.valid_from)
-    new = await _add_form(session, code, current.version + 1, body, who)
+    new = await _add_form(session, code, current.version + 1, body, indicators, who)
     [out] = await _forms_out(session, [new])
     await record_change(session, who, "new_version", "agreement-form", code, before, out)
     return out, form_etag(code, new.version)
@@ -440,7 +480,7 @@ async def set_targets(
     a = await _agreement(session, who, agreement_id)
     check_if_match(if_match, agreement_etag(a))
     if _any_signature(a):
-        raise Conflict("the agreement has been signed: its targets no longer change", [FieldError("targets", "signed")])
+        raise ReviewRefused(Refusal.agreement_signed, "the agreement has been signed: its targets no longer change")
     before = await _agreement_out(session, a)
     rows = await _target_rows(session, a.form_id, a.year, given)
     await repo.replace_targets(session, a.id, rows)
@@ -547,9 +587,9 @@ async def create_information(
 ) -> tuple[InformationOut, str]:
     a = await _agreement(session, who, agreement_id)
     if _state(a) is not AgreementState.signed:
-        raise Conflict(
+        raise ReviewRefused(
+            Refusal.agreement_not_signed,
             f"agreement {a.id} is not signed by every party yet: information is filed against a signed agreement",
-            [FieldError("agreement_id", "not signed")],
         )
     f = await repo.get_form(session, a.form_id)
     assert f is not None
@@ -571,6 +611,7 @@ async def create_information(
         narrative_kk=body.narrative_kk,
         narrative_ru=body.narrative_ru,
         due_on=due,
+        organisation_id=who.organisation_id,
         created_by=who.label,
     )
     session.add(i)
@@ -667,7 +708,7 @@ async def submit(
         "agreement_information",
         i.id,
         {"state": out.state.value, "late": late, "resubmission": resubmission, "due_on": i.due_on, "period": i.period},
-        organisation_id=who.organisation_id,
+        organisation_id=i.organisation_id,
         actor=who.label,
     )
     return out, information_etag(i)
@@ -692,6 +733,7 @@ async def accept(
         "agreement_information",
         i.id,
         {"state": out.state.value, "region": a.region_code, "year": a.year, "period": i.period},
+        organisation_id=i.organisation_id,
         actor=who.label,
     )
     return out, information_etag(i)
@@ -716,6 +758,7 @@ async def return_(
         "agreement_information",
         i.id,
         {"state": out.state.value, "reason": reason, "region": a.region_code, "period": i.period},
+        organisation_id=i.organisation_id,
         actor=who.label,
     )
     return out, information_etag(i)
@@ -745,6 +788,7 @@ async def correct(
         narrative_kk=i.narrative_kk,
         narrative_ru=i.narrative_ru,
         due_on=i.due_on,
+        organisation_id=i.organisation_id,
         created_by=who.label,
     )
     session.add(new)

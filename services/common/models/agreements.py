@@ -163,6 +163,8 @@ class AgreementInformation(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     late: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     return_reason: Mapped[str | None] = mapped_column(Text)
+    # The akimat's organisation that filed it (the recipients of its review's events).
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     reviewed_by: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(Text)
