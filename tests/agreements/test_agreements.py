@@ -569,6 +569,10 @@ async def test_bad_input_and_one_agreement_per_region_and_year(
         ),
         422,
     )
+    for value in ("1e17", "-1", "0.00001", "NaN"):
+        figures = [{"indicator": "palliative_beds", "value": value}]
+        body = _problem(await client.post(url, json={"period": "Q1", "figures": figures}, headers=p.akimat), 422)
+        assert body["errors"][0]["field"].startswith("figures[0].value"), (value, body)
     _problem(
         await client.post(url, content=b"{not json", headers={**p.akimat, "content-type": "application/json"}), 422
     )

@@ -15,8 +15,10 @@ from services.common.review import ReviewAction, ReviewState
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]{0,79}$"), TextCheck]
 Kato = Annotated[str, StringConstraints(pattern=r"^\d{9}$")]
 Year = Annotated[int, Field(ge=2000, le=2100)]
-# A figure or a target: a decimal with up to four decimals, within numeric(20, 4).
-Figure = Annotated[Decimal, Field(max_digits=20, decimal_places=4, allow_inf_nan=False)]
+# A figure or a target: a decimal with up to four decimals, within numeric(20, 4) (16 digits before the point).
+Figure = Annotated[Decimal, Field(max_digits=20, decimal_places=4, gt=-(10**16), lt=10**16, allow_inf_nan=False)]
+# What a column of 80 characters holds (an order's or an agreement's number).
+Number = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), TextCheck]
 
 # The basis written on every deadline: item 80 says the agreement holds the deadlines, and sets none.
 NOT_IN_DECREE = "set by the ministry, not in the decree (seed 002, item 80 names the deadlines but sets none)"
@@ -129,7 +131,7 @@ class FormIn(BaseModel):
     code: Code
     title_kk: Text
     title_ru: Text | None = None
-    order_number: ShortText
+    order_number: Number
     order_date: PastDate
     valid_from: EffectiveFrom
     reason: Text | None = None
@@ -156,7 +158,7 @@ class FormVersionIn(BaseModel):
 
     title_kk: Text
     title_ru: Text | None = None
-    order_number: ShortText
+    order_number: Number
     order_date: PastDate
     valid_from: EffectiveFrom
     reason: Text
@@ -211,7 +213,7 @@ class AgreementIn(BaseModel):
     region: Kato
     year: Year
     form: Code = Field(description="The form's code; the version in force today (Almaty) is used.")
-    number: ShortText | None = None
+    number: Number | None = None
     targets: list[TargetIn] = Field(
         default_factory=list,
         max_length=200,

@@ -568,7 +568,7 @@ async def _information(
 
 
 async def _check_figures(session: AsyncSession, a: Agreement, figures: list[FigureIn]) -> dict[str, Decimal]:
-    indicators = {i.code for i in (await repo.indicators_of(session, [a.form_id]))[a.form_id]}
+    indicators = {i.code: i for i in (await repo.indicators_of(session, [a.form_id]))[a.form_id]}
     errors: list[FieldError] = []
     out: dict[str, Decimal] = {}
     for n, f in enumerate(figures):
@@ -576,6 +576,8 @@ async def _check_figures(session: AsyncSession, a: Agreement, figures: list[Figu
             errors.append(FieldError(f"figures[{n}].indicator", f"the agreement holds no indicator {f.indicator}"))
         elif f.indicator in out:
             errors.append(FieldError(f"figures[{n}].indicator", f"indicator {f.indicator} is given twice"))
+        elif indicators[f.indicator].kind is IndicatorKind.access_norm and f.value < 0:
+            errors.append(FieldError(f"figures[{n}].value", "an access norm's figure is not negative"))
         out[f.indicator] = f.value
     if errors:
         raise _invalid(errors)
