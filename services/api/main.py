@@ -7,6 +7,7 @@ from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
 from services.api.attachments.router import ATTACHMENTS_PREFIX
 from services.api.attachments.router import router as attachments_router
+from services.api.agreements.router import router as agreements_router
 from services.api.guarantee.router import router as guarantee_router
 from services.api.identity.router import router as identity_router
 from services.api.purchasing.router import router as purchasing_router
@@ -44,6 +45,11 @@ TAGS = [
     {"name": "reference-statistics", "description": "Statistics per region and year that the norms need."},
     {"name": "purchasing", "description": "Providers, allocations, contracts, invoices, balance and forecast."},
     {"name": "actuals", "description": "Bulk uploads of executed volumes; planned against executed."},
+    {
+        "name": "agreements",
+        "description": "Agreements on implementing the Guarantee Programme (item 80): the model form, each region's "
+        "agreement, the akimats' information and its review; which regions' information is accepted (item 81).",
+    },
     {"name": "reports", "description": "Report requests run by the report worker (annual plan report)."},
     {"name": "memberships", "description": "Who each trusted issuer's subject is here: roles and organisation."},
     {"name": "audit", "description": "Who changed what and when, before and after: the append-only audit log."},
@@ -67,6 +73,7 @@ def create_app() -> FastAPI:
             validation_router,
             attachments_router,
             achievement_router,
+            agreements_router,
         ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),

@@ -49,6 +49,8 @@ class Refusal(StrEnum):
     not_your_role = "not_your_role"
     reason_required = "reason_required"  # a return needs a reason
     validation_failed = "validation_failed"  # a blocking validation rule is violated
+    agreement_not_signed = "agreement_not_signed"  # information is filed against an agreement every party signed
+    agreement_signed = "agreement_signed"  # a party has signed the agreement: its terms no longer change
 
 
 # (state, action) -> the state after it. Anything absent is refused with the code in `_REFUSED`.

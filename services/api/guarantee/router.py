@@ -229,7 +229,9 @@ async def list_norms(session: SessionDep, as_of: AsOf = None) -> list[AccessNorm
     responses=ERRORS,
     summary="Each region's value against each norm for a year: met or not, and the gap",
     description="Each norm is evaluated with its version in force on 31 December of the year (or on "
-    "`as_of` when given); `norm_version` says which.",
+    "`as_of` when given); `norm_version` says which. Beside it, `akimat_information` is the figure of the region's "
+    "latest accepted information against its agreement (item 80) for that norm, with its provenance; it is the "
+    "value (`value_source`) where the reference statistics are missing or synthetic.",
 )
 async def evaluate_norms(
     session: SessionDep,

@@ -380,6 +380,26 @@ class StatisticOut(BaseModel):
     recorded_at: datetime
 
 
+class ValueSource(StrEnum):
+    reference_statistics = "reference_statistics"
+    akimat_information = "akimat_information"
+
+
+class AkimatFigure(BaseModel):
+    """An accepted figure of an akimat's information (seed 002, item 80) for an access norm, and where it comes
+    from: the agreement, the information (its period and revision) and its acceptance."""
+
+    value: Decimal
+    met: bool
+    agreement_id: int
+    information_id: int
+    indicator: str
+    period: str
+    revision: int
+    accepted_at: datetime | None
+    accepted_by: str | None
+
+
 class NormEvaluationOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -420,3 +440,12 @@ class NormEvaluationOut(BaseModel):
     inputs: dict[str, Decimal]
     missing: list[str]
     synthetic_inputs: bool = Field(description="true when any input is from the SYNTHETIC demo set")
+    value_source: ValueSource | None = Field(
+        default=None,
+        description="Where `value` comes from: the reference statistics, or (when the statistics are missing or "
+        "synthetic) the figure of the akimat's accepted information against its agreement; null without a value.",
+    )
+    akimat_information: AkimatFigure | None = Field(
+        default=None,
+        description="The figure the akimat's accepted information gives for this norm, with its provenance.",
+    )

@@ -6,11 +6,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api.agreements.service import accepted_norm_figures
 from services.api.guarantee import repository as repo
 from services.api.guarantee.schemas import (
     CITY_COLUMNS,
     OBLAST_COLUMNS,
     AccessNormOut,
+    AkimatFigure,
     CeilingColumn,
     CeilingVolumeOut,
     DataQualityOut,
@@ -23,6 +25,7 @@ from services.api.guarantee.schemas import (
     StatisticOut,
     StatisticsUpload,
     StatisticsUploadResult,
+    ValueSource,
 )
 from services.common.audit import record_change
 from services.common.auth import Principal
@@ -401,6 +404,14 @@ def evaluate_norm(n: AccessNorm, stats: dict[str, ReferenceStatistic]) -> dict[s
     )
 
 
+def _value_source(ev: dict[str, Any], akimat: AkimatFigure | None) -> ValueSource | None:
+    """Which value the evaluation shows: the one computed from real reference statistics first; the akimat's
+    accepted figure where the statistics are missing or synthetic; the synthetic one where there is nothing else."""
+    if akimat is not None and (ev["value"] is None or ev["synthetic"]):
+        return ValueSource.akimat_information
+    return ValueSource.reference_statistics if ev["value"] is not None else None
+
+
 async def evaluate(
     session: AsyncSession, year: int, region: str | None, norm_code: str | None, as_of: date | None
 ) -> list[NormEvaluationOut]:
@@ -412,6 +423,7 @@ async def evaluate(
             raise ValidationFailed(
                 f"no access norm {norm_code!r} in force in {year}", [FieldError("norm", "unknown or not in force")]
             )
+    reported = await accepted_norm_figures(session, year, region)
     by_region: dict[str, dict[str, ReferenceStatistic]] = {}
     for s in await repo.statistics_for(session, year, region):
         by_region.setdefault(s.region_code, {})[s.code] = s
@@ -422,6 +434,13 @@ async def evaluate(
         stats = by_region.get(r.kato_code, {})
         for n in in_force:
             ev = evaluate_norm(n, stats)
+            figure = reported.get((r.kato_code, n.code))
+            akimat = None
+            if figure is not None:
+                akimat = AkimatFigure(**figure, met=_compare(figure["value"], n.eval_comparator, n.eval_threshold))
+            source = _value_source(ev, akimat)
+            if source is ValueSource.akimat_information and akimat is not None:
+                ev["value"], ev["met"], ev["gap"] = akimat.value, akimat.met, akimat.value - n.eval_threshold
             out.append(
                 NormEvaluationOut(
                     region=r.kato_code,
@@ -439,6 +458,8 @@ async def evaluate(
                     inputs=ev["inputs"],
                     missing=ev["missing"],
                     synthetic_inputs=ev["synthetic"],
+                    value_source=source,
+                    akimat_information=akimat,
                 )
             )
     return out

@@ -3,6 +3,7 @@
 from services.common.models import (
     attachments,
     achievement,
+    agreements,
     guarantee,
     identity,
     outbox,
@@ -19,6 +20,7 @@ __all__ = [
     "Base",
     "attachments",
     "achievement",
+    "agreements",
     "guarantee",
     "identity",
     "outbox",
