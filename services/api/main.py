@@ -6,6 +6,7 @@ from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
 from services.api.guarantee.router import router as guarantee_router
 from services.api.identity.router import router as identity_router
+from services.api.purchasing.fund_router import router as fund_purchasing_router
 from services.api.purchasing.router import router as purchasing_router
 from services.api.registry.router import router as registry_router
 from services.api.reports.router import router as reports_router
@@ -37,6 +38,11 @@ TAGS = [
     {"name": "access-norms", "description": "Access criteria (item 79) as versioned norms, and their evaluation."},
     {"name": "reference-statistics", "description": "Statistics per region and year that the norms need."},
     {"name": "purchasing", "description": "Providers, allocations, contracts, invoices, balance and forecast."},
+    {
+        "name": "monthly-invoices",
+        "description": "A provider presents a month's invoice with its payment documents; the Fund accepts it in "
+        "full or in part (a reason for each deduction) or returns it.",
+    },
     {"name": "actuals", "description": "Bulk uploads of executed volumes; planned against executed."},
     {"name": "reports", "description": "Report requests run by the report worker (annual plan report)."},
     {"name": "memberships", "description": "Who each trusted issuer's subject is here: roles and organisation."},
@@ -49,7 +55,15 @@ def create_app() -> FastAPI:
         title="Health plans registry API",
         description=DESCRIPTION,
         version="1.0.0",
-        routers=[registry_router, reports_router, guarantee_router, purchasing_router, actuals_router, identity_router],
+        routers=[
+            registry_router,
+            reports_router,
+            guarantee_router,
+            purchasing_router,
+            fund_purchasing_router,
+            actuals_router,
+            identity_router,
+        ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),
     )
