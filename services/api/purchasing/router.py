@@ -190,7 +190,10 @@ body of monthly invoices, one row per contract and month:
 * `mode=per_row`: valid rows are kept; the answer lists kept lines and every refused line with field and reason.
 * The same `batch_id` sent again changes nothing and answers `duplicate: true`; other content under a used id
   is a 409. A correction is a new batch: a month already invoiced gets a new version, the old one stays in the
-  history (`/contracts/{id}/invoices?history=true`). A month covered by an aggregate invoice is refused.
+  history (`/contracts/{id}/invoices?history=true`). A month covered by an aggregate invoice is refused, and so is
+  a month a provider has presented (`/monthly-invoices`) that the Fund has not yet accepted: it is decided there.
+* Kept for the Fund's integration account and the Fund: these rows are the Fund's accepted figures, presented and
+  accepted together (a provider presents at `POST /contracts/{contract_id}/monthly-invoices`).
 """
 
 
