@@ -132,7 +132,8 @@ async def test_a_providers_invoice_from_presentation_to_partial_acceptance(
     ]
     assert events[0]["actor"].startswith("provider-1@") and events[1]["actor"].startswith("fund-officer@")
     audit = await raw_connection.fetch(
-        "SELECT action, actor, roles FROM audit_log WHERE resource = 'monthly-invoice' AND resource_id = $1 ORDER BY id",
+        "SELECT action, actor, roles FROM audit_log WHERE resource = 'monthly-invoice' AND resource_id = $1"
+        " ORDER BY id",
         str(inv["id"]),
     )
     assert [(a["action"], a["roles"]) for a in audit] == [("present", ["provider"]), ("accept", ["fund"])]

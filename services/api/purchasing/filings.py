@@ -126,6 +126,13 @@ async def _outs(session: AsyncSession, filings: Sequence[InvoiceFiling]) -> list
     return out
 
 
+async def _reread(session: AsyncSession, filing_id: int) -> InvoiceFiling:
+    """The filing as stored after a guarded update."""
+    f = await repo.filing(session, filing_id)
+    assert f is not None
+    return f
+
+
 async def _out(session: AsyncSession, f: InvoiceFiling) -> MonthlyInvoiceOut:
     return (await _outs(session, [f]))[0]
 
@@ -332,8 +339,7 @@ async def accept(
     )
     await repo.advance(session, f.id, read + 1, dict(invoice_id=invoice.id))
     await session.flush()
-    f = await repo.filing(session, f.id)
-    assert f is not None
+    f = await _reread(session, f.id)
     out = await _out(session, f)
     await record_change(session, who, "accept", RESOURCE, f.id, before, out)
     await _event(session, "accepted", f, c, who)
@@ -351,8 +357,7 @@ async def return_(
     values = dict(state=state, return_reason=body.reason, decided_by=who.label, decided_at=clock.now())
     if not await repo.advance(session, f.id, f.version, values):
         stale(None)
-    f = await repo.filing(session, f.id)
-    assert f is not None
+    f = await _reread(session, f.id)
     out = await _out(session, f)
     await record_change(session, who, "return", RESOURCE, f.id, before, out)
     await _event(session, "returned", f, c, who)
@@ -383,8 +388,7 @@ async def resubmit(
         stale(None)
     session.add_all(_documents(f.id, submission, body.documents))
     await session.flush()
-    f = await repo.filing(session, f.id)
-    assert f is not None
+    f = await _reread(session, f.id)
     out = await _out(session, f)
     await record_change(session, who, "resubmit", RESOURCE, f.id, before, out)
     await _event(session, "presented", f, c, who)

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -436,7 +436,7 @@ class PaymentDocumentOut(BaseModel):
     submission: int
 
 
-_PRESENT_EXAMPLE = {
+_PRESENT_EXAMPLE: dict[str, Any] = {
     "month": "2022-11",
     "presented": "30000000.00",
     "documents": [
