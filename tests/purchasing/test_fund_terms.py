@@ -158,6 +158,7 @@ async def test_a_contract_amended_keeps_its_history_and_the_letters_figures(
         status = await papi.get(url, headers=fund)
         etag = status.headers["etag"]
         assert etag.startswith(f'"contract-{amara}.v1.v1-')
+        assert (await papi.get(url, headers={**fund, "If-None-Match": etag})).status_code == 304
         terms = {
             "period_start": "2022-01",
             "period_end": "2022-12",
@@ -182,6 +183,9 @@ async def test_a_contract_amended_keeps_its_history_and_the_letters_figures(
         assert (
             Decimal(after["contract"]["remaining"]) == Decimal("69187721.50") and after["contract"]["number"] == "ПК-17"
         )
+        # The amendment changes the answer and the terms' version the ETag names.
+        changed = await papi.get(url, headers={**fund, "If-None-Match": etag})
+        assert changed.status_code == 200 and changed.headers["etag"].startswith(f'"contract-{amara}.v2.v2-')
         history = (await papi.get(f"{url}/history", headers=fund)).json()
         assert [(h["version"], h["amount"], h["valid_to"]) for h in history] == [
             (1, "332514413.50", "2022-11-15"),
@@ -210,6 +214,15 @@ async def test_a_contract_amended_keeps_its_history_and_the_letters_figures(
             url, json=terms, headers={**auth.headers(Role.provider, amara_provider), "If-Match": current}
         )
         assert provider.status_code == 403
+    event = await raw_connection.fetchrow(
+        "SELECT organisation_id FROM outbox_event WHERE topic = 'purchase_contract.amended' AND subject_id = $1",
+        str(amara),
+    )
+    assert event is not None and event["organisation_id"] == amara_provider
+    audit = await raw_connection.fetch(
+        "SELECT action FROM audit_log WHERE resource = 'purchase-contract' AND resource_id = $1", str(amara)
+    )
+    assert [a["action"] for a in audit] == ["amend"]
 
 
 async def test_the_fund_records_a_contract_under_an_allocation(
