@@ -140,6 +140,15 @@ async def test_an_allocation_amended_is_a_new_version_read_as_of_a_day(
         # The list every total reads shows the version in force today.
         listed = (await papi.get("/api/v1/purchasing/allocations", params={"year": 2026}, headers=fund)).json()
         assert [x["beds"] for x in listed if x["id"] == a["id"]] == ["130.00"]
+        in_march = (
+            await papi.get("/api/v1/purchasing/allocations", params={"year": 2026, "as_of": "2026-03-01"}, headers=fund)
+        ).json()
+        assert [(x["beds"], x["amount"]) for x in in_march if x["id"] == a["id"]] == [("128.00", "452608.00")]
+        assert all(x["region"] == ASTANA for x in in_march)
+        before_it = (
+            await papi.get("/api/v1/purchasing/allocations", params={"year": 2026, "as_of": "2026-01-01"}, headers=fund)
+        ).json()
+        assert a["id"] not in [x["id"] for x in before_it]
     audit = await raw_connection.fetch(
         "SELECT action, actor FROM audit_log WHERE resource = 'purchasing-allocation' AND resource_id = $1 ORDER BY id",
         str(a["id"]),

@@ -69,8 +69,9 @@ async def list_allocations(
     region: RegionQ = None,
     service_kind: KindQ = None,
     year: YearQ = None,
+    as_of: Annotated[CalendarDate | None, Query(description="Each as in force on this date (default: today).")] = None,
 ) -> list[AllocationOut]:
-    return await service.allocations(session, region, service_kind, year, provider_scope(who))
+    return await service.allocations(session, region, service_kind, year, provider_scope(who), as_of)
 
 
 @router.get(

@@ -31,7 +31,7 @@ from services.common.auth import Principal
 from services.common.concurrency import content_etag
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.models.guarantee import ContractInvoice, PurchasingAllocation
-from services.common.models.purchasing import ContractVersion
+from services.common.models.purchasing import AllocationVersion, ContractVersion
 from services.common.models.reference import Organisation
 from services.common.models.registry import AmountUnit
 from services.common.validity import is_in_force
@@ -56,13 +56,18 @@ async def providers(
     return [_provider(o) for o in items], total
 
 
-def _allocation(a: PurchasingAllocation) -> AllocationOut:
+def _allocation(a: PurchasingAllocation | AllocationVersion, region_code: str | None = None) -> AllocationOut:
+    """An allocation row, or one of its versions (whose region, which no version changes, is `region_code`)."""
+    if isinstance(a, AllocationVersion):
+        allocation_id, region = a.allocation_id, region_code or ""
+    else:
+        allocation_id, region = a.id, a.region_code
     return AllocationOut(
-        id=a.id,
+        id=allocation_id,
         plan_date=a.plan_date.isoformat(),
         year=a.year,
         service_kind=a.service_kind,
-        region=a.region_code,
+        region=region,
         beds=a.beds,
         bed_days=a.bed_days,
         bed_days_printed=a.bed_days_printed,
@@ -82,8 +87,13 @@ async def allocations(
     service_kind: str | None,
     year: int | None,
     provider_id: int | None = None,
+    as_of: date | None = None,
 ) -> list[AllocationOut]:
-    """Allocations; with `provider_id` (a provider's scope), only those its contracts were concluded under."""
+    """Allocations (with `as_of`: each as its version in force that day); with `provider_id` (a provider's scope),
+    only those its contracts were concluded under."""
+    if as_of is not None:
+        rows = await repo.allocations_as_of(session, region, service_kind, year, provider_id, as_of)
+        return [_allocation(v, region_code) for region_code, v in rows]
     return [_allocation(a) for a in await repo.allocations(session, region, service_kind, year, provider_id)]
 
 
