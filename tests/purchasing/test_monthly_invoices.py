@@ -49,6 +49,7 @@ async def test_a_providers_invoice_from_presentation_to_partial_acceptance(
     assert presented.status_code == 201, presented.text
     inv = presented.json()
     assert inv["state"] == "submitted" and inv["outcome"] is None and inv["accepted"] is None
+    assert inv["allowed_actions"] == ["accept", "return"]
     assert inv["presented"] == "820000.50" and inv["month"] == "2022-11" and inv["submission"] == 1
     assert [d["kind"] for d in inv["documents"]] == [d["kind"] for d in DOCUMENTS]
     assert inv["documents"][2]["attachment_id"] == "file-77"
@@ -97,7 +98,7 @@ async def test_a_providers_invoice_from_presentation_to_partial_acceptance(
         (1, "volume_monitoring", "20000.25"),
         (2, "quality_monitoring", "0.25"),
     ]
-    assert out["decided_by"].startswith("fund-officer@") and out["allowed_actions"] == ["correct"]
+    assert out["decided_by"].startswith("fund-officer@") and out["allowed_actions"] == []
     assert accepted.headers["etag"] == f'"monthly-invoice-{inv["id"]}.v3.v3"'
 
     # Final: a second decision is refused with the cycle's code.
@@ -163,7 +164,7 @@ async def test_returned_and_presented_again_then_accepted_in_full(
         headers={**fund, "If-Match": presented.headers["etag"]},
     )
     assert returned.status_code == 200, returned.text
-    assert returned.json()["state"] == "returned" and returned.json()["allowed_actions"] == ["edit", "submit"]
+    assert returned.json()["state"] == "returned" and returned.json()["allowed_actions"] == ["submit"]
     # Nothing is in the contract's figures while the invoice is not accepted.
     status = (await papi.get(f"/api/v1/contracts/{contract}", headers=fund)).json()
     assert status["invoices"] == [] and Decimal(status["contract"]["accepted_total"]) == 0

@@ -53,6 +53,10 @@ from services.common.outbox import record_event
 from services.common.review import ReviewAction, ReviewState, allowed_actions, next_state
 
 RESOURCE = "monthly-invoice"
+# The cycle's actions a monthly invoice has routes for: presenting again after a return (`resubmit`, which edits and
+# submits at once), and the Fund's accept and return. An accepted invoice is final here; the Fund corrects accepted
+# figures by a new version of the contract's invoice (`POST /bulk/invoices`).
+ACTIONS = frozenset({ReviewAction.submit, ReviewAction.accept, ReviewAction.return_})
 # The reason code a deduction recorded in one step by the single-record route gets (its text is the old free text).
 LEGACY_REASON = "other"
 
@@ -104,7 +108,7 @@ async def _outs(session: AsyncSession, filings: Sequence[InvoiceFiling]) -> list
                 month=YearMonth.of(f.month),
                 state=f.state,
                 outcome=None if total is None else ("partial" if total > 0 else "full"),
-                allowed_actions=[a.value for a in allowed_actions(f.state)],
+                allowed_actions=[a.value for a in allowed_actions(f.state) if a in ACTIONS],
                 version=f.version,
                 submission=f.submission,
                 presented=f.presented,

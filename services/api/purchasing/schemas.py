@@ -515,7 +515,10 @@ class MonthlyInvoiceOut(BaseModel):
     month: YearMonth
     state: ReviewState = Field(description="submitted (presented), accepted or returned: the one review cycle.")
     outcome: str | None = Field(description="full or partial once accepted.")
-    allowed_actions: list[str]
+    allowed_actions: list[str] = Field(
+        description="What the cycle allows next: accept and return (the Fund) while submitted, submit (the "
+        "provider's resubmit) once returned, nothing once accepted."
+    )
     version: int
     submission: int = Field(description="1 for the first presentation; a presentation after a return adds one.")
     presented: Decimal
