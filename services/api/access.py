@@ -5,7 +5,7 @@ role); the scope within a role is decided here and answered as if the rest did n
 absent from lists):
 
 * an akimat sees the figures of its own region (`region_scope`);
-* a provider sees its own contracts and their invoices (`provider_scope`);
+* a provider sees its own contracts, their invoices and its monthly invoices (`provider_scope`);
 * an uploading account sees its own batches; batch ids are per account (`batch_account`).
 
 The public reads (no token) and the roles of every other route are listed in the README ("Who may call what").
@@ -30,7 +30,12 @@ ADMIN: Any = allow(Role.ministry_admin)
 REGIONAL_READ: Any = allow(*READERS, Role.akimat)
 PURCHASING_READ: Any = allow(*READERS, Role.fund, Role.provider)
 PURCHASING_TOTALS: Any = allow(*READERS, Role.fund)
-INVOICE_WRITE: Any = allow(Role.fund, Role.provider)
+# The single-record invoice route is the Fund's (presented and accepted in one step); a provider presents.
+INVOICE_WRITE: Any = allow(
+    Role.fund, hint="a provider presents its invoice at POST /api/v1/contracts/{contract_id}/monthly-invoices"
+)
+INVOICE_PRESENT: Any = allow(Role.provider)
+FUND_WRITE: Any = allow(Role.fund)
 BULK_UPLOAD: Any = allow(Role.integration)
 BULK_INVOICES: Any = allow(Role.integration, Role.fund)
 REPORT_REQUEST: Any = allow(*MINISTRY)

@@ -5,11 +5,12 @@ from fastapi import FastAPI
 from services.api.achievement.router import router as achievement_router
 from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
+from services.api.agreements.router import router as agreements_router
 from services.api.attachments.router import ATTACHMENTS_PREFIX
 from services.api.attachments.router import router as attachments_router
-from services.api.agreements.router import router as agreements_router
 from services.api.guarantee.router import router as guarantee_router
 from services.api.identity.router import router as identity_router
+from services.api.purchasing.fund_router import router as fund_purchasing_router
 from services.api.purchasing.router import router as purchasing_router
 from services.api.registry.router import router as registry_router
 from services.api.reports.router import router as reports_router
@@ -44,6 +45,11 @@ TAGS = [
     {"name": "access-norms", "description": "Access criteria (item 79) as versioned norms, and their evaluation."},
     {"name": "reference-statistics", "description": "Statistics per region and year that the norms need."},
     {"name": "purchasing", "description": "Providers, allocations, contracts, invoices, balance and forecast."},
+    {
+        "name": "monthly-invoices",
+        "description": "A provider presents a month's invoice with its payment documents; the Fund accepts it in "
+        "full or in part (a reason for each deduction) or returns it.",
+    },
     {"name": "actuals", "description": "Bulk uploads of executed volumes; planned against executed."},
     {
         "name": "agreements",
@@ -74,6 +80,7 @@ def create_app() -> FastAPI:
             attachments_router,
             achievement_router,
             agreements_router,
+            fund_purchasing_router,
         ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),

@@ -12,7 +12,7 @@ version 3 waits for its date.
 - The database guards the version, not Python: a write closes the version it read with a guarded UPDATE
   (`close_latest_version`), so of two writers holding the same ETag exactly one wins and the other gets 412.
 
-A resource that keeps no version history (a region, a contract with its invoices) uses a digest of what it
+A resource that keeps no version history (a region) uses a digest of what it
 shows as its version (`content_etag`); such resources are read-only here.
 """
 

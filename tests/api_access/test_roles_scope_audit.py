@@ -150,7 +150,7 @@ WRITES = [
         "invoice",
         "POST",
         "/api/v1/contracts/{contract}/invoices",
-        {Role.fund, Role.provider},
+        {Role.fund},
         json={"month": "2022-11", "presented": "100.00", "accepted": "100.00"},
     ),
     Write(
@@ -263,7 +263,7 @@ async def test_each_role_a_write_does_not_admit_gets_403_and_nothing_changes(
     assert after["audit_log"] == before["audit_log"] + 1, "one audit entry per accepted write (per batch)"
 
 
-async def test_a_provider_sees_and_invoices_its_own_contracts_only(
+async def test_a_provider_sees_and_presents_invoices_of_its_own_contracts_only(
     client: AsyncClient, auth: Any, raw_connection: Any
 ) -> None:
     contract, provider = await _contract(raw_connection)
@@ -298,11 +298,19 @@ async def test_a_provider_sees_and_invoices_its_own_contracts_only(
     assert summary.status_code == 403
 
     before = await _counts(raw_connection)
+    # A provider presents its invoices (the single-record route is the Fund's: 403 naming the provider's route).
     invoice = {"month": "2022-11", "presented": "100.00", "accepted": "100.00"}
-    refused = await client.post(f"/api/v1/contracts/{other}/invoices", json=invoice, headers=mine)
+    one_step = await client.post(f"/api/v1/contracts/{contract}/invoices", json=invoice, headers=mine)
+    assert one_step.status_code == 403 and "monthly-invoices" in one_step.json()["detail"]
+    documents = [
+        {"kind": kind, "number": "1", "issued_on": "2022-12-01"}
+        for kind in ("invoice_register", "contract_execution_protocol", "services_act")
+    ]
+    presented = {"month": "2022-11", "presented": "100.00", "documents": documents}
+    refused = await client.post(f"/api/v1/contracts/{other}/monthly-invoices", json=presented, headers=mine)
     assert refused.status_code == 404, refused.text
     assert await _counts(raw_connection) == before
-    ok = await client.post(f"/api/v1/contracts/{contract}/invoices", json=invoice, headers=mine)
+    ok = await client.post(f"/api/v1/contracts/{contract}/monthly-invoices", json=presented, headers=mine)
     assert ok.status_code == 201, ok.text
     # The Fund and the auditor see every contract.
     for role in (Role.fund, Role.auditor):

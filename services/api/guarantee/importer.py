@@ -32,6 +32,7 @@ from services.common.models.guarantee import (
     PurchasingAllocation,
     ReferenceStatistic,
 )
+from services.common.models.purchasing import AllocationVersion, ContractVersion
 from services.common.models.reference import Organisation, OrganisationKind, Region, RegionKind
 from services.common.models.registry import (
     AmountUnit,
@@ -555,13 +556,27 @@ async def _organisation(
     return org_id
 
 
-async def _upsert_keyed(session: AsyncSession, model: Any, key: str, values: dict[str, Any]) -> int:
+LOADED = dict(reason="as loaded from the source document", changed_by="loader")
+
+
+async def _upsert_versioned(
+    session: AsyncSession, model: Any, version_model: Any, fk: Any, key: str, values: dict[str, Any], since: date
+) -> int:
+    """Upsert a loaded allocation or contract and its version 1 (the same figures, valid from `since`). Once it has
+    been amended through the API (a version 2 exists), the API's versions stand: loading again changes nothing."""
+    amended = select(version_model.id).where(fk == model.id, version_model.version > 1).exists()
     stmt = insert(model).values(source_key=key, **values)
-    return (
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=[model.source_key], set_=values).returning(model.id)
-        )
-    ).scalar_one()
+    stmt = stmt.on_conflict_do_update(index_elements=[model.source_key], set_=values, where=~amended)
+    row_id = (await session.execute(stmt.returning(model.id))).scalar_one_or_none()
+    if row_id is None:
+        return int((await session.execute(select(model.id).where(model.source_key == key))).scalar_one())
+    columns = {c.key for c in version_model.__table__.columns}
+    first = {k: v for k, v in values.items() if k in columns} | dict(valid_from=since, **LOADED)
+    if "product_check" in columns:
+        first["product_check"] = "not_checked"  # the source's figures are kept as printed, not judged
+    vstmt = insert(version_model).values({fk.key: row_id, "version": 1, **first})
+    await session.execute(vstmt.on_conflict_do_update(index_elements=[fk, version_model.version], set_=first))
+    return int(row_id)
 
 
 def _amount(a: dict[str, str]) -> tuple[Decimal, AmountUnit, str | None]:
@@ -576,9 +591,11 @@ async def load_palliative_astana(session: AsyncSession) -> None:
         session, FUND_CODE, data["contracts_purchaser_kk"], OrganisationKind.insurance_fund, None
     )
     amount, unit, printed = _amount(alloc["amount"])
-    alloc_id = await _upsert_keyed(
+    alloc_id = await _upsert_versioned(
         session,
         PurchasingAllocation,
+        AllocationVersion,
+        AllocationVersion.allocation_id,
         f"{PALLIATIVE_KEY}/allocation",
         dict(
             plan_date=date.fromisoformat(alloc["plan_date"]),
@@ -595,6 +612,7 @@ async def load_palliative_astana(session: AsyncSession) -> None:
             amount_printed=printed,
             note=alloc.get("note"),
         ),
+        date.fromisoformat(alloc["plan_date"]),
     )
     period_note = (
         "Contract period not printed in the letter: taken as calendar year 2022 (the letter speaks of "
@@ -606,9 +624,11 @@ async def load_palliative_astana(session: AsyncSession) -> None:
             session, c["provider_kk"], c["provider_kk"], OrganisationKind.provider, region
         )
         amount, unit, printed = _amount(c["amount"])
-        contract_ids[c["provider_kk"]] = await _upsert_keyed(
+        contract_ids[c["provider_kk"]] = await _upsert_versioned(
             session,
             PurchaseContract,
+            ContractVersion,
+            ContractVersion.contract_id,
             f"{PALLIATIVE_KEY}/contract/{n}",
             dict(
                 number=c.get("number"),
@@ -625,6 +645,7 @@ async def load_palliative_astana(session: AsyncSession) -> None:
                 amount_unit=unit,
                 amount_printed=printed,
             ),
+            date(2022, 1, 1),
         )
     inv = data["invoices"]
     contract_id = contract_ids[inv["provider_kk"]]

@@ -86,7 +86,10 @@ SELECT k.line_no, k.contract, k.month_d, k.pr, k.ac, k.reason,
               || to_char(k.c_end, 'YYYY-MM')
          WHEN agg.id IS NOT NULL
          THEN 'month|' || k.month || ' is covered by the aggregate invoice ' || agg.id || ' for '
-              || to_char(agg.period_start, 'YYYY-MM') || ' – ' || to_char(agg.period_end, 'YYYY-MM') END,
+              || to_char(agg.period_start, 'YYYY-MM') || ' – ' || to_char(agg.period_end, 'YYYY-MM')
+         WHEN pending.id IS NOT NULL
+         THEN 'month|' || k.month || ' is presented by the provider (monthly invoice ' || pending.id || ', '
+              || pending.state || '): the Fund accepts or returns it there' END,
     {_amount_check("presented", True)},
     {_amount_check("accepted", True)},
     {_amount_check("deduction", False)},
@@ -106,6 +109,8 @@ LEFT JOIN LATERAL (SELECT i.id, i.period_start, i.period_end FROM contract_invoi
                    WHERE i.is_current AND i.contract_id = k.contract AND i.period_end > i.period_start
                      AND k.month_d BETWEEN i.period_start AND i.period_end
                    ORDER BY i.period_start LIMIT 1) agg ON true
+LEFT JOIN invoice_filing pending ON pending.contract_id = k.contract AND pending.month = k.month_d
+     AND pending.state <> 'accepted'
 """
 
 

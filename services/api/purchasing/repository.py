@@ -1,6 +1,7 @@
 """Queries of purchasing data."""
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Row, and_, func, select
@@ -8,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.common.models.guarantee import ContractInvoice, PurchaseContract, PurchasingAllocation
+from services.common.models.purchasing import AllocationVersion
 from services.common.models.reference import Organisation, OrganisationKind
+from services.common.validity import in_force
 
 
 async def providers(
@@ -49,6 +52,32 @@ async def allocations(
     if year:
         q = q.where(PurchasingAllocation.year == year)
     return (await session.execute(q.order_by(PurchasingAllocation.id))).scalars().all()
+
+
+async def allocations_as_of(
+    session: AsyncSession,
+    region: str | None,
+    service_kind: str | None,
+    year: int | None,
+    provider_id: int | None,
+    as_of: date,
+) -> list[tuple[str, AllocationVersion]]:
+    """(region, version in force on `as_of`) of each allocation, filtered on that version's figures."""
+    q = select(PurchasingAllocation.region_code, AllocationVersion).join(
+        AllocationVersion, AllocationVersion.allocation_id == PurchasingAllocation.id
+    )
+    q = q.where(in_force(AllocationVersion, as_of))
+    if provider_id is not None:
+        under = select(PurchaseContract.allocation_id).where(PurchaseContract.provider_id == provider_id)
+        q = q.where(PurchasingAllocation.id.in_(under))
+    if region:
+        q = q.where(PurchasingAllocation.region_code == region)
+    if service_kind:
+        q = q.where(AllocationVersion.service_kind == service_kind)
+    if year:
+        q = q.where(AllocationVersion.year == year)
+    rows = (await session.execute(q.order_by(PurchasingAllocation.id))).all()
+    return [(r[0], r[1]) for r in rows]
 
 
 def _contracts_query() -> Any:

@@ -30,8 +30,7 @@ from services.api.purchasing.schemas import (
     PurchasingSummaryOut,
 )
 from services.common.auth import Principal
-from services.common.bounds import Int32Id
-from services.common.concurrency import content_etag
+from services.common.bounds import CalendarDate, Int32Id
 from services.common.db import SessionDep
 from services.common.models.guarantee import BatchMode
 from services.common.pagination import Paginated, Pagination
@@ -70,8 +69,9 @@ async def list_allocations(
     region: RegionQ = None,
     service_kind: KindQ = None,
     year: YearQ = None,
+    as_of: Annotated[CalendarDate | None, Query(description="Each as in force on this date (default: today).")] = None,
 ) -> list[AllocationOut]:
-    return await service.allocations(session, region, service_kind, year, provider_scope(who))
+    return await service.allocations(session, region, service_kind, year, provider_scope(who), as_of)
 
 
 @router.get(
@@ -123,13 +123,20 @@ async def list_contracts(
     operation_id="get_contract_status",
     response_model=ContractStatusOut,
     responses=SINGLE,
-    summary="A contract with its invoices, balance and run-rate forecast (ETag)",
+    summary="A contract with its terms as in force on a day, its invoices, balance and run-rate forecast (ETag)",
+    description='The ETag is `"contract-{id}.v{latest}.v{shown}-{digest}"`: the latest version of the terms, the '
+    "one shown on `as_of` and a digest of the invoices' figures. `If-Match` on `PUT /contracts/{id}` compares the "
+    "terms version only; `If-None-Match` the whole tag.",
 )
 async def get_contract(
-    request: Request, session: SessionDep, contract_id: ContractId, who: Annotated[Principal, PURCHASING_READ]
+    request: Request,
+    session: SessionDep,
+    contract_id: ContractId,
+    who: Annotated[Principal, PURCHASING_READ],
+    as_of: Annotated[CalendarDate | None, Query(description="Terms as in force on this date (default: today).")] = None,
 ) -> Response:
-    out = await service.contract_status(session, contract_id, provider_scope(who))
-    return single(request, out, content_etag(f"contract-{contract_id}", out))
+    out, etag = await service.contract_status(session, contract_id, provider_scope(who), as_of)
+    return single(request, out, etag)
 
 
 @router.post(
@@ -139,7 +146,11 @@ async def get_contract(
     status_code=201,
     response_model=InvoiceOut,
     responses=WRITE_ERRORS,
-    summary="Record a monthly invoice: presented, accepted, and the deduction's reason",
+    summary="The Fund records a month's invoice in one step: presented, accepted, and the deduction's reason",
+    description="Kept for the Fund's own figures (its staff and integrations): presented and accepted together, "
+    "recorded as both steps of a monthly invoice (`one_step: true`, the deduction under the reason code `other`). "
+    "A provider presents its invoice at `POST /contracts/{contract_id}/monthly-invoices` (here: 403 naming that "
+    "route); the Fund then accepts or returns it at `/monthly-invoices/{id}/accept` or `/return`.",
 )
 async def add_invoice(
     session: SessionDep, contract_id: ContractId, body: InvoiceIn, who: Annotated[Principal, INVOICE_WRITE]
@@ -180,7 +191,10 @@ body of monthly invoices, one row per contract and month:
 * `mode=per_row`: valid rows are kept; the answer lists kept lines and every refused line with field and reason.
 * The same `batch_id` sent again changes nothing and answers `duplicate: true`; other content under a used id
   is a 409. A correction is a new batch: a month already invoiced gets a new version, the old one stays in the
-  history (`/contracts/{id}/invoices?history=true`). A month covered by an aggregate invoice is refused.
+  history (`/contracts/{id}/invoices?history=true`). A month covered by an aggregate invoice is refused, and so is
+  a month a provider has presented (`/monthly-invoices`) that the Fund has not yet accepted: it is decided there.
+* Kept for the Fund's integration account and the Fund: these rows are the Fund's accepted figures, presented and
+  accepted together (a provider presents at `POST /contracts/{contract_id}/monthly-invoices`).
 """
 
 

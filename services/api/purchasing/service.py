@@ -4,6 +4,7 @@ Every figure is computed from the loaded contracts and invoices; nothing the let
 """
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.access import provider_scope
 from services.api.guarantee.http import YearMonth
+from services.api.purchasing import filings, terms
 from services.api.purchasing import repository as repo
 from services.api.purchasing.schemas import (
     AllocationOut,
@@ -23,12 +25,16 @@ from services.api.purchasing.schemas import (
     ProviderOut,
     PurchasingSummaryOut,
 )
+from services.common import clock
 from services.common.audit import record_change
 from services.common.auth import Principal
+from services.common.concurrency import content_etag
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
-from services.common.models.guarantee import ContractInvoice, InvoiceGranularity, PurchasingAllocation
+from services.common.models.guarantee import ContractInvoice, PurchasingAllocation
+from services.common.models.purchasing import AllocationVersion, ContractVersion
 from services.common.models.reference import Organisation
 from services.common.models.registry import AmountUnit
+from services.common.validity import is_in_force
 
 CENT = Decimal("0.01")
 UNIT_TO_TENGE = {
@@ -50,13 +56,18 @@ async def providers(
     return [_provider(o) for o in items], total
 
 
-def _allocation(a: PurchasingAllocation) -> AllocationOut:
+def _allocation(a: PurchasingAllocation | AllocationVersion, region_code: str | None = None) -> AllocationOut:
+    """An allocation row, or one of its versions (whose region, which no version changes, is `region_code`)."""
+    if isinstance(a, AllocationVersion):
+        allocation_id, region = a.allocation_id, region_code or ""
+    else:
+        allocation_id, region = a.id, a.region_code
     return AllocationOut(
-        id=a.id,
+        id=allocation_id,
         plan_date=a.plan_date.isoformat(),
         year=a.year,
         service_kind=a.service_kind,
-        region=a.region_code,
+        region=region,
         beds=a.beds,
         bed_days=a.bed_days,
         bed_days_printed=a.bed_days_printed,
@@ -76,8 +87,13 @@ async def allocations(
     service_kind: str | None,
     year: int | None,
     provider_id: int | None = None,
+    as_of: date | None = None,
 ) -> list[AllocationOut]:
-    """Allocations; with `provider_id` (a provider's scope), only those its contracts were concluded under."""
+    """Allocations (with `as_of`: each as its version in force that day); with `provider_id` (a provider's scope),
+    only those its contracts were concluded under."""
+    if as_of is not None:
+        rows = await repo.allocations_as_of(session, region, service_kind, year, provider_id, as_of)
+        return [_allocation(v, region_code) for region_code, v in rows]
     return [_allocation(a) for a in await repo.allocations(session, region, service_kind, year, provider_id)]
 
 
@@ -199,15 +215,52 @@ async def _contract_row(session: AsyncSession, contract_id: int, provider_id: in
     return row
 
 
-async def contract_status(session: AsyncSession, contract_id: int, provider_id: int | None) -> ContractStatusOut:
+async def contract_status(
+    session: AsyncSession, contract_id: int, provider_id: int | None, as_of: date | None = None
+) -> tuple[ContractStatusOut, str]:
+    """A contract with its terms in force on `as_of` (today by default), its invoices, balance and forecast, and its
+    ETag: `"contract-{id}.v{latest}.v{shown}-{digest}"` (the latest terms version, the one shown and a digest of
+    the invoices' figures, so that If-Match compares the terms version and If-None-Match the whole answer)."""
     row = await _contract_row(session, contract_id, provider_id)
     contract = _contract(row)
+    history = await terms.contract_versions(session, contract_id)
+    latest = history[-1].version if history else 0
+    shown = 0
+    if history:
+        on = as_of or clock.today()
+        version = next((v for v in reversed(history) if is_in_force(v, on)), None)
+        if version is None:
+            raise NotFound(
+                f"contract {contract_id} has no version in force on {on}",
+                [FieldError("as_of", f"no version in force on {on}")],
+            )
+        shown = version.version
+        contract = _with_terms(contract, version)
     invoices = [_invoice(i) for i in await repo.invoices(session, contract_id)]
-    return ContractStatusOut(
+    out = ContractStatusOut(
         contract=contract,
         invoices=invoices,
         accepted_share_percent=_share(contract.accepted_total, contract.presented_total),
         forecast=forecast(contract, invoices),
+    )
+    digest = content_etag("c", out).strip('"').rsplit(".v", 1)[1]
+    return out, terms.contract_etag(contract_id, latest, f"{shown}-{digest}")
+
+
+def _with_terms(contract: ContractOut, v: ContractVersion) -> ContractOut:
+    """The contract as its version `v` states it (the invoices' totals are today's)."""
+    amount = v.amount * UNIT_TO_TENGE[v.amount_unit]
+    return contract.model_copy(
+        update=dict(
+            number=v.number,
+            period_start=YearMonth.of(v.period_start),
+            period_end=YearMonth.of(v.period_end),
+            period_note=v.period_note,
+            amount=v.amount,
+            amount_unit=v.amount_unit,
+            amount_printed=v.amount_printed,
+            remaining=(amount - contract.accepted_total).quantize(CENT),
+        )
     )
 
 
@@ -217,7 +270,9 @@ async def invoices(session: AsyncSession, contract_id: int, history: bool, provi
 
 
 async def add_invoice(session: AsyncSession, contract_id: int, body: InvoiceIn, who: Principal) -> InvoiceOut:
-    """Record a monthly invoice of a contract (a provider: of its own contracts only, 404 otherwise)."""
+    """The Fund records a month's invoice in one step: presented and accepted together, recorded as both steps of the
+    two-step invoice (services.api.purchasing.filings.record_in_one_step). Providers present theirs at
+    `POST /contracts/{id}/monthly-invoices`."""
     row = await _contract_row(session, contract_id, provider_scope(who))
     contract = _contract(row)
     if not contract.period_start <= body.month <= contract.period_end:
@@ -236,22 +291,15 @@ async def add_invoice(session: AsyncSession, contract_id: int, body: InvoiceIn, 
             "the accepted amount would exceed the contract amount",
             [FieldError("accepted", f"only {contract.remaining} tenge remain on the contract")],
         )
-    invoice = ContractInvoice(
-        contract_id=contract_id,
-        period_start=body.month.first_day,
-        period_end=body.month.first_day,
-        granularity=InvoiceGranularity.monthly,
-        presented=body.presented,
-        accepted=body.accepted,
-        deduction_reason=body.deduction_reason,
-        version=1,
-        is_current=True,
-        batch_id=None,
-        line_no=None,
-        superseded_by_batch=None,
+    invoice = await filings.record_in_one_step(
+        session,
+        row._mapping["PurchaseContract"],
+        body.month,
+        body.presented,
+        body.accepted,
+        body.deduction_reason,
+        who,
     )
-    session.add(invoice)
-    await session.flush()
     out = _invoice(invoice)
     await record_change(session, who, "create", "contract-invoice", invoice.id, None, out.model_dump(mode="json"))
     return out

@@ -53,13 +53,15 @@ current_principal.allowed_roles = frozenset(Role)  # type: ignore[attr-defined]
 AuthenticatedDep = Annotated[Principal, Depends(current_principal)]
 
 
-def allow(*roles: Role) -> Any:
-    """A dependency that admits a principal holding any of `roles` and refuses others with 403."""
+def allow(*roles: Role, hint: str | None = None) -> Any:
+    """A dependency that admits a principal holding any of `roles` and refuses others with 403 (its detail adds
+    `hint`, e.g. the route another role uses instead)."""
     names = ", ".join(sorted(roles))
+    detail = f"this action is for: {names}" + (f"; {hint}" if hint else "")
 
     async def _allowed(who: AuthenticatedDep) -> Principal:
         if not who.has(*roles):
-            raise Forbidden(f"this action is for: {names}", [FieldError("Authorization", "role not allowed")])
+            raise Forbidden(detail, [FieldError("Authorization", "role not allowed")])
         return who
 
     _allowed.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]

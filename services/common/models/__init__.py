@@ -1,9 +1,9 @@
 """ORM models of the one shared schema. Importing this package registers every table on `Base.metadata`."""
 
 from services.common.models import (
-    attachments,
     achievement,
     agreements,
+    attachments,
     guarantee,
     identity,
     outbox,
@@ -18,9 +18,9 @@ from services.common.models.base import Base
 
 __all__ = [
     "Base",
-    "attachments",
     "achievement",
     "agreements",
+    "attachments",
     "guarantee",
     "identity",
     "outbox",
