@@ -1,7 +1,7 @@
 """agreements on implementing the Guarantee Programme: the model form (versioned), agreements and their targets
 
 Revision ID: 0024
-Revises: 0017
+Revises: 0022
 Create Date: 2026-12-06 07:00:00
 
 Seed 002, item 80: the Ministry, each region's akimat and the Fund sign an agreement on a model form the Ministry
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0024"
-down_revision: str | None = "0017"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

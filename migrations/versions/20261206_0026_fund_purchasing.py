@@ -2,7 +2,7 @@
 the payment-document and deduction-reason vocabularies, and monthly invoices in two steps
 
 Revision ID: 0026
-Revises: 0017
+Revises: 0025
 Create Date: 2026-12-06 07:00:00
 
 Every allocation and contract already stored gets its version 1 (valid from its plan date, or its signing date or
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0026"
-down_revision: str | None = "0017"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
