@@ -1,6 +1,27 @@
 """ORM models of the one shared schema. Importing this package registers every table on `Base.metadata`."""
 
-from services.common.models import guarantee, identity, outbox, purchasing, reference, registry, reports, scoring
+from services.common.models import (
+    guarantee,
+    identity,
+    monitoring,
+    outbox,
+    purchasing,
+    reference,
+    registry,
+    reports,
+    scoring,
+)
 from services.common.models.base import Base
 
-__all__ = ["Base", "guarantee", "identity", "outbox", "purchasing", "reference", "registry", "reports", "scoring"]
+__all__ = [
+    "Base",
+    "guarantee",
+    "identity",
+    "monitoring",
+    "outbox",
+    "purchasing",
+    "reference",
+    "registry",
+    "reports",
+    "scoring",
+]
