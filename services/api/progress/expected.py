@@ -141,24 +141,18 @@ async def _slots(session: AsyncSession, document_id: int, first: int, last: int)
         lead_is_group = lead in members
         for year in _years(v, due_years.get(v.id, []), first, last):
             seen: set[int] = set()
-
-            def add(
-                org: int, group: int | None, to_lead: int | None, _year: int = year, _seen: set[int] = seen
-            ) -> None:
-                if org in _seen:
-                    return
-                _seen.add(org)
-                slots.append(Slot(v.measure_id, v.direction_id, _year, org, group, to_lead))
-
+            named_slots: list[tuple[int, int | None, int | None]] = []  # organisation, via group, lead it reports to
             if lead_is_group:
-                for member in members[lead]:
-                    add(member, lead, None)
+                named_slots += [(member, lead, None) for member in members[lead]]
             else:
-                add(lead, None, None)
+                named_slots.append((lead, None, None))
             for org in co:
-                to_lead = None if lead_is_group else lead
-                for member in members.get(org, [org]):
-                    add(member, org if org in members else None, to_lead)
+                group = org if org in members else None
+                named_slots += [(member, group, None if lead_is_group else lead) for member in members.get(org, [org])]
+            for org, group, to_lead in named_slots:
+                if org not in seen:
+                    seen.add(org)
+                    slots.append(Slot(v.measure_id, v.direction_id, year, org, group, to_lead))
     return slots
 
 
