@@ -6,6 +6,7 @@ from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
 from services.api.guarantee.router import router as guarantee_router
 from services.api.identity.router import router as identity_router
+from services.api.progress.router import router as progress_router
 from services.api.purchasing.router import router as purchasing_router
 from services.api.registry.router import router as registry_router
 from services.api.reports.router import router as reports_router
@@ -39,6 +40,11 @@ TAGS = [
     {"name": "purchasing", "description": "Providers, allocations, contracts, invoices, balance and forecast."},
     {"name": "actuals", "description": "Bulk uploads of executed volumes; planned against executed."},
     {"name": "reports", "description": "Report requests run by the report worker (annual plan report)."},
+    {
+        "name": "progress",
+        "description": "The monitoring cycle: expected and filed progress reports, their review, what is due and "
+        "overdue, the inbox and the dashboard, the reporting rules and the working-day calendar.",
+    },
     {"name": "memberships", "description": "Who each trusted issuer's subject is here: roles and organisation."},
     {"name": "audit", "description": "Who changed what and when, before and after: the append-only audit log."},
 ]
@@ -49,7 +55,15 @@ def create_app() -> FastAPI:
         title="Health plans registry API",
         description=DESCRIPTION,
         version="1.0.0",
-        routers=[registry_router, reports_router, guarantee_router, purchasing_router, actuals_router, identity_router],
+        routers=[
+            registry_router,
+            reports_router,
+            guarantee_router,
+            purchasing_router,
+            actuals_router,
+            identity_router,
+            progress_router,
+        ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),
     )

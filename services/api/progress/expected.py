@@ -123,14 +123,14 @@ async def _slots(session: AsyncSession, document_id: int, first: int, last: int)
     ).all():
         executors.setdefault(row.measure_version_id, []).append(row.organisation_id)
     due_years: dict[int, list[int]] = {}
-    for row in (
+    for due in (
         await session.execute(
             select(MeasureDueDate.measure_version_id, MeasureDueDate.due_date).where(
                 MeasureDueDate.measure_version_id.in_(ids)
             )
         )
     ).all():
-        due_years.setdefault(row.measure_version_id, []).append(row.due_date.year)
+        due_years.setdefault(due.measure_version_id, []).append(due.due_date.year)
 
     slots: list[Slot] = []
     for v in versions:
@@ -211,15 +211,15 @@ async def sync_expected_reports(session: AsyncSession, document_id: int) -> int:
     async def upsert(rows: list[dict[str, object]]) -> dict[tuple[int, int, int], int]:
         if not rows:
             return {}
-        stmt = insert(ExpectedReport)
-        stmt = stmt.on_conflict_do_update(
+        base = insert(ExpectedReport)
+        stmt = base.on_conflict_do_update(
             index_elements=[ExpectedReport.measure_id, ExpectedReport.period_year, ExpectedReport.organisation_id],
             set_={
-                "direction_id": stmt.excluded.direction_id,
-                "via_group_id": stmt.excluded.via_group_id,
-                "lead_id": stmt.excluded.lead_id,
-                "due_date": stmt.excluded.due_date,
-                "rule_id": stmt.excluded.rule_id,
+                "direction_id": base.excluded.direction_id,
+                "via_group_id": base.excluded.via_group_id,
+                "lead_id": base.excluded.lead_id,
+                "due_date": base.excluded.due_date,
+                "rule_id": base.excluded.rule_id,
             },
         ).returning(
             ExpectedReport.id, ExpectedReport.measure_id, ExpectedReport.period_year, ExpectedReport.organisation_id
