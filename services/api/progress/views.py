@@ -249,7 +249,8 @@ WITH s AS ({slots}), picked AS (
     SELECT s.* FROM s WHERE {cond}
 )
 INSERT INTO outbox_event (topic, subject, subject_id, organisation_id, actor, payload)
-SELECT :topic, 'expected_report', p.expected_report_id::text, p.organisation_id, :actor,
+SELECT CAST(:topic AS varchar), 'expected_report', p.expected_report_id::text, p.organisation_id,
+       CAST(:actor AS varchar),
        jsonb_build_object('expected_report_id', p.expected_report_id, 'document', p.document,
                           'measure_id', p.measure_id, 'measure_number', p.measure_number,
                           'period_year', p.period_year, 'organisation_id', p.organisation_id,
@@ -258,7 +259,8 @@ SELECT :topic, 'expected_report', p.expected_report_id::text, p.organisation_id,
 FROM picked p
 WHERE NOT EXISTS (
     SELECT 1 FROM outbox_event x
-    WHERE x.subject = 'expected_report' AND x.subject_id = p.expected_report_id::text AND x.topic = :topic
+    WHERE x.subject = 'expected_report' AND x.subject_id = p.expected_report_id::text
+      AND x.topic = CAST(:topic AS varchar)
       AND x.payload->>'due_date' = p.due_date::text
 )
 """
