@@ -17,6 +17,7 @@ from tests.progress.helpers import CANCER, act, draft, measure_id, organisation_
 # version's; overdue on :on = due before :on and not submitted by :on.
 ROWS_SQL = """
 SELECT count(*) AS expected,
+       count(*) FILTER (WHERE e.due_date <= :on) AS due,
        count(*) FILTER (WHERE cur.state IS NULL) AS not_started,
        count(*) FILTER (WHERE cur.state = 'draft') AS draft,
        count(*) FILTER (WHERE cur.state = 'submitted') AS submitted,
@@ -78,6 +79,7 @@ async def test_inbox_and_dashboard_counts_equal_counts_from_the_rows(
         expected = await _rows(session, "e.document_id = :doc AND e.period_year = 2021", doc=doc, on=on)
         assert d["counts"] == expected
         assert d["due_date"] == "2022-01-10" and d["ministry_due_date"] == "2022-01-25"
+        assert d["counts"]["due"] == (d["counts"]["expected"] if on >= date(2022, 1, 10) else 0)
         by_executor = {c["key"]: {k: c[k] for k in expected} for c in d["by_executor"]}
         assert by_executor["ДСМ"] == await _rows(
             session,

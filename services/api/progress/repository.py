@@ -54,6 +54,7 @@ LEFT JOIN reporting_period_lock l ON l.document_id = e.document_id AND l.period_
 # Counts over any selection of SLOTS_SQL rows (aliased s).
 COUNTS_SQL = """
 count(*) AS expected,
+count(*) FILTER (WHERE s.due_date <= :on) AS due,
 count(*) FILTER (WHERE s.state IS NULL) AS not_started,
 count(*) FILTER (WHERE s.state = 'draft') AS draft,
 count(*) FILTER (WHERE s.state = 'submitted') AS submitted,

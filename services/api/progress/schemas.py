@@ -182,7 +182,8 @@ class DueOut(BaseModel):
 
 
 class Counts(BaseModel):
-    expected: int = 0
+    expected: int = Field(default=0, description="Reports owed (expected reports).")
+    due: int = Field(default=0, description="Of those, the ones whose due date has come (on or before `on`).")
     not_started: int = 0
     draft: int = 0
     submitted: int = 0
