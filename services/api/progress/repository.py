@@ -211,7 +211,8 @@ async def parts(session: AsyncSession, lead_expected_id: int) -> list[dict[str, 
 
 
 async def parts_spending(session: AsyncSession, lead_expected_id: int) -> dict[str, Decimal] | None:
-    """Per funding source, the sum of the co-executors' current reports (None when none has filed)."""
+    """Per funding source, the sum of the co-executors' reports filed with the lead (submitted or accepted; None when
+    none has been)."""
     rows = (
         await session.execute(
             text(
@@ -220,6 +221,7 @@ async def parts_spending(session: AsyncSession, lead_expected_id: int) -> dict[s
                 FROM expected_report e
                 JOIN progress_report r ON r.expected_report_id = e.id
                 JOIN progress_report_version v ON v.report_id = r.id AND v.valid_to IS NULL
+                    AND v.state IN ('submitted', 'accepted')
                 LEFT JOIN progress_report_spending s ON s.version_id = v.id
                 WHERE e.lead_id = :lead
                 GROUP BY ROLLUP (s.source)
