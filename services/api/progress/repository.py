@@ -230,7 +230,7 @@ async def parts_spending(session: AsyncSession, lead_expected_id: int) -> dict[s
             {"lead": lead_expected_id},
         )
     ).all()
-    if not rows:
+    if not any(row.reports for row in rows):
         return None
     return {row.source or "total": row.amount for row in rows if row.amount is not None}
 
