@@ -119,6 +119,7 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int
+    output: str = ""  # wrk's own report, with what the script's done() printed
 
 
 def _ms(value: str) -> float:
@@ -134,6 +135,7 @@ def wrk(
     *,
     headers: dict[str, str] | None = None,
     script: str | None = None,
+    timeout_s: int | None = None,
 ) -> WrkResult:
     """wrk against `url`, with `headers` on every request and a Lua `script` (e.g. one making each request)."""
     binary = shutil.which("wrk")
@@ -142,6 +144,8 @@ def wrk(
     extra = [f"--header={name}: {value}" for name, value in (headers or {}).items()]
     if script is not None:
         extra += ["--script", script]
+    if timeout_s is not None:
+        extra += [f"--timeout={timeout_s}s"]
     out = subprocess.run(
         [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
         capture_output=True,
@@ -158,6 +162,7 @@ def wrk(
         requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         errors=(int(errors.group(1)) if errors else 0)
         + (sum(int(x) for x in socket_errors.groups()) if socket_errors else 0),
+        output=out,
     )
 
 

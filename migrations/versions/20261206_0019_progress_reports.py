@@ -1,12 +1,13 @@
 """progress reports: the reports each executor owes, what it filed, and the locked periods
 
 Revision ID: 0019
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-06 07:10:00
 
 `expected_report` (one per measure, reporting year and executor organisation, a co-executor's pointing to its
 lead's), `progress_report` and its versions (the review cycle's state in the `review_state` enum of 0017, status,
-narrative, completion document, money spent per funding source, indicator actuals) and `reporting_period_lock`.
+narrative, completion document, money spent per funding source, indicator actuals, the attachments linked to each
+version: `progress_report_attachment`, after 0021's `attachment`) and `reporting_period_lock`.
 The downgrade drops them, and every filed report with them.
 """
 
@@ -17,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0019"
-down_revision: str | None = "0018"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -196,8 +197,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("version_id", "source", name=op.f("pk_progress_report_spending")),
     )
 
+    op.create_table(
+        "progress_report_attachment",
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("attachment_id", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["attachment_id"],
+            ["attachment.id"],
+            name=op.f("fk_progress_report_attachment_attachment_id_attachment"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["progress_report_version.id"],
+            name=op.f("fk_progress_report_attachment_version_id_progress_report_version"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("version_id", "attachment_id", name=op.f("pk_progress_report_attachment")),
+    )
+    op.create_index(
+        op.f("ix_progress_report_attachment_attachment_id"),
+        "progress_report_attachment",
+        ["attachment_id"],
+        unique=False,
+    )
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_progress_report_attachment_attachment_id"), table_name="progress_report_attachment")
+    op.drop_table("progress_report_attachment")
     op.drop_table("progress_report_spending")
     op.drop_table("progress_report_actual")
     op.drop_index(

@@ -4,12 +4,15 @@ from fastapi import FastAPI
 
 from services.api.actuals.router import BULK_PREFIX
 from services.api.actuals.router import router as actuals_router
+from services.api.attachments.router import ATTACHMENTS_PREFIX
+from services.api.attachments.router import router as attachments_router
 from services.api.guarantee.router import router as guarantee_router
 from services.api.identity.router import router as identity_router
 from services.api.progress.router import router as progress_router
 from services.api.purchasing.router import router as purchasing_router
 from services.api.registry.router import router as registry_router
 from services.api.reports.router import router as reports_router
+from services.api.validation.router import router as validation_router
 from services.common.app import create_service_app
 
 DESCRIPTION = """
@@ -47,6 +50,8 @@ TAGS = [
     },
     {"name": "memberships", "description": "Who each trusted issuer's subject is here: roles and organisation."},
     {"name": "audit", "description": "Who changed what and when, before and after: the append-only audit log."},
+    {"name": "attachments", "description": "Files filed with reports: streamed in, checked, kept with a checksum."},
+    {"name": "validation-rules", "description": "What progress reports' figures are checked against."},
 ]
 
 
@@ -63,9 +68,12 @@ def create_app() -> FastAPI:
             actuals_router,
             identity_router,
             progress_router,
+            validation_router,
+            attachments_router,
         ],
         openapi_tags=TAGS,
         bulk_prefixes=(BULK_PREFIX,),
+        own_body_limits=((ATTACHMENTS_PREFIX, "attachment_max_bytes"),),
     )
 
 

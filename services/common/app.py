@@ -56,6 +56,7 @@ def create_service_app(
     routers: list[APIRouter],
     openapi_tags: list[dict[str, str]],
     bulk_prefixes: tuple[str, ...] = (),
+    own_body_limits: tuple[tuple[str, str], ...] = (),
     on_startup: Callable[[FastAPI], Any] | None = None,
 ) -> FastAPI:
     settings = get_settings()
@@ -95,6 +96,8 @@ def create_service_app(
         limit=settings.max_body_bytes,
         bulk_limit=settings.bulk_max_upload_bytes,
         bulk_prefixes=bulk_prefixes,
+        # (path prefix, setting): routes whose body cap is a setting of their own
+        own_limits=tuple((prefix, int(getattr(settings, name)), name) for prefix, name in own_body_limits),
     )
     app.add_middleware(Faults)  # added last: the outermost, so it answers for the body limit too
     app.include_router(health)

@@ -327,21 +327,37 @@ class BodySizeLimit:
 
     A declared Content-Length over the cap is refused before the handler runs; a body that grows over it while it is
     read raises BodyTooLarge from `receive`. Paths under `bulk_prefixes` (streamed bulk uploads) have the larger cap
-    `bulk_limit`; their lines are capped where they are split (services/api/bulk/stream.py).
+    `bulk_limit`; their lines are capped where they are split (services/api/bulk/stream.py). A path under one of
+    `own_limits`' prefixes has that cap instead (attachments: ATTACHMENT_MAX_BYTES).
     """
 
-    def __init__(self, app: Any, limit: int, bulk_limit: int, bulk_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: Any,
+        limit: int,
+        bulk_limit: int,
+        bulk_prefixes: tuple[str, ...] = (),
+        own_limits: tuple[tuple[str, int, str], ...] = (),
+    ) -> None:
         self.app = app
         self.limit = limit
         self.bulk_limit = bulk_limit
         self.bulk = bulk_prefixes
+        self.own = own_limits  # (path prefix, its cap, the setting that sets it): routes with a cap of their own
+
+    def _limit(self, path: str) -> tuple[int, str]:
+        for prefix, limit, setting in self.own:
+            if path.startswith(prefix):
+                return limit, setting
+        if self.bulk and path.startswith(self.bulk):
+            return self.bulk_limit, "bulk_max_upload_bytes"
+        return self.limit, "max_body_bytes"
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        bulk = bool(self.bulk) and scope["path"].startswith(self.bulk)
-        limit, setting = (self.bulk_limit, "bulk_max_upload_bytes") if bulk else (self.limit, "max_body_bytes")
+        limit, setting = self._limit(scope["path"])
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await too_large_response(limit, setting, instance=scope["path"])(scope, receive, send)

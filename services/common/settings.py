@@ -3,6 +3,7 @@
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,19 @@ class Settings(BaseSettings):
     bulk_uploads_per_hour: int = Field(default=120, ge=1)
     # Where the upload rate windows are kept in Redis (tests give each run its own).
     upload_rate_key_prefix: str = "upload-rate"
+    # Attachments (services/api/attachments): where their bytes are kept (`postgres`: in the database, chunked;
+    # `disk`: files under ATTACHMENT_DIR named by their SHA-256), the largest one (bytes; 413 above it, a cap of its
+    # own, not MAX_BODY_BYTES) and the media types accepted (comma-separated; each checked against the file's own
+    # first bytes, 415 otherwise).
+    attachment_store: Literal["postgres", "disk"] = "postgres"
+    attachment_dir: Path = REPO_ROOT / ".local" / "attachments"
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    attachment_media_types: str = (
+        "application/pdf,image/png,image/jpeg,"
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
+        "application/vnd.oasis.opendocument.text,application/vnd.oasis.opendocument.spreadsheet"
+    )
     db_pool_size: int = 10
     environment: str = "development"
     # The arq queues of the report and scoring workers (tests give each run its own).
@@ -88,6 +102,10 @@ class Settings(BaseSettings):
     @property
     def trusted_issuers(self) -> tuple[str, ...]:
         return tuple(i.strip() for i in self.oidc_issuers.split(",") if i.strip())
+
+    @property
+    def attachment_types(self) -> tuple[str, ...]:
+        return tuple(t.strip().lower() for t in self.attachment_media_types.split(",") if t.strip())
 
     @property
     def local_issuer_url(self) -> str:

@@ -1,7 +1,8 @@
 """The figures a progress report exposes to the validation rules: a mapping name -> Decimal | None.
 
   spent.<source>, planned.<source> for every funding source, spent.total, planned.total (thousand tenge, the
-  report's year); parts.spent.<source>, parts.spent.total (the co-executors' submitted or accepted reports summed, for a lead);
+  report's year); parts.spent.<source>, parts.spent.total (the co-executors' submitted or accepted reports summed,
+  for a lead);
   indicator.<number>.actual, indicator.<number>.previous (last year's accepted actual of the same organisation),
   indicator.<number>.target (the document's target for the year), for each indicator the report names.
 

@@ -16,6 +16,7 @@ from services.common.models.monitoring import (
     ExpectedReport,
     ProgressReport,
     ProgressReportActual,
+    ProgressReportAttachment,
     ProgressReportSpending,
     ProgressReportVersion,
     ReportingPeriodLock,
@@ -164,6 +165,18 @@ async def actuals(session: AsyncSession, version_id: int) -> list[tuple[int, int
         )
     ).all()
     return [(row.number, row.id, row.value) for row in rows]
+
+
+async def attachment_ids(session: AsyncSession, version_id: int) -> list[int]:
+    return list(
+        (
+            await session.scalars(
+                select(ProgressReportAttachment.attachment_id)
+                .where(ProgressReportAttachment.version_id == version_id)
+                .order_by(ProgressReportAttachment.attachment_id)
+            )
+        ).all()
+    )
 
 
 async def completion_form(session: AsyncSession, form_id: int) -> CompletionForm | None:

@@ -50,6 +50,11 @@ class ProgressReportWrite(WriteSchema):
     completion: CompletionDocument | None = None
     spent: list[Spent] = Field(default_factory=list, max_length=len(FundingSource))
     actuals: list[Actual] = Field(default_factory=list, max_length=200)
+    attachments: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Ids of files uploaded with POST /api/v1/attachments (the organisation's own).",
+    )
     reason: Text | None = Field(default=None, description="Why (recorded in the history).")
 
     @model_validator(mode="after")
@@ -60,6 +65,8 @@ class ProgressReportWrite(WriteSchema):
             raise ValueError("spent: a funding source is listed twice")
         if len({a.indicator for a in self.actuals}) != len(self.actuals):
             raise ValueError("actuals: an indicator is listed twice")
+        if len(set(self.attachments)) != len(self.attachments):
+            raise ValueError("attachments: an attachment is listed twice")
         return self
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.access import READERS
+from services.api.attachments import service as attachments
 from services.api.progress import repository as repo
 from services.api.progress.checks import Violation, run_submission_checks
 from services.api.progress.figures import report_figures
@@ -41,6 +42,7 @@ from services.common.errors import Conflict, FieldError, NotFound, ValidationFai
 from services.common.models.monitoring import (
     ProgressReport,
     ProgressReportActual,
+    ProgressReportAttachment,
     ProgressReportSpending,
     ProgressReportVersion,
 )
@@ -168,13 +170,15 @@ async def _out(
         action=v.action,
         recorded_at=v.recorded_at,
         parts=[PartOut(**p) for p in parts],
-        attachments=[],  # linked attachments (progress_report_attachment) once attachments are stored
-        warnings=[ViolationOut(rule=w.rule, importance=w.importance, message=w.message) for w in warnings or []],
+        attachments=await repo.attachment_ids(session, v.id),
+        warnings=[
+            ViolationOut(rule=w.rule_code, importance=w.importance.value, message=w.message) for w in warnings or []
+        ],
     )
 
 
 async def _content(
-    session: AsyncSession, context: repo.Context, body: ProgressReportWrite
+    session: AsyncSession, who: Principal, context: repo.Context, body: ProgressReportWrite
 ) -> tuple[dict[str, Any], dict[FundingSource, Decimal], dict[int, Decimal]]:
     """The version columns, money spent and indicator actuals of a write, checked against the registry (422)."""
     errors: list[FieldError] = []
@@ -197,6 +201,11 @@ async def _content(
             )
         else:
             actuals[named[a.indicator]] = a.value
+    for i, attachment_id in enumerate(body.attachments):
+        try:
+            await attachments.readable(session, who, attachment_id)
+        except NotFound:
+            errors.append(FieldError(f"attachments[{i}]", f"no attachment {attachment_id} of this organisation"))
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
     columns = {
@@ -211,8 +220,16 @@ async def _content(
 
 
 async def _write_children(
-    session: AsyncSession, version_id: int, spent: dict[FundingSource, Decimal], actuals: dict[int, Decimal]
+    session: AsyncSession,
+    version_id: int,
+    spent: dict[FundingSource, Decimal],
+    actuals: dict[int, Decimal],
+    attached: list[int],
 ) -> None:
+    if attached:
+        await session.execute(
+            insert(ProgressReportAttachment), [{"version_id": version_id, "attachment_id": a} for a in attached]
+        )
     if spent:
         await session.execute(
             insert(ProgressReportSpending),
@@ -228,7 +245,7 @@ async def _write_children(
 async def _copy_children(session: AsyncSession, old: ProgressReportVersion, new_id: int) -> None:
     spent = await repo.spending(session, old.id)
     actuals = {i: val for _, i, val in await repo.actuals(session, old.id)}
-    await _write_children(session, new_id, spent, actuals)
+    await _write_children(session, new_id, spent, actuals, await repo.attachment_ids(session, old.id))
 
 
 async def _event(
@@ -307,7 +324,7 @@ async def create_report(session: AsyncSession, who: Principal, body: ProgressRep
             [FieldError("measure_id", "reported already")],
             report_id=held,
         )
-    columns, spent, actuals = await _content(session, context, body)
+    columns, spent, actuals = await _content(session, who, context, body)
     report = ProgressReport(expected_report_id=expected_id, created_by=who.label)
     session.add(report)
     await session.flush()
@@ -324,7 +341,7 @@ async def create_report(session: AsyncSession, who: Principal, body: ProgressRep
     )
     session.add(v)
     await session.flush()
-    await _write_children(session, v.id, spent, actuals)
+    await _write_children(session, v.id, spent, actuals, body.attachments)
     await session.refresh(v)
     out = await _out(session, who, report, context, v)
     await record_change(session, who, "create", RESOURCE, report.id, None, _audited(out))
@@ -392,10 +409,10 @@ async def edit_report(
     session: AsyncSession, who: Principal, report_id: int, if_match: str | None, body: ProgressReportWrite
 ) -> ProgressReportOut:
     report, context, current, after = await _prepare(session, who, report_id, if_match, ReviewAction.edit)
-    columns, spent, actuals = await _content(session, context, body)
+    columns, spent, actuals = await _content(session, who, context, body)
     before = await _out(session, who, report, context, current)
     v = await _next_version(session, current, who, "edit", after, body.reason, **columns)
-    await _write_children(session, v.id, spent, actuals)
+    await _write_children(session, v.id, spent, actuals, body.attachments)
     await session.refresh(v)
     out = await _out(session, who, report, context, v)
     await record_change(session, who, "update", RESOURCE, report.id, _audited(before), _audited(out))
@@ -410,17 +427,13 @@ async def submit_report(
     spent = await repo.spending(session, current.id)
     actuals = await repo.actuals(session, current.id)
     figures = await report_figures(session, context, spent, actuals)
-    language = "kk" if current.narrative_kk else "ru"
-    violations = await run_submission_checks(
+    warnings = await run_submission_checks(
         session,
         document_id=context.expected.document_id,
-        period_year=context.expected.period_year,
-        language=language,
+        on=clock.today(),
+        language="kk" if current.narrative_kk else "ru",
         figures=figures,
     )
-    blocking = [v for v in violations if v.importance == "blocking"]
-    if blocking:
-        raise ReviewInvalid("; ".join(v.message for v in blocking), [FieldError(v.rule, v.message) for v in blocking])
     today = clock.today()
     first = current.first_submitted_on or today
     late = current.late if current.first_submitted_on else today > context.expected.due_date
@@ -428,7 +441,6 @@ async def submit_report(
     v = await _next_version(session, current, who, "submit", after, None, first_submitted_on=first, late=late)
     await _copy_children(session, current, v.id)
     await session.refresh(v)
-    warnings = [w for w in violations if w.importance != "blocking"]
     out = await _out(session, who, report, context, v, warnings)
     await record_change(session, who, "submit", RESOURCE, report.id, _audited(before), _audited(out))
     await _event(

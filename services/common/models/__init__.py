@@ -1,6 +1,7 @@
 """ORM models of the one shared schema. Importing this package registers every table on `Base.metadata`."""
 
 from services.common.models import (
+    attachments,
     guarantee,
     identity,
     monitoring,
@@ -10,11 +11,13 @@ from services.common.models import (
     registry,
     reports,
     scoring,
+    validation,
 )
 from services.common.models.base import Base
 
 __all__ = [
     "Base",
+    "attachments",
     "guarantee",
     "identity",
     "monitoring",
@@ -24,4 +27,5 @@ __all__ = [
     "registry",
     "reports",
     "scoring",
+    "validation",
 ]

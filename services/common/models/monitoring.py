@@ -15,6 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -134,6 +135,17 @@ class ProgressReportActual(Base):
     )
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id"), primary_key=True)
     value: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+
+
+class ProgressReportAttachment(Base):
+    """A file (services/api/attachments) filed with one version of a report; carried forward to the next versions."""
+
+    __tablename__ = "progress_report_attachment"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("progress_report_version.id", ondelete="CASCADE"), primary_key=True
+    )
+    attachment_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("attachment.id"), primary_key=True, index=True)
 
 
 class ReportingPeriodLock(Base):
