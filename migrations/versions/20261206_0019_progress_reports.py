@@ -221,6 +221,7 @@ def upgrade() -> None:
         unique=False,
     )
 
+
 def downgrade() -> None:
     op.drop_index(op.f("ix_progress_report_attachment_attachment_id"), table_name="progress_report_attachment")
     op.drop_table("progress_report_attachment")
