@@ -12,7 +12,6 @@ Every change closes the current version (a guarded UPDATE: of two writers holdin
 412) and writes the next; each is audited and recorded as an outbox event in the same transaction.
 """
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -490,7 +489,3 @@ async def correct_report(
     await record_change(session, who, "correct", RESOURCE, report.id, _audited(before), _audited(out))
     await _event(session, who, out, "corrected", {"reason": reason, "accepted_version": current.version})
     return out
-
-
-def today_or(on: date | None) -> date:
-    return on or clock.today()
