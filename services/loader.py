@@ -16,6 +16,7 @@ log = logging.getLogger("loader")
 async def load_all(maker: async_sessionmaker[AsyncSession]) -> None:
     from services.api.guarantee.importer import load_guarantee
     from services.api.identity.seed import load_demo_memberships
+    from services.api.progress.seed import load_monitoring
     from services.api.registry.importer import load_plans
     from services.api.validation.service import load_default_rules
     from services.scoring.criteria.importer import load_htmc_criteria
@@ -23,6 +24,7 @@ async def load_all(maker: async_sessionmaker[AsyncSession]) -> None:
     # The guarantee programme brings the regions, which the plans' akimats refer to: it goes first.
     await load_guarantee(maker)
     await load_plans(maker)
+    await load_monitoring(maker)  # the holiday calendar, item 81's rule, the expected progress reports
     await load_default_rules(maker)  # the progress reports' validation rules, which may name a plan
     await load_htmc_criteria(maker)  # seed 004: the HTMC criteria set of Order No. 129
     await load_demo_memberships(maker)  # the local issuer's demo subjects, while it is trusted

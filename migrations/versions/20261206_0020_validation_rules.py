@@ -1,7 +1,7 @@
 """validation rules as versioned data
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-06 07:00:00
 
 `validation_rule` (a rule's stable code) and `validation_rule_version` (what it compares, how important it is, what a
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

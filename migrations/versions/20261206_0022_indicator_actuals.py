@@ -1,7 +1,7 @@
 """indicator actuals, their bulk uploads, and the achievement rules as versioned data
 
 Revision ID: 0022
-Revises: 0021
+Revises: 0019
 Create Date: 2026-12-06 07:00:00
 
 * `indicator_rule`: the ministry's versions of how a target indicator is judged and who reports it (version 0, the
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0022"
-down_revision: str | None = "0021"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

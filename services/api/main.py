@@ -10,6 +10,7 @@ from services.api.attachments.router import ATTACHMENTS_PREFIX
 from services.api.attachments.router import router as attachments_router
 from services.api.guarantee.router import router as guarantee_router
 from services.api.identity.router import router as identity_router
+from services.api.progress.router import router as progress_router
 from services.api.purchasing.fund_router import router as fund_purchasing_router
 from services.api.purchasing.router import router as purchasing_router
 from services.api.registry.router import router as registry_router
@@ -57,6 +58,11 @@ TAGS = [
         "agreement, the akimats' information and its review; which regions' information is accepted (item 81).",
     },
     {"name": "reports", "description": "Report requests run by the report worker (annual plan report)."},
+    {
+        "name": "progress",
+        "description": "The monitoring cycle: expected and filed progress reports, their review, what is due and "
+        "overdue, the inbox and the dashboard, the reporting rules and the working-day calendar.",
+    },
     {"name": "memberships", "description": "Who each trusted issuer's subject is here: roles and organisation."},
     {"name": "audit", "description": "Who changed what and when, before and after: the append-only audit log."},
     {"name": "attachments", "description": "Files filed with reports: streamed in, checked, kept with a checksum."},
@@ -76,6 +82,7 @@ def create_app() -> FastAPI:
             purchasing_router,
             actuals_router,
             identity_router,
+            progress_router,
             validation_router,
             attachments_router,
             achievement_router,

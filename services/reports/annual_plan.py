@@ -101,7 +101,7 @@ async def annual_plan_report(session: AsyncSession, document: str, year: int, as
         await session.execute(
             text(
                 "SELECT reporter, recipient, month, day, relative_year FROM reporting_rule "
-                "WHERE document_id = :document_id ORDER BY month, day"
+                "WHERE document_id = :document_id AND valid_to IS NULL ORDER BY month, day"
             ),
             params,
         )

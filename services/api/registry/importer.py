@@ -42,6 +42,7 @@ from services.common.models.registry import (
     MeasurementFrequency,
     PublishedTotal,
     ReportingRule,
+    ReportingStage,
     Section,
     TargetKind,
     TargetSource,
@@ -475,12 +476,21 @@ async def load_document(session: AsyncSession, tr: Transcription) -> bool:
         session.add(
             ReportingRule(
                 document_id=document.id,
+                rule_key=rule["key"],
+                version=1,
+                stage=ReportingStage(rule["stage"]),
                 reporter=rule["reporter"],
                 recipient=rule["recipient"],
+                frequency=rule.get("frequency", "annual"),
                 month=rule["month"],
                 day=rule["day"],
                 relative_year=rule["relative_year"],
+                counts_working_days=rule.get("counts_working_days", False),
+                legal_basis=rule.get("legal_basis"),
                 text_kk=rule["text_kk"],
+                text_ru=rule.get("text_ru"),
+                valid_from=date.fromisoformat(rule.get("valid_from") or doc["date"]),
+                changed_by=LOADER,
             )
         )
     published = doc.get("published_totals") or {}

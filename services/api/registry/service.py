@@ -146,7 +146,9 @@ async def get_document(session: AsyncSession, slug: str, as_of: date) -> tuple[D
     ).all()
     rules = (
         await session.scalars(
-            select(ReportingRule).where(ReportingRule.document_id == doc.id).order_by(ReportingRule.id)
+            select(ReportingRule)
+            .where(ReportingRule.document_id == doc.id, in_force(ReportingRule, as_of))
+            .order_by(ReportingRule.id)
         )
     ).all()
     measures = await session.scalar(

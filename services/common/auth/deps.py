@@ -61,7 +61,11 @@ def allow(*roles: Role, hint: str | None = None) -> Any:
 
     async def _allowed(who: AuthenticatedDep) -> Principal:
         if not who.has(*roles):
-            raise Forbidden(detail, [FieldError("Authorization", "role not allowed")])
+            raise Forbidden(
+                detail,
+                [FieldError("Authorization", "role not allowed")],
+                code="not_your_role",  # services.common.review.Refusal.not_your_role
+            )
         return who
 
     _allowed.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]

@@ -126,20 +126,81 @@ class DocumentEdition(Base):
     note_kk: Mapped[str | None] = mapped_column(Text)
 
 
+class ReportingStage(StrEnum):
+    executor = "executor"  # the executors report to the ministry (one expected report per measure, year, executor)
+    ministry = "ministry"  # the ministry reports the consolidated information on (to the Government, ...)
+
+
 class ReportingRule(Base):
-    """A recurring reporting duty stated in the decree: who reports to whom, by which day of which year."""
+    """A recurring reporting duty stated in a decree: who reports to whom, by which day of which year.
+
+    Versioned data: a change by order closes the version in force (`valid_to`) and writes the next one under the
+    same `rule_key`, with who changed it and the act. `stage` says whose deadline it is: the executors' (the due
+    date of every expected progress report) or the ministry's (its consolidated report). With
+    `counts_working_days`, a due date on a day off moves to the next working day of the calendar (`calendar_day`).
+    """
 
     __tablename__ = "reporting_rule"
+    __table_args__ = (
+        Index(
+            "uq_reporting_rule_current",
+            "document_id",
+            "rule_key",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+        UniqueConstraint("document_id", "rule_key", "version"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
+        CheckConstraint("month BETWEEN 1 AND 12 AND day BETWEEN 1 AND 31", name="day_of_year"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), index=True)
+    # Stable across versions: "executors", "ministry", "item-81", ...
+    rule_key: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(server_default=text("1"))
+    stage: Mapped[ReportingStage] = mapped_column(pg_enum(ReportingStage, "reporting_stage"))
     reporter: Mapped[str] = mapped_column(Text)
     recipient: Mapped[str] = mapped_column(Text)
+    # "annual": one report per reporting year (the only frequency the decrees state so far).
+    frequency: Mapped[str] = mapped_column(String(20), server_default=text("'annual'"))
     month: Mapped[int] = mapped_column()
     day: Mapped[int] = mapped_column()
     # "same" or "following": the year of the due date relative to the reporting year.
     relative_year: Mapped[str] = mapped_column(String(20))
+    counts_working_days: Mapped[bool] = mapped_column(server_default=text("false"))
+    legal_basis: Mapped[str | None] = mapped_column(Text)
     text_kk: Mapped[str] = mapped_column(Text)
+    text_ru: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    changed_by: Mapped[str] = mapped_column(Text, server_default=text("'loader'"))
+    change_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarDayKind(StrEnum):
+    holiday = "holiday"  # a public holiday: a day off
+    day_off = "day_off"  # a weekday made a day off (a holiday on a weekend carried over, or a transfer)
+    working_day = "working_day"  # a Saturday or Sunday made a working day (a transfer)
+
+
+class CalendarDay(Base):
+    """An exception to the five-day week (Monday–Friday working): holidays, days off and transferred working days.
+
+    Loaded from data/calendar/ with the documents; the ministry administrator adds or changes days (each change
+    audited). A day absent from the table is a working day from Monday to Friday and a day off on Saturday and
+    Sunday."""
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[CalendarDayKind] = mapped_column(pg_enum(CalendarDayKind, "calendar_day_kind"))
+    name_kk: Mapped[str | None] = mapped_column(Text)
+    name_ru: Mapped[str | None] = mapped_column(Text)
+    basis: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    changed_by: Mapped[str] = mapped_column(Text, server_default=text("'loader'"))
 
 
 class PublishedTotal(Base):

@@ -1,0 +1,302 @@
+"""The monitoring cycle's queries. One definition of each rule used by the views:
+
+* a report's state is its current version's (`valid_to IS NULL`); an expected report with no filing is not started;
+* **late**: first submitted after its due date;
+* **overdue on a day**: its due date is before that day and it had not been submitted by that day.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.models.monitoring import (
+    ExpectedReport,
+    ProgressReport,
+    ProgressReportActual,
+    ProgressReportAttachment,
+    ProgressReportSpending,
+    ProgressReportVersion,
+    ReportingPeriodLock,
+)
+from services.common.models.reference import Organisation
+from services.common.models.registry import (
+    CompletionForm,
+    Direction,
+    Document,
+    FundingSource,
+    Indicator,
+    IndicatorTarget,
+    MeasureIndicator,
+    MeasureVersion,
+    TargetKind,
+    TargetSource,
+)
+
+# The expected reports with their filing's current state (columns named for ExpectedOut).
+SLOTS_SQL = """
+SELECT e.id AS expected_report_id, d.slug AS document, e.document_id, e.measure_id, mv.number AS measure_number,
+       mv.title_kk, e.direction_id, e.period_year, e.organisation_id, o.code AS organisation_code,
+       e.lead_id AS lead_expected_report_id, e.due_date, r.id AS report_id, v.state::text AS state,
+       v.status::text AS status, coalesce(v.late, false) AS late,
+       (e.due_date < :on AND (v.first_submitted_on IS NULL OR v.first_submitted_on > :on)) AS overdue,
+       (l.document_id IS NOT NULL) AS locked
+FROM expected_report e
+JOIN document d ON d.id = e.document_id
+JOIN organisation o ON o.id = e.organisation_id
+JOIN measure_version mv ON mv.measure_id = e.measure_id AND mv.valid_to IS NULL
+LEFT JOIN progress_report r ON r.expected_report_id = e.id
+LEFT JOIN progress_report_version v ON v.report_id = r.id AND v.valid_to IS NULL
+LEFT JOIN reporting_period_lock l ON l.document_id = e.document_id AND l.period_year = e.period_year
+"""
+
+# Counts over any selection of SLOTS_SQL rows (aliased s).
+COUNTS_SQL = """
+count(*) AS expected,
+count(*) FILTER (WHERE s.due_date <= :on) AS due,
+count(*) FILTER (WHERE s.state IS NULL) AS not_started,
+count(*) FILTER (WHERE s.state = 'draft') AS draft,
+count(*) FILTER (WHERE s.state = 'submitted') AS submitted,
+count(*) FILTER (WHERE s.state = 'returned') AS returned,
+count(*) FILTER (WHERE s.state = 'accepted') AS accepted,
+count(*) FILTER (WHERE s.late) AS late,
+count(*) FILTER (WHERE s.overdue) AS overdue
+"""
+
+
+@dataclass
+class Context:
+    """One expected report and what a filing for it shows."""
+
+    expected: ExpectedReport
+    document: str
+    measure_version: MeasureVersion
+    direction_code: str
+    organisation_code: str
+    lead_organisation_id: int | None
+    locked: bool
+
+
+async def expected_context(session: AsyncSession, expected_id: int) -> Context | None:
+    row = (
+        await session.execute(
+            select(ExpectedReport, Document.slug, MeasureVersion, Direction.code, Organisation.code)
+            .join(Document, Document.id == ExpectedReport.document_id)
+            .join(
+                MeasureVersion,
+                (MeasureVersion.measure_id == ExpectedReport.measure_id) & MeasureVersion.valid_to.is_(None),
+            )
+            .join(Direction, Direction.id == ExpectedReport.direction_id)
+            .join(Organisation, Organisation.id == ExpectedReport.organisation_id)
+            .where(ExpectedReport.id == expected_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    expected = row[0]
+    lead_org = None
+    if expected.lead_id is not None:
+        lead_org = await session.scalar(
+            select(ExpectedReport.organisation_id).where(ExpectedReport.id == expected.lead_id)
+        )
+    locked = await is_locked(session, expected.document_id, expected.period_year)
+    return Context(expected, row[1], row[2], row[3], row[4], lead_org, locked)
+
+
+async def find_expected(session: AsyncSession, measure_id: int, year: int, organisation_id: int) -> int | None:
+    return await session.scalar(
+        select(ExpectedReport.id).where(
+            ExpectedReport.measure_id == measure_id,
+            ExpectedReport.period_year == year,
+            ExpectedReport.organisation_id == organisation_id,
+        )
+    )
+
+
+async def report_of_expected(session: AsyncSession, expected_id: int) -> int | None:
+    return await session.scalar(select(ProgressReport.id).where(ProgressReport.expected_report_id == expected_id))
+
+
+async def report_row(session: AsyncSession, report_id: int) -> ProgressReport | None:
+    return await session.get(ProgressReport, report_id)
+
+
+async def current_version(session: AsyncSession, report_id: int) -> ProgressReportVersion | None:
+    return await session.scalar(
+        select(ProgressReportVersion).where(
+            ProgressReportVersion.report_id == report_id, ProgressReportVersion.valid_to.is_(None)
+        )
+    )
+
+
+async def versions(session: AsyncSession, report_id: int) -> list[ProgressReportVersion]:
+    return list(
+        (
+            await session.scalars(
+                select(ProgressReportVersion)
+                .where(ProgressReportVersion.report_id == report_id)
+                .order_by(ProgressReportVersion.version)
+            )
+        ).all()
+    )
+
+
+async def spending(session: AsyncSession, version_id: int) -> dict[FundingSource, Decimal]:
+    rows = (
+        await session.execute(
+            select(ProgressReportSpending.source, ProgressReportSpending.amount).where(
+                ProgressReportSpending.version_id == version_id
+            )
+        )
+    ).all()
+    return {row.source: row.amount for row in rows}
+
+
+async def actuals(session: AsyncSession, version_id: int) -> list[tuple[int, int, Decimal]]:
+    """(indicator number, indicator id, value) of a version, by number."""
+    rows = (
+        await session.execute(
+            select(Indicator.number, Indicator.id, ProgressReportActual.value)
+            .join(Indicator, Indicator.id == ProgressReportActual.indicator_id)
+            .where(ProgressReportActual.version_id == version_id)
+            .order_by(Indicator.number)
+        )
+    ).all()
+    return [(row.number, row.id, row.value) for row in rows]
+
+
+async def attachment_ids(session: AsyncSession, version_id: int) -> list[int]:
+    return list(
+        (
+            await session.scalars(
+                select(ProgressReportAttachment.attachment_id)
+                .where(ProgressReportAttachment.version_id == version_id)
+                .order_by(ProgressReportAttachment.attachment_id)
+            )
+        ).all()
+    )
+
+
+async def completion_form(session: AsyncSession, form_id: int) -> CompletionForm | None:
+    return await session.get(CompletionForm, form_id)
+
+
+async def completion_form_by_code(session: AsyncSession, code: str) -> CompletionForm | None:
+    return await session.scalar(select(CompletionForm).where(CompletionForm.code == code))
+
+
+async def measure_indicators(session: AsyncSession, measure_version_id: int) -> dict[int, int]:
+    """Indicator number -> id, for the indicators the measure's version names."""
+    rows = (
+        await session.execute(
+            select(Indicator.number, Indicator.id)
+            .join(MeasureIndicator, MeasureIndicator.indicator_id == Indicator.id)
+            .where(MeasureIndicator.measure_version_id == measure_version_id)
+        )
+    ).all()
+    return {row.number: row.id for row in rows}
+
+
+async def is_locked(session: AsyncSession, document_id: int, year: int) -> bool:
+    return (await session.get(ReportingPeriodLock, (document_id, year))) is not None
+
+
+async def parts(session: AsyncSession, lead_expected_id: int) -> list[dict[str, Any]]:
+    """The co-executors' expected reports of a lead, with their filing's current state and money spent."""
+    rows = await session.execute(
+        text(
+            """
+            SELECT e.id AS expected_report_id, e.organisation_id, o.code AS organisation_code, r.id AS report_id,
+                   v.state::text AS state, v.status::text AS status,
+                   (SELECT sum(s.amount) FROM progress_report_spending s WHERE s.version_id = v.id) AS spent_total
+            FROM expected_report e
+            JOIN organisation o ON o.id = e.organisation_id
+            LEFT JOIN progress_report r ON r.expected_report_id = e.id
+            LEFT JOIN progress_report_version v ON v.report_id = r.id AND v.valid_to IS NULL
+            WHERE e.lead_id = :lead ORDER BY o.code, e.id
+            """
+        ),
+        {"lead": lead_expected_id},
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+async def parts_spending(session: AsyncSession, lead_expected_id: int) -> dict[str, Decimal] | None:
+    """Per funding source, the sum of the co-executors' reports filed with the lead (submitted or accepted; None when
+    none has been)."""
+    rows = (
+        await session.execute(
+            text(
+                """
+                SELECT s.source::text AS source, sum(s.amount) AS amount, count(DISTINCT v.id) AS reports
+                FROM expected_report e
+                JOIN progress_report r ON r.expected_report_id = e.id
+                JOIN progress_report_version v ON v.report_id = r.id AND v.valid_to IS NULL
+                    AND v.state IN ('submitted', 'accepted')
+                LEFT JOIN progress_report_spending s ON s.version_id = v.id
+                WHERE e.lead_id = :lead
+                GROUP BY ROLLUP (s.source)
+                """
+            ),
+            {"lead": lead_expected_id},
+        )
+    ).all()
+    if not any(row.reports for row in rows):
+        return None
+    return {row.source or "total": row.amount for row in rows if row.amount is not None}
+
+
+async def planned(session: AsyncSession, measure_version_id: int, year: int) -> dict[FundingSource, Decimal]:
+    rows = (
+        await session.execute(
+            text(
+                "SELECT source::text AS source, sum(amount_thousand_tenge) AS amount FROM measure_financing "
+                "WHERE measure_version_id = :v AND year = :y GROUP BY source"
+            ),
+            {"v": measure_version_id, "y": year},
+        )
+    ).all()
+    return {FundingSource(row.source): row.amount for row in rows}
+
+
+async def indicator_targets(session: AsyncSession, ids: list[int], year: int) -> dict[int, Decimal]:
+    if not ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(IndicatorTarget.indicator_id, IndicatorTarget.value).where(
+                IndicatorTarget.indicator_id.in_(ids),
+                IndicatorTarget.year == year,
+                IndicatorTarget.source == TargetSource.section6,
+                IndicatorTarget.kind == TargetKind.value,
+            )
+        )
+    ).all()
+    return {row.indicator_id: row.value for row in rows}
+
+
+async def previous_actuals(
+    session: AsyncSession, organisation_id: int, ids: list[int], year: int
+) -> dict[int, Decimal]:
+    """Last year's accepted actual of each indicator, as the same organisation reported it."""
+    if not ids:
+        return {}
+    rows = (
+        await session.execute(
+            text(
+                """
+                SELECT DISTINCT ON (a.indicator_id) a.indicator_id, a.value
+                FROM expected_report e
+                JOIN progress_report r ON r.expected_report_id = e.id
+                JOIN progress_report_version v ON v.report_id = r.id AND v.valid_to IS NULL AND v.state = 'accepted'
+                JOIN progress_report_actual a ON a.version_id = v.id
+                WHERE e.organisation_id = :org AND e.period_year = :year AND a.indicator_id = ANY(:ids)
+                ORDER BY a.indicator_id, v.recorded_at DESC
+                """
+            ),
+            {"org": organisation_id, "year": year - 1, "ids": ids},
+        )
+    ).all()
+    return {row.indicator_id: row.value for row in rows}

@@ -1,0 +1,345 @@
+"""What the frontends read: what is due on a day and what is overdue, an executor's inbox, the ministry's dashboard,
+the list of reports; the period lock; the deadline events written to the outbox."""
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.progress import repository as repo
+from services.api.progress.calendar import load_calendar, rule_due_date
+from services.api.progress.expected import executor_rule_for
+from services.api.progress.schemas import (
+    Counts,
+    CountsBy,
+    DashboardOut,
+    DeadlineEventsOut,
+    DueOut,
+    ExpectedOut,
+    InboxOut,
+    LockOut,
+)
+from services.api.progress.service import sees_all
+from services.common.audit import record_change
+from services.common.auth import Principal, Role
+from services.common.errors import FieldError, NotFound, ValidationFailed
+from services.common.models.monitoring import ReportingPeriodLock
+from services.common.models.registry import Document, ReportingRule, ReportingStage
+from services.common.outbox import SYSTEM, record_event
+from services.common.pagination import Page
+from services.common.review import Refusal, ReviewRefused, ReviewState, allowed_actions
+
+FILER = {"edit", "submit", "correct"}
+
+
+def _expected(row: Any, filer: bool) -> ExpectedOut:
+    data = dict(row._mapping)
+    state = ReviewState(data["state"]) if data["state"] else None
+    if not filer:
+        actions: list[str] = []
+    elif state is None:
+        actions = [] if data["locked"] else ["create"]
+    else:
+        actions = [a.value for a in allowed_actions(state, period_locked=data["locked"]) if a.value in FILER]
+    return ExpectedOut(
+        **{k: v for k, v in data.items() if k in ExpectedOut.model_fields and k not in ("allowed_actions",)},
+        allowed_actions=actions,
+    )
+
+
+async def document_id(session: AsyncSession, slug: str) -> int:
+    """A document named by its slug or its id."""
+    by = Document.id == int(slug) if slug.isdigit() and len(slug) < 10 else Document.slug == slug
+    found = await session.scalar(select(Document.id).where(by))
+    if found is None:
+        raise NotFound(f"no document {slug}", [FieldError("document", "unknown document")])
+    return found
+
+
+def _scope(who: Principal, organisation: int | None) -> tuple[int | None, bool]:
+    """The organisation a read covers: anyone named for the ministry and the auditor; an executor its own."""
+    if sees_all(who):
+        return organisation, True
+    own = who.organisation_id
+    if own is None or (organisation is not None and organisation != own):
+        return organisation, False
+    return own, True
+
+
+async def due(
+    session: AsyncSession, who: Principal, on: date, document: str | None, organisation: int | None, page: Page
+) -> DueOut:
+    organisation, visible = _scope(who, organisation)
+    where = ["TRUE"]
+    params: dict[str, Any] = {"on": on, "limit": page.limit, "offset": page.offset}
+    if document is not None:
+        where.append("s.document_id = :doc")
+        params["doc"] = await document_id(session, document)
+    if organisation is not None:
+        where.append("s.organisation_id = :org")
+        params["org"] = organisation
+    if not visible:
+        where.append("FALSE")
+    cond = " AND ".join(where)
+    base = f"WITH s AS ({repo.SLOTS_SQL}) "
+    filer = who.has(Role.executor)
+
+    async def part(extra: str) -> tuple[list[ExpectedOut], int]:
+        total = (
+            await session.execute(text(f"{base}SELECT count(*) FROM s WHERE {cond} AND {extra}"), params)
+        ).scalar_one()
+        rows = await session.execute(
+            text(
+                f"{base}SELECT * FROM s WHERE {cond} AND {extra} "
+                "ORDER BY s.due_date, s.document, s.measure_number, s.organisation_code, s.expected_report_id "
+                "LIMIT :limit OFFSET :offset"
+            ),
+            params,
+        )
+        return [_expected(r, filer) for r in rows], int(total)
+
+    due_items, due_total = await part("s.due_date = :on")
+    overdue_items, overdue_total = await part("s.overdue")
+    return DueOut(
+        on=on,
+        due=due_items,
+        due_total=due_total,
+        overdue=overdue_items,
+        overdue_total=overdue_total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+def _counts(row: Any) -> dict[str, int]:
+    return {name: int(getattr(row, name)) for name in Counts.model_fields}
+
+
+async def inbox(
+    session: AsyncSession, who: Principal, on: date, document: str | None, period: int | None, page: Page
+) -> InboxOut:
+    own = who.organisation_id
+    if own is None:
+        raise ValidationFailed("an inbox is an organisation's", [FieldError("Authorization", "no organisation")])
+    where = ["s.organisation_id = :org", "s.period_year <= :year"]
+    params: dict[str, Any] = {"on": on, "org": own, "year": on.year, "limit": page.limit, "offset": page.offset}
+    if document is not None:
+        where.append("s.document_id = :doc")
+        params["doc"] = await document_id(session, document)
+    if period is not None:
+        where.append("s.period_year = :period")
+        params["period"] = period
+    cond = " AND ".join(where)
+    base = f"WITH s AS ({repo.SLOTS_SQL}) "
+    counts = (await session.execute(text(f"{base}SELECT {repo.COUNTS_SQL} FROM s WHERE {cond}"), params)).one()
+    rows = await session.execute(
+        text(
+            f"{base}SELECT * FROM s WHERE {cond} "
+            "ORDER BY (s.state = 'accepted') NULLS FIRST, s.due_date, s.document, s.measure_number, "
+            "s.expected_report_id "
+            "LIMIT :limit OFFSET :offset"
+        ),
+        params,
+    )
+    to_review = await session.execute(
+        text(
+            f"{base}SELECT s.* FROM s JOIN expected_report lead ON lead.id = s.lead_expected_report_id "
+            "WHERE lead.organisation_id = :org AND s.state = 'submitted' "
+            "ORDER BY s.due_date, s.expected_report_id LIMIT 500"
+        ),
+        params,
+    )
+    return InboxOut(
+        on=on,
+        organisation_id=own,
+        counts=Counts(**_counts(counts)),
+        items=[_expected(r, True) for r in rows],
+        to_review=[_expected(r, False) for r in to_review],
+        total=int(counts.expected),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+async def dashboard(session: AsyncSession, document: str, period: int, on: date) -> DashboardOut:
+    doc_id = await document_id(session, document)
+    slug = await session.scalar(select(Document.slug).where(Document.id == doc_id)) or document
+    params = {"on": on, "doc": doc_id, "period": period}
+    base = f"WITH s AS ({repo.SLOTS_SQL}) "
+    cond = "s.document_id = :doc AND s.period_year = :period"
+    total = (await session.execute(text(f"{base}SELECT {repo.COUNTS_SQL} FROM s WHERE {cond}"), params)).one()
+    by_executor = await session.execute(
+        text(
+            f"{base}SELECT s.organisation_code AS key, o.name_kk, {repo.COUNTS_SQL} FROM s "
+            f"JOIN organisation o ON o.id = s.organisation_id WHERE {cond} "
+            "GROUP BY s.organisation_code, o.name_kk ORDER BY s.organisation_code"
+        ),
+        params,
+    )
+    by_direction = await session.execute(
+        text(
+            f"{base}SELECT d.code AS key, d.title_kk AS name_kk, {repo.COUNTS_SQL} FROM s "
+            f"JOIN direction d ON d.id = s.direction_id WHERE {cond} "
+            "GROUP BY d.code, d.title_kk, d.position ORDER BY d.position"
+        ),
+        params,
+    )
+    calendar = await load_calendar(session)
+    rule = await executor_rule_for(session, doc_id, period)
+    ministry_rule = await session.scalar(
+        select(ReportingRule).where(
+            ReportingRule.document_id == doc_id,
+            ReportingRule.stage == ReportingStage.ministry,
+            ReportingRule.valid_to.is_(None),
+        )
+    )
+    return DashboardOut(
+        document=slug,
+        period_year=period,
+        on=on,
+        due_date=rule_due_date(rule, period, calendar) if rule else None,
+        ministry_due_date=rule_due_date(ministry_rule, period, calendar) if ministry_rule else None,
+        locked=await repo.is_locked(session, doc_id, period),
+        counts=Counts(**_counts(total)),
+        by_executor=[CountsBy(key=r.key, name_kk=r.name_kk, **_counts(r)) for r in by_executor],
+        by_direction=[CountsBy(key=r.key, name_kk=r.name_kk, **_counts(r)) for r in by_direction],
+    )
+
+
+async def lock_period(session: AsyncSession, who: Principal, document: str, period: int, reason: str | None) -> LockOut:
+    doc_id = await document_id(session, document)
+    slug = await session.scalar(select(Document.slug).where(Document.id == doc_id)) or document
+    if await repo.is_locked(session, doc_id, period):
+        raise ReviewRefused(Refusal.period_locked, f"{slug} {period} is locked already.")
+    waiting = (
+        await session.execute(
+            text(
+                "SELECT count(*) FROM expected_report e JOIN progress_report r ON r.expected_report_id = e.id "
+                "JOIN progress_report_version v ON v.report_id = r.id AND v.valid_to IS NULL "
+                "WHERE e.document_id = :doc AND e.period_year = :period AND v.state = 'submitted'"
+            ),
+            {"doc": doc_id, "period": period},
+        )
+    ).scalar_one()
+    if waiting:
+        raise ReviewRefused(
+            Refusal.under_review,
+            f"{waiting} report(s) of {slug} {period} await review: accept or return them before locking.",
+            submitted=int(waiting),
+        )
+    lock = (
+        await session.execute(
+            insert(ReportingPeriodLock)
+            .values(document_id=doc_id, period_year=period, locked_by=who.label, reason=reason)
+            .returning(ReportingPeriodLock)
+        )
+    ).scalar_one()
+    out = LockOut(document=slug, period_year=period, locked_at=lock.locked_at, locked_by=lock.locked_by, reason=reason)
+    await record_change(session, who, "lock", "reporting_period", f"{slug}/{period}", None, out)
+    await record_event(
+        session, "reporting_period.locked", "reporting_period", f"{slug}/{period}", out.model_dump(), actor=who.label
+    )
+    return out
+
+
+DEADLINE_EVENTS_SQL = """
+WITH s AS ({slots}), picked AS (
+    SELECT s.* FROM s WHERE {cond}
+)
+INSERT INTO outbox_event (topic, subject, subject_id, organisation_id, actor, payload)
+SELECT CAST(:topic AS varchar), 'expected_report', p.expected_report_id::text, p.organisation_id,
+       CAST(:actor AS varchar),
+       jsonb_build_object('expected_report_id', p.expected_report_id, 'document', p.document,
+                          'measure_id', p.measure_id, 'measure_number', p.measure_number,
+                          'period_year', p.period_year, 'organisation_id', p.organisation_id,
+                          'due_date', p.due_date::text, 'on', CAST(:on AS date)::text, 'report_id', p.report_id,
+                          'state', p.state)
+FROM picked p
+WHERE NOT EXISTS (
+    SELECT 1 FROM outbox_event x
+    WHERE x.subject = 'expected_report' AND x.subject_id = p.expected_report_id::text
+      AND x.topic = CAST(:topic AS varchar)
+      AND x.payload->>'due_date' = p.due_date::text
+)
+"""
+
+
+async def deadline_events(session: AsyncSession, on: date, within_days: int) -> DeadlineEventsOut:
+    """Write `deadline.upcoming` for every report due within `within_days` from `on` not yet submitted, and
+    `deadline.overdue` for every report whose due date passed in the `within_days` before `on` unsubmitted; each once
+    per expected report and due date, however often this runs (a transaction-level lock serialises the runs)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('progress.deadline_events'))"))
+    params: dict[str, Any] = {"on": on, "actor": SYSTEM, "until": on + timedelta(days=within_days)}
+    not_submitted = "(s.state IS NULL OR s.state = 'draft') AND NOT s.locked"
+    upcoming = await session.execute(
+        text(
+            DEADLINE_EVENTS_SQL.format(
+                slots=repo.SLOTS_SQL, cond=f"s.due_date >= :on AND s.due_date <= :until AND {not_submitted}"
+            )
+        ),
+        {**params, "topic": "deadline.upcoming"},
+    )
+    overdue = await session.execute(
+        text(
+            DEADLINE_EVENTS_SQL.format(
+                slots=repo.SLOTS_SQL,
+                cond="s.overdue AND s.due_date >= CAST(:since AS date) AND NOT s.locked",
+            )
+        ),
+        {**params, "topic": "deadline.overdue", "since": on - timedelta(days=within_days)},
+    )
+    return DeadlineEventsOut(
+        on=on,
+        within_days=within_days,
+        upcoming=int(getattr(upcoming, "rowcount", 0) or 0),
+        overdue=int(getattr(overdue, "rowcount", 0) or 0),
+    )
+
+
+async def list_reports(
+    session: AsyncSession,
+    who: Principal,
+    page: Page,
+    *,
+    document: str | None,
+    period: int | None,
+    organisation: int | None,
+    state: ReviewState | None,
+    measure: int | None,
+) -> tuple[list[int], int]:
+    """The ids of the reports a principal may see that match, in a stable order, and their count."""
+    where = ["s.report_id IS NOT NULL"]
+    params: dict[str, Any] = {"on": date(2000, 1, 1), "limit": page.limit, "offset": page.offset}
+    if not sees_all(who):
+        params["own"] = who.organisation_id if who.organisation_id is not None else -1
+        where.append(
+            "(s.organisation_id = :own OR s.lead_expected_report_id IN "
+            "(SELECT id FROM expected_report WHERE organisation_id = :own))"
+        )
+    if document is not None:
+        where.append("s.document_id = :doc")
+        params["doc"] = await document_id(session, document)
+    if period is not None:
+        where.append("s.period_year = :period")
+        params["period"] = period
+    if organisation is not None:
+        where.append("s.organisation_id = :org")
+        params["org"] = organisation
+    if state is not None:
+        where.append("s.state = :state")
+        params["state"] = state.value
+    if measure is not None:
+        where.append("s.measure_id = :measure")
+        params["measure"] = measure
+    cond = " AND ".join(where)
+    base = f"WITH s AS ({repo.SLOTS_SQL}) "
+    total = (await session.execute(text(f"{base}SELECT count(*) FROM s WHERE {cond}"), params)).scalar_one()
+    ids = (
+        await session.execute(
+            text(f"{base}SELECT s.report_id FROM s WHERE {cond} ORDER BY s.report_id LIMIT :limit OFFSET :offset"),
+            params,
+        )
+    ).scalars()
+    return list(ids), int(total)
