@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from services.api.achievement.words import Join, Message, Param, Ratio, Term, render, say
+from services.api.achievement.words import Join, Message, Param, Ratio, Term, render
 from services.common.models.achievement import ActualKind, MissingRule, RatioComparison
 from services.common.models.registry import DesiredDirection, MeasurementFrequency, TargetKind, TargetSource
 
@@ -126,14 +126,6 @@ def target_param(t: Printed) -> Param:
         assert t.consequent is not None
         return Ratio(t.value, t.consequent)
     return t.value
-
-
-def actual_text(actual: Actual) -> str:
-    return say(actual_param(actual), "en")
-
-
-def target_text(t: Printed) -> str:
-    return say(target_param(t), "en")
 
 
 def document_target_years(targets: dict[int, list[Printed]]) -> list[int]:
