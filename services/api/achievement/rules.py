@@ -1,4 +1,5 @@
-"""Whether an indicator's actual met its target in a year: the rule, written once, in words and codes.
+"""Whether an indicator's actual met its target in a year: the rule, written once, with its codes and the figures
+its words are said from (`words.py` says them in English, Kazakh and Russian).
 
 Inputs are plain values (what the repository read): the printed targets of the year from each source (section 6
 and the action plan header), the accepted actual (or none), and the rule in force. The answer names each target,
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from services.api.achievement.words import Join, Message, Param, Ratio, Term, render
 from services.common.models.achievement import ActualKind, MissingRule, RatioComparison
 from services.common.models.registry import DesiredDirection, MeasurementFrequency, TargetKind, TargetSource
 
@@ -33,7 +35,8 @@ class Status(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why a target (or a year) got its outcome: stable codes; the words are in `explanation`."""
+    """Why a target (or a year) got its outcome: stable codes; the words, in English, Kazakh and Russian, are the
+    catalogue's (`words.py`), keyed by these codes."""
 
     compared = "compared"  # the actual was compared with the target under the direction
     not_a_target_year = "not_a_target_year"  # the rule's target years leave this year out
@@ -45,7 +48,6 @@ class Reason(StrEnum):
     ratio_consequents_differ = "ratio_consequents_differ"  # antecedent comparison of a:b and c:d with b != d
 
 
-SOURCE_WORDS = {TargetSource.section6: "section 6", TargetSource.action_plan_header: "the action plan"}
 NUMERIC_KINDS = (TargetKind.value, TargetKind.ratio)
 
 
@@ -87,7 +89,11 @@ class TargetOutcome:
     consequent: Decimal | None
     status: Status
     reason: Reason
-    explanation: str
+    words: Message
+
+    @property
+    def explanation(self) -> str:
+        return render(self.words, "en")
 
 
 @dataclass
@@ -95,31 +101,31 @@ class YearOutcome:
     year: int
     status: Status
     reason: Reason
+    words: Message
     targets: list[TargetOutcome] = field(default_factory=list)
-    explanation: str = ""
     two_targets: bool = False
 
-
-def fmt(value: Decimal | None) -> str:
-    """A decimal as plain text without trailing zeros: 19.0000 → 19, 2.2000 → 2.2."""
-    if value is None:
-        return ""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    @property
+    def explanation(self) -> str:
+        return render(self.words, "en")
 
 
-def actual_text(actual: Actual) -> str:
+def actual_param(actual: Actual) -> Param:
+    """The actual as a placeholder's value: a figure, a ratio, or the term "no data"."""
     if actual.kind is ActualKind.ratio:
-        return f"{fmt(actual.value)}:{fmt(actual.consequent)}"
-    if actual.kind is ActualKind.no_data:
-        return "no data"
-    return fmt(actual.value)
+        assert actual.value is not None and actual.consequent is not None
+        return Ratio(actual.value, actual.consequent)
+    if actual.kind is ActualKind.no_data or actual.value is None:
+        return Term("no_data")
+    return actual.value
 
 
-def target_text(t: Printed) -> str:
+def target_param(t: Printed) -> Param:
+    assert t.value is not None
     if t.kind is TargetKind.ratio:
-        return f"{fmt(t.value)}:{fmt(t.consequent)}"
-    return fmt(t.value)
+        assert t.consequent is not None
+        return Ratio(t.value, t.consequent)
+    return t.value
 
 
 def document_target_years(targets: dict[int, list[Printed]]) -> list[int]:
@@ -150,64 +156,59 @@ def _pair(kind: TargetKind | ActualKind, value: Decimal | None, consequent: Deci
     return value, Decimal(1)
 
 
-_OP = {DesiredDirection.increase: ">=", DesiredDirection.decrease: "<="}
-
-
-def compare(target: Printed, actual: Actual, rule: Rule) -> tuple[Status, Reason, str]:
+def compare(target: Printed, actual: Actual, rule: Rule) -> tuple[Status, Reason, Message]:
     """One numeric target against a numeric actual under the rule."""
-    shown_t, shown_a = target_text(target), actual_text(actual)
+    figures: dict[str, Param] = {"target": target_param(target), "actual": actual_param(actual)}
     ta, tb = _pair(target.kind, target.value, target.consequent)
     aa, ab = _pair(actual.kind, actual.value, actual.consequent)
     ratio = target.kind is TargetKind.ratio or actual.kind is ActualKind.ratio
-    how = ""
+    how = Message("ratio.none")
     if ratio and rule.ratio_comparison is RatioComparison.antecedent:
         if tb != ab:
-            return (
-                Status.not_evaluable,
-                Reason.ratio_consequents_differ,
-                f"the actual {shown_a} and the target {shown_t} have different second terms; the rule compares "
-                "ratios by their first term only",
-            )
+            return Status.not_evaluable, Reason.ratio_consequents_differ, Message("ratio_consequents_differ", figures)
         # Same consequent: compare the antecedents.
         left, right = aa, ta
-        how = " (ratios compared by their first term)"
+        how = Message("ratio.antecedent")
     else:
         # a/b against c/d, exactly: a*d against c*b (b, d > 0).
         left, right = aa * tb, ta * ab
         if ratio:
-            how = " (ratios compared as quotients a/b)"
+            how = Message("ratio.quotient")
     if rule.direction is DesiredDirection.hold:
         if rule.tolerance is None:
-            return (
-                Status.not_evaluable,
-                Reason.hold_without_tolerance,
-                f"the indicator is to be held at {shown_t}; no tolerance is set (the document gives none), so the "
-                f"actual {shown_a} is not judged",
-            )
+            return Status.not_evaluable, Reason.hold_without_tolerance, Message("hold_without_tolerance", figures)
         gap = abs(aa / ab - ta / tb)
         met = gap <= rule.tolerance
-        return (
-            Status.achieved if met else Status.not_achieved,
-            Reason.compared,
-            f"hold: the actual {shown_a} lies {fmt(gap)} from the target {shown_t}, "
-            f"{'within' if met else 'beyond'} the tolerance {fmt(rule.tolerance)}{how}",
+        words = Message(
+            f"compared.hold.{'met' if met else 'missed'}",
+            {**figures, "gap": gap, "tolerance": rule.tolerance, "how": how},
         )
+        return Status.achieved if met else Status.not_achieved, Reason.compared, words
     met = left >= right if rule.direction is DesiredDirection.increase else left <= right
-    op = _OP[rule.direction]
-    return (
-        Status.achieved if met else Status.not_achieved,
-        Reason.compared,
-        f"{rule.direction.value}: actual {shown_a} {op} target {shown_t} is {'true' if met else 'false'}{how}",
-    )
+    words = Message(f"compared.{rule.direction.value}.{'met' if met else 'missed'}", {**figures, "how": how})
+    return Status.achieved if met else Status.not_achieved, Reason.compared, words
 
 
-def _missing(rule: Rule, actual: Actual | None) -> tuple[Status, Reason, str]:
+def _missing(rule: Rule, actual: Actual | None) -> tuple[Status, Reason, Message]:
     status = Status.not_evaluable if rule.missing_rule is MissingRule.not_evaluable else Status.not_achieved
+    params: dict[str, Param] = {"rule": Term(rule.missing_rule.value), "status": Term(status.value)}
     if actual is None:
-        what, reason = "no accepted actual", Reason.no_actual
-    else:
-        what, reason = f"the accepted actual is 'no data' ({actual.no_data_reason})", Reason.no_data
-    return status, reason, f"{what}; the missing-value rule ({rule.missing_rule.value}) makes it {status.value}"
+        return status, Reason.no_actual, Message("no_actual", params)
+    return status, Reason.no_data, Message("no_data", {**params, "no_data_reason": actual.no_data_reason or ""})
+
+
+def _printed_words(printed: list[Printed]) -> Param:
+    if not printed:
+        return Message("printed.nothing")
+    return Join(
+        [
+            Message("printed.figure", {"source": Term(p.source.value), "printed": p.printed})
+            if p.printed
+            else Message("printed.empty", {"source": Term(p.source.value)})
+            for p in printed
+        ],
+        "semicolon",
+    )
 
 
 def evaluate(
@@ -220,28 +221,15 @@ def evaluate(
 ) -> YearOutcome:
     """The year's outcome: `printed` are the year's targets from each source, `target_years` the years that carry
     a target under the rule (its own list, or the document's)."""
-    rule_words = f"rule v{rule.version}"
     targets = distinct_targets(printed)
-    printed_words = (
-        "; ".join(f"{SOURCE_WORDS[p.source]} prints {p.printed or 'an empty cell'}" for p in printed)
-        or "nothing is printed"
-    )
+    about: dict[str, Param] = {"year": year, "version": rule.version, "printed": _printed_words(printed)}
     if year not in target_years and (rule.target_years is not None or frequency is MeasurementFrequency.biennial):
         reason = Reason.not_a_target_year if rule.target_years is not None else Reason.not_a_measurement_year
-        years = ", ".join(map(str, target_years)) or "none"
-        why = "measured once in two years" if reason is Reason.not_a_measurement_year else "the rule's target years"
-        return YearOutcome(
-            year,
-            Status.not_evaluable,
-            reason,
-            explanation=f"{year} is not a target year ({why}: {years}; {printed_words}); {rule_words}",
-        )
+        years: Param = Join(list(target_years), "comma") if target_years else Term("none")
+        return YearOutcome(year, Status.not_evaluable, reason, Message(reason.value, {**about, "years": years}))
     if not targets:
         return YearOutcome(
-            year,
-            Status.not_evaluable,
-            Reason.no_target_printed,
-            explanation=f"{year}: no target figure ({printed_words}); {rule_words}",
+            year, Status.not_evaluable, Reason.no_target_printed, Message(Reason.no_target_printed.value, about)
         )
     outcomes: list[TargetOutcome] = []
     for sources, t in targets:
@@ -249,7 +237,7 @@ def evaluate(
             status, reason, words = _missing(rule, actual)
         else:
             status, reason, words = compare(t, actual, rule)
-        where = " and ".join(SOURCE_WORDS[s] for s in sources)
+        where = Join([Term(s.value) for s in sources], "and")
         outcomes.append(
             TargetOutcome(
                 sources=sources,
@@ -259,7 +247,10 @@ def evaluate(
                 consequent=t.consequent,
                 status=status,
                 reason=reason,
-                explanation=f"against {target_text(t)} ({where}): {words}",
+                words=Message(
+                    "target",
+                    {"target": target_param(t), "sources": where, "words": words},
+                ),
             )
         )
     statuses = {o.status for o in outcomes}
@@ -269,20 +260,16 @@ def evaluate(
         reason = outcomes[0].reason if len({o.reason for o in outcomes}) == 1 else Reason.compared
     else:
         status, reason = Status.ambiguous, Reason.compared
-    head = f"{year}: " + (
-        f"the document prints two targets ({printed_words}); which holds is not decided here. " if two else ""
+    words = Message(
+        "year.ambiguous" if status is Status.ambiguous else "year.judged",
+        {
+            **about,
+            "two": Message("year.two_targets", about) if two else Message("year.one_target"),
+            "targets": Join([o.words for o in outcomes], "semicolon"),
+            "status": Term(status.value),
+        },
     )
-    tail = (
-        f"; the outcomes differ, so the year is {status.value}" if status is Status.ambiguous else f"; {status.value}"
-    )
-    return YearOutcome(
-        year,
-        status,
-        reason,
-        targets=outcomes,
-        explanation=head + "; ".join(o.explanation for o in outcomes) + tail + f" ({rule_words})",
-        two_targets=two,
-    )
+    return YearOutcome(year, status, reason, words, targets=outcomes, two_targets=two)
 
 
 class Trend(StrEnum):
@@ -293,19 +280,27 @@ class Trend(StrEnum):
     insufficient_data = "insufficient_data"
 
 
-def trend(points: list[tuple[int, Actual]], direction: DesiredDirection) -> tuple[Trend, str]:
+def trend(points: list[tuple[int, Actual]], direction: DesiredDirection) -> tuple[Trend, Message]:
     """The last change of the accepted numeric actuals (as quotients), read against the desired direction."""
     numeric = [(y, a) for y, a in sorted(points, key=lambda p: p[0]) if a.kind is not ActualKind.no_data]
     if len(numeric) < 2:
-        return Trend.insufficient_data, "fewer than two years with an accepted figure"
+        return Trend.insufficient_data, Message(Trend.insufficient_data.value)
     (y0, a0), (y1, a1) = numeric[-2], numeric[-1]
     n0, d0 = _pair(a0.kind, a0.value, a0.consequent)
     n1, d1 = _pair(a1.kind, a1.value, a1.consequent)
     change = n1 * d0 - n0 * d1  # sign of a1 - a0 (d0, d1 > 0)
-    words = f"{y0}: {actual_text(a0)} → {y1}: {actual_text(a1)}"
     if change == 0:
-        return Trend.steady, f"{words}, unchanged"
-    if direction is DesiredDirection.hold:
-        return Trend.changing, f"{words}, moving while the indicator is to be held"
-    better = change > 0 if direction is DesiredDirection.increase else change < 0
-    return (Trend.improving if better else Trend.worsening), f"{words}, desired direction {direction.value}"
+        code = Trend.steady
+    elif direction is DesiredDirection.hold:
+        code = Trend.changing
+    else:
+        better = change > 0 if direction is DesiredDirection.increase else change < 0
+        code = Trend.improving if better else Trend.worsening
+    params: dict[str, Param] = {
+        "y0": y0,
+        "a0": actual_param(a0),
+        "y1": y1,
+        "a1": actual_param(a1),
+        "direction": Term(direction.value),
+    }
+    return code, Message(code.value, params)

@@ -1,7 +1,9 @@
 """The shapes of indicator actuals, achievement rules and achievement. Figures travel as decimal strings.
 
-Words: every outcome carries a stable code (`status`, `reason`) and an English `explanation` built from the same
-figures; a frontend translates by the codes (kk, ru) and may show the English text as is.
+Words: every outcome carries a stable code (`status`, `reason`) and its explanation built from the same figures and
+the same code, in English (`explanation`), Kazakh (`explanation_kk`) and Russian (`explanation_ru`), from the one
+catalogue in `words.py`; the trend likewise (`trend_explanation`, `_kk`, `_ru`). Both languages travel in every
+answer, as the registry's other texts do (`name_kk`/`name_ru`, `message_kk`/`message_ru`): no language parameter.
 """
 
 from decimal import Decimal
@@ -159,7 +161,9 @@ class TargetOutcomeOut(Out):
     ratio_consequent: Decimal | None
     status: Status
     reason: Reason
-    explanation: str
+    explanation: str = Field(description="In English: the target, the comparison and the rule.")
+    explanation_kk: str = Field(description="The same in Kazakh (numbers as 1 234,5).")
+    explanation_ru: str = Field(description="The same in Russian (numbers as 1 234,5).")
 
     @field_serializer("value", "ratio_consequent")
     def _fig(self, v: Decimal | None) -> str | None:
@@ -188,7 +192,9 @@ class YearAnswerOut(Out):
     actual: CountedActualOut | None
     status: Status
     reason: Reason
-    explanation: str
+    explanation: str = Field(description="In English: which targets, which comparison, which rule.")
+    explanation_kk: str = Field(description="The same in Kazakh (numbers as 1 234,5).")
+    explanation_ru: str = Field(description="The same in Russian (numbers as 1 234,5).")
 
 
 class AnswerOut(YearAnswerOut):
@@ -211,6 +217,8 @@ class TrajectoryOut(Out):
     years: list[YearAnswerOut]
     trend: Trend
     trend_explanation: str
+    trend_explanation_kk: str
+    trend_explanation_ru: str
 
 
 class IndicatorActualBatchResult(BatchResultBase):

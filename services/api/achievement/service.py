@@ -28,6 +28,7 @@ from services.api.achievement.schemas import (
     TrajectoryOut,
     YearAnswerOut,
 )
+from services.api.achievement.words import Message, render
 from services.common import clock
 from services.common.audit import record_change
 from services.common.auth import Principal, Role
@@ -220,6 +221,11 @@ def _counted_out(row: IndicatorActual | None) -> CountedActualOut | None:
     )
 
 
+def _explanations(words: Message, prefix: str = "explanation") -> dict[str, str]:
+    """The one description in the three languages the answers carry."""
+    return {prefix: render(words, "en"), f"{prefix}_kk": render(words, "kk"), f"{prefix}_ru": render(words, "ru")}
+
+
 def _year_answer(outcome: YearOutcome, printed: list[Printed], counted: IndicatorActual | None) -> dict[str, Any]:
     return {
         "year": outcome.year,
@@ -233,7 +239,7 @@ def _year_answer(outcome: YearOutcome, printed: list[Printed], counted: Indicato
                 ratio_consequent=t.consequent,
                 status=t.status,
                 reason=t.reason,
-                explanation=t.explanation,
+                **_explanations(t.words),
             )
             for t in outcome.targets
         ],
@@ -241,7 +247,7 @@ def _year_answer(outcome: YearOutcome, printed: list[Printed], counted: Indicato
         "actual": _counted_out(counted),
         "status": outcome.status,
         "reason": outcome.reason,
-        "explanation": outcome.explanation,
+        **_explanations(outcome.words),
     }
 
 
@@ -315,7 +321,7 @@ async def trajectory(session: AsyncSession, indicator_id: int, as_of: date) -> T
         rule=_rule_out(ind, row, by_year, orgs),
         years=answers,
         trend=direction,
-        trend_explanation=words,
+        **_explanations(words, "trend_explanation"),
     )
 
 
