@@ -1,6 +1,7 @@
 """API shapes shared by the scoring service's features. Decimals travel as strings (exact), never as floats."""
 
 import math
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -35,7 +36,16 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=60), TextCheck]
 def _storable(value: Any) -> str | None:
     """Why Postgres could not store this value (text or JSONB), or None."""
     if isinstance(value, str):
-        return "may not contain the NUL character (U+0000)" if "\x00" in value else None
+        if "\x00" in value:
+            return "may not contain the NUL character (U+0000)"
+        if any(unicodedata.category(ch) == "Cs" for ch in value):
+            return "must be valid Unicode (a lone surrogate was sent)"
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        # JSON allows any integer; the audit log and the answers are written with orjson, which holds 64 bits.
+        return None if -(2**63) <= value < 2**64 else "numbers must be within 64 bits (±9.2e18)"
     if isinstance(value, float):
         return None if math.isfinite(value) else "must be a finite number"
     if isinstance(value, dict):

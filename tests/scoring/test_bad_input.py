@@ -39,6 +39,20 @@ def crit(**changes: Any) -> dict[str, Any]:
         ("post", "/api/v1/technologies", {**TECH, "codes": ["ok", "a\u0000"]}, "codes[1]"),
         ("post", "/api/v1/applications", {"technology_id": BIG, "applicant": "x", "submitted_on": "2026-01-01"}, None),
         ("post", "/api/v1/applications", {"technology_id": 1, "applicant": "x", "submitted_on": "2026-13-01"}, None),
+        # Free-form facts: an integer beyond 64 bits (the audit log could not write it: a 500 before) and a lone
+        # surrogate (not encodable as UTF-8).
+        (
+            "post",
+            "/api/v1/applications",
+            {"technology_id": 1, "applicant": "x", "submitted_on": "2026-01-01", "facts": {"n": -(10**34)}},
+            "facts",
+        ),
+        (
+            "post",
+            "/api/v1/applications",
+            {"technology_id": 1, "applicant": "x", "submitted_on": "2026-01-01", "facts": {"\ud800": 1}},
+            "facts",
+        ),
         ("post", "/api/v1/criteria-versions", crit(weight="1e999999999"), "criteria[0].weight"),
         ("post", "/api/v1/criteria-versions", crit(weight="NaN"), "criteria[0].weight"),
         ("post", "/api/v1/criteria-versions", crit(weight=1e400), "criteria[0].weight"),
