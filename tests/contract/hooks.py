@@ -70,5 +70,8 @@ def after_call(context: Any, case: Any, response: Any) -> None:
     if not _answers:
         _answers.append(open(path, "a", encoding="utf-8"))  # kept open for the whole run
     role = _sent.pop(id(case), PUBLIC)
-    _answers[0].write(f"{case.operation.method.upper()}\t{case.operation.path}\t{role}\t{response.status_code}\n")
+    elapsed = float(getattr(response, "elapsed", 0) or 0)
+    _answers[0].write(
+        f"{case.operation.method.upper()}\t{case.operation.path}\t{role}\t{response.status_code}\t{elapsed:.4f}\n"
+    )
     _answers[0].flush()

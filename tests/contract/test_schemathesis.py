@@ -34,7 +34,7 @@ from tests.conftest import alembic_config, create_database, drop_database
 SERVICES = {"api": "services.api.main:app", "scoring": "services.scoring.main:app"}
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 SEED = "20261206"
-SECONDS = os.environ.get("CONTRACT_SECONDS", "60")
+SECONDS = os.environ.get("CONTRACT_SECONDS", "120")
 EXAMPLES = os.environ.get("CONTRACT_EXAMPLES", "25")
 
 
@@ -165,7 +165,7 @@ def _unreached(base: str, answers: Path) -> list[str]:
     statuses: dict[tuple[str, str], set[int]] = defaultdict(set)
     wrong: list[str] = []
     for line in answers.read_text(encoding="utf-8").splitlines():
-        method, template, role, status = line.split("\t")
+        method, template, role, status, _elapsed = line.split("\t")
         statuses[(method, template)].add(int(status))
         if int(status) == 401:
             wrong.append(f"{method} {template} sent as {role} answered 401: its token was refused")
@@ -178,6 +178,16 @@ def _unreached(base: str, answers: Path) -> list[str]:
                 got = sorted(statuses[(method.upper(), template)]) or "never called"
                 wrong.append(f"{method.upper()} {template} not reached past its role check: {got}")
     return wrong
+
+
+def _slowest(answers: Path, top: int = 8) -> str:
+    """The operations the server spent most time answering in the run (calls, seconds in all)."""
+    spent: dict[str, list[float]] = defaultdict(list)
+    for line in answers.read_text(encoding="utf-8").splitlines():
+        method, template, _role, _status, elapsed = line.split("\t")
+        spent[f"{method} {template}"].append(float(elapsed))
+    ranked = sorted(spent.items(), key=lambda item: -sum(item[1]))[:top]
+    return "\n".join(f"  {sum(times):7.2f} s in {len(times):5d} calls  {op}" for op, times in ranked)
 
 
 def test_schemathesis_finds_nothing(served: dict[str, str], tmp_path: Path) -> None:
@@ -195,6 +205,8 @@ def test_schemathesis_finds_nothing(served: dict[str, str], tmp_path: Path) -> N
     for name, out in failed.items():
         print(f"==== schemathesis against {name} ====\n{out}")
     assert not failed, f"schemathesis found failures in: {', '.join(failed)} (report printed above)"
+    for name in served:
+        print(f"{name}: the operations the run spent most time in:\n{_slowest(tmp_path / name / ANSWERS)}")
     for name, (_, out) in zip(served, results, strict=True):
         summary = [line for line in out.splitlines() if "generated" in line]
         assert summary, out[-2000:]
