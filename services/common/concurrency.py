@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TypeVar
 import orjson
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -100,3 +101,19 @@ async def close_latest_version(session: AsyncSession, model: type[M], row_id: in
     closed = await session.execute(update(table).where(guard).values(valid_to=closes_on).returning(table.id))
     if closed.first() is None:
         stale(None)
+
+
+async def add_version(session: AsyncSession, row: Any) -> None:
+    """Insert `row`, the next version of a resource, guarded by the database like `close_latest_version`.
+
+    The first stored version (the ETag read showed version 0, nothing to close) has no row to lock: two writers
+    holding that ETag both get as far as the insert, and the unique key on the version (or on the one open version)
+    refuses the second. That writer read a stale version: 412, as when it finds the latest version closed.
+    """
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "23505":  # unique_violation
+            stale(None)
+        raise

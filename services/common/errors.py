@@ -8,6 +8,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,20 @@ def database_fault(exc: BaseException) -> int | None:
 
 
 def fault_response(exc: BaseException, path: str | None = None) -> Response:
-    """The answer to an exception no handler took: 409 or 503 for a database conflict or outage, else 500. A 500
-    closes its connection (`Connection: close`): the process may be in a state no one planned for."""
+    """The answer to an exception no handler took: 400 when the client went away in the middle of its body (a
+    streamed upload cut off: its transaction rolled back, nothing stored; the client's doing, not a fault), 409 or
+    503 for a database conflict or outage, else 500. A 500 closes its connection (`Connection: close`): the process
+    may be in a state no one planned for."""
+    if any(isinstance(e, ClientDisconnect) for e in _chain(exc)):
+        log.info("client went away in the middle of its request body on %s", path)
+        return problem_response(
+            400,
+            "Upload cut off",
+            "the client went away before the whole body came; nothing was stored",
+            type_slug="upload-cut-off",
+            instance=path,
+            errors=[{"field": "body", "reason": "cut off"}],
+        )
     status = database_fault(exc)
     if status == 409:
         log.info("database conflict on %s: %s", path, exc)

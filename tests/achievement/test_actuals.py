@@ -278,3 +278,42 @@ async def test_a_filing_after_the_reporting_day_is_marked_late(
         f"{indicator_id}/{YEAR}",
     )
     assert event["late"] is True
+
+
+async def test_bulk_reason_without_printable_text_is_refused_like_an_entry(
+    api: AsyncClient, auth: Any, raw_connection: Any
+) -> None:
+    """A `no_data_reason` of control characters, zero-width or other invisible characters and spaces says nothing: the
+    single entry refuses it (422 naming the field), and so does the upload, row by row, in CSV and JSON Lines."""
+    indicator_id, filer = await _setup(api, auth, raw_connection, review=False)
+    entry = await api.put(
+        _url(indicator_id), json={"kind": "no_data", "no_data_reason": "\u0001\u200b", "source": "x"}, headers=filer
+    )
+    assert entry.status_code == 422
+    assert entry.json()["errors"][0]["field"] == "no_data_reason"
+    body = (
+        "indicator,year,value,no_data_reason\n"
+        "3,2026,,\u0001\u0002\n"  # control characters
+        "4,2026,,\u200b\u00a0\u200e\n"  # zero-width space, no-break space, a direction mark
+        "5,2026,,not measured\n"
+    )
+    r = await _bulk(api, auth, body, "invisible-csv")
+    assert r.status_code == 200, r.text
+    assert r.json()["kept_lines"] == [[4, 4]]
+    assert {x["line"]: [e["field"] for e in x["errors"]] for x in r.json()["refused"]} == {
+        2: ["no_data_reason"],
+        3: ["no_data_reason"],
+    }
+    lines = '{"indicator": "6", "year": "2026", "no_data_reason": "\\u0007\\u2060\\ufeff"}\n'
+    r = await api.post(
+        UPLOAD,
+        params={"batch_id": "invisible-jsonl", "mode": "per_row", "source": "ҚР ҰСБ"},
+        content=lines.encode(),
+        headers={**auth.headers(Role.integration, subject="stat-bureau"), "content-type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    assert [e["field"] for e in r.json()["refused"][0]["errors"]] == ["no_data_reason"]
+    kept = await raw_connection.fetchval(
+        "SELECT count(*) FROM indicator_actual WHERE batch_id IN ('invisible-csv', 'invisible-jsonl')"
+    )
+    assert kept == 1

@@ -16,7 +16,7 @@ from services.api.agreements.schemas import AgreementIn, FigureIn, FormIn, Infor
 from services.common import clock
 from services.common.auth import Principal, Role
 from services.common.db import make_sessionmaker
-from services.common.errors import PreconditionFailed
+from services.common.errors import Conflict, PreconditionFailed
 
 REGION = "100000000"  # Абай облысы
 YEAR = 2099
@@ -117,3 +117,37 @@ async def test_two_reviewers_at_once_one_wins_the_other_412(engine: AsyncEngine,
             {"i": str(information_id)},
         )
         assert events.scalar_one() == 1
+
+
+async def test_concurrent_corrections_one_opens_the_next_revision_the_others_are_told_which(
+    engine: AsyncEngine, submitted: tuple[int, str]
+) -> None:
+    """Accepted information corrected by several akimat officers at the same moment (all holding its ETag): one opens
+    revision 2; the others answer what a correction after it answers, a Conflict naming the revision to correct, not
+    the database's bare unique-key refusal."""
+    information_id, tag = submitted
+    maker = make_sessionmaker(engine)
+    akimat = _who(Role.akimat, "akimat", REGION)
+    async with maker.begin() as s:
+        _, tag = await service.accept(s, _who(Role.ministry_reviewer, "reviewer"), information_id, tag)
+
+    async def correct() -> Any:
+        async with maker.begin() as s:
+            return await service.correct(s, akimat, information_id, tag)
+
+    results = await asyncio.gather(*(correct() for _ in range(6)), return_exceptions=True)
+    won = [r for r in results if not isinstance(r, BaseException)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(won) == 1, results
+    assert all(isinstance(f, Conflict) for f in failed), failed
+    new_id = won[0][0].id
+    assert {f.extra["latest_id"] for f in failed if isinstance(f, Conflict)} == {new_id}
+    async with maker() as s:
+        revisions = await s.execute(
+            text(
+                "SELECT revision FROM agreement_information WHERE agreement_id = "
+                "(SELECT agreement_id FROM agreement_information WHERE id = :i) AND period = 'Q1' ORDER BY revision"
+            ),
+            {"i": information_id},
+        )
+        assert revisions.scalars().all() == [1, 2]

@@ -33,6 +33,12 @@ BATCH_ROWS = 5_000
 _NUM = r"0*[0-9]{1,16}(\.[0-9]{1,4})?"
 _VALUE = rf"'^{_NUM}$'"
 _RATIO = rf"'^{_NUM}:{_NUM}$'"
+# Text with nothing printable: spaces, control and format characters (zero-width, direction marks, the BOM) only;
+# what `services.common.bounds.check_text` refuses in a single entry.
+_NO_TEXT = (
+    r"'^[\s\u0001-\u001f\u007f-\u00a0\u00ad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064"
+    r"\u2066-\u206f\u3000\ufeff\ufff9-\ufffb]*$'"
+)
 
 Parser = Callable[[AsyncIterator[bytes], Digest], AsyncIterator[list[Row]]]
 
@@ -108,6 +114,8 @@ SELECT k.line_no, k.indicator_id, k.year_n AS year, k.kind_t AS kind, k.value_n 
          WHEN k.kind_t IS NULL
          THEN 'value|not a figure (digits, a point, up to four decimals) nor a ratio a:b: ' || left(k.value, 60)
          WHEN k.kind_t = 'ratio' AND k.consequent_n = 0 THEN 'value|a ratio''s second term must not be 0'
+         WHEN k.kind_t = 'no_data' AND k.no_data_reason ~ {_NO_TEXT}
+         THEN 'no_data_reason|must contain printable text, not only control characters'
          WHEN k.kind_t = 'no_data' AND length(k.no_data_reason) > 2000 THEN 'no_data_reason|longer than 2000' END,
     CASE WHEN k.first_line IS NOT NULL AND k.first_line <> k.line_no
          THEN 'row|the same indicator and year is already on line ' || k.first_line END

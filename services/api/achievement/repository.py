@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.achievement.rules import Printed
+from services.common.concurrency import add_version
 from services.common.models.achievement import IndicatorActual, IndicatorRule
 from services.common.models.reference import Organisation
 from services.common.models.registry import Document, Indicator, IndicatorTarget, ReportingRule
@@ -132,9 +133,9 @@ async def add_actual(session: AsyncSession, **values: Any) -> IndicatorActual:
 
 
 async def add_rule(session: AsyncSession, **values: Any) -> IndicatorRule:
+    """The next version of an indicator's rule; a concurrent writer that stored this version first: 412."""
     row = IndicatorRule(**values)
-    session.add(row)
-    await session.flush()
+    await add_version(session, row)
     return row
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.access import sees_all
@@ -774,13 +775,17 @@ async def correct(
     i, a = await _information(session, who, information_id)
     check_if_match(if_match, information_etag(i))
     next_state(i.state, ReviewAction.correct)
-    latest = await repo.latest_revision(session, a.id, i.period)
-    if latest is not None and latest.id != i.id:
-        raise Conflict(
+
+    def not_latest(latest: AgreementInformation) -> Conflict:
+        return Conflict(
             f"revision {latest.revision} of this information exists already: correct that one",
             [FieldError("information_id", f"not the latest revision (that is {latest.id})")],
             latest_id=latest.id,
         )
+
+    latest = await repo.latest_revision(session, a.id, i.period)
+    if latest is not None and latest.id != i.id:
+        raise not_latest(latest)
     figures = (await repo.figures_of(session, [i.id]))[i.id]
     new = AgreementInformation(
         agreement_id=a.id,
@@ -793,8 +798,19 @@ async def correct(
         organisation_id=i.organisation_id,
         created_by=who.label,
     )
-    session.add(new)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(new)
+            await session.flush()
+    except IntegrityError as exc:
+        # Another correction of the same revision committed meanwhile (the unique key on the revision): answered as
+        # a correction after it is.
+        if getattr(exc.orig, "sqlstate", None) != "23505":
+            raise
+        latest = await repo.latest_revision(session, a.id, i.period)
+        if latest is None or latest.id == i.id:
+            raise
+        raise not_latest(latest) from None
     await repo.replace_figures(session, new.id, figures)
     await session.refresh(new)
     out = _information_out(new, a, figures)
