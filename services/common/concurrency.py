@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.errors import FieldError, PreconditionFailed, PreconditionRequired
 
@@ -80,6 +81,16 @@ def stale(current: str | None) -> NoReturn:
         "the resource has changed since it was read; read it again and retry",
         [FieldError("If-Match", reason)],
         **({"current_etag": current} if current else {}),
+    )
+
+
+def tagged(payload: BaseModel, tag: str, status_code: int = 200, **headers: str) -> Response:
+    """A resource as JSON with its ETag (and e.g. a Location): the one way a versioned resource is answered."""
+    return Response(
+        payload.model_dump_json(),
+        media_type="application/json",
+        status_code=status_code,
+        headers={"ETag": tag, **headers},
     )
 
 

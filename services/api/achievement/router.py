@@ -8,7 +8,6 @@ drafts: the ministry roles, the auditor and the responsible organisation's membe
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from pydantic import BaseModel
 
 from services.api.access import (
     BATCH_READ,
@@ -36,7 +35,7 @@ from services.api.bulk.http import BatchId, BatchIdPath, ContentType, Mode, uplo
 from services.common import clock
 from services.common.auth import Principal, Role, allow
 from services.common.bounds import CalendarDate, Int32Id
-from services.common.concurrency import not_modified
+from services.common.concurrency import not_modified, tagged
 from services.common.db import SessionDep
 from services.common.errors import FieldError, NotFound
 from services.common.models.guarantee import BatchMode
@@ -72,12 +71,6 @@ ADMIN: Any = allow(Role.ministry_admin)
 FILER: Any = allow(Role.executor)
 REVIEWER: Any = allow(*MINISTRY)
 FILING_READ: Any = allow(*READERS, Role.executor)
-
-
-def _model(model: BaseModel, etag: str, status_code: int = 200) -> Response:
-    return Response(
-        model.model_dump_json(), media_type="application/json", status_code=status_code, headers={"ETag": etag}
-    )
 
 
 # --- achievement (public) -------------------------------------------------------------------------------
@@ -124,7 +117,7 @@ async def get_rule(request: Request, session: SessionDep, indicator_id: Indicato
     out, tag = await service.get_rule(session, indicator_id, as_of or clock.today())
     if not_modified(request, tag):
         return Response(status_code=304, headers={"ETag": tag})
-    return _model(out, tag)
+    return tagged(out, tag)
 
 
 @router.get(
@@ -155,7 +148,7 @@ async def put_rule(
     if_match: IfMatch = None,
 ) -> Response:
     out, tag = await service.put_rule(session, indicator_id, body, if_match, who)
-    return _model(out, tag)
+    return tagged(out, tag)
 
 
 # --- actuals ---------------------------------------------------------------------------------------------
@@ -173,7 +166,7 @@ async def get_actual(
     session: SessionDep, indicator_id: IndicatorId, year: YearPath, who: Annotated[Principal, FILING_READ]
 ) -> Response:
     out, tag = await service.filing(session, indicator_id, year, who)
-    return _model(out, tag)
+    return tagged(out, tag)
 
 
 @router.put(
@@ -193,7 +186,7 @@ async def put_actual(
     if_match: IfMatch = None,
 ) -> Response:
     out, tag, created = await service.enter_actual(session, indicator_id, year, body, if_match, who)
-    return _model(out, tag, 201 if created else 200)
+    return tagged(out, tag, 201 if created else 200)
 
 
 @router.post(
@@ -212,7 +205,7 @@ async def submit_actual(
     if_match: IfMatch = None,
 ) -> Response:
     out, tag = await service.submit(session, indicator_id, year, if_match, who)
-    return _model(out, tag)
+    return tagged(out, tag)
 
 
 @router.post(
@@ -232,7 +225,7 @@ async def review_actual(
     if_match: IfMatch = None,
 ) -> Response:
     out, tag = await service.review(session, indicator_id, year, body, if_match, who)
-    return _model(out, tag)
+    return tagged(out, tag)
 
 
 UPLOAD_DOC = """Stream a CSV (`text/csv`, header line with `indicator,year` and `value` and/or `no_data_reason`) or

@@ -25,6 +25,7 @@ from services.api.guarantee.http import ERRORS, PROBLEM, SINGLE, WRITE_ERRORS, s
 from services.common import clock
 from services.common.auth import Principal, Role, allow
 from services.common.bounds import CalendarDate, Int32Id
+from services.common.concurrency import tagged
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 
@@ -51,10 +52,7 @@ YearQ = Annotated[int, Query(ge=2000, le=2100, description="The agreements' year
 
 
 def _written(out: BaseModel, tag: str, status: int = 200, location: str | None = None) -> Response:
-    headers = {"ETag": tag}
-    if location:
-        headers["Location"] = location
-    return Response(out.model_dump_json().encode(), status_code=status, media_type="application/json", headers=headers)
+    return tagged(out, tag, status, **({"Location": location} if location else {}))
 
 
 # --- the model form ---------------------------------------------------------------------------------

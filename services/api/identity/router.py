@@ -17,7 +17,7 @@ from services.api.identity.schemas import (
 )
 from services.common.auth import Principal, Role, allow
 from services.common.bounds import Int32Id, Text
-from services.common.concurrency import not_modified
+from services.common.concurrency import not_modified, tagged
 from services.common.db import SessionDep
 from services.common.models.identity import AuditLog
 from services.common.pagination import Paginated, Pagination
@@ -34,12 +34,7 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {404: PROBLEM, 409: PROBLEM, 412
 
 
 def _answer(out: MembershipOut, status_code: int = 200, **headers: str) -> Response:
-    return Response(
-        out.model_dump_json(),
-        media_type="application/json",
-        status_code=status_code,
-        headers={"ETag": service.membership_etag(out), **headers},
-    )
+    return tagged(out, service.membership_etag(out), status_code, **headers)
 
 
 @router.get(

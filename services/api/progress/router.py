@@ -25,7 +25,7 @@ from services.api.progress.schemas import (
 from services.common import clock
 from services.common.auth import Principal, Role, allow
 from services.common.bounds import CalendarDate, Int32Id, ShortText
-from services.common.concurrency import not_modified
+from services.common.concurrency import not_modified, tagged
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.common.review import ReviewAction, ReviewState
@@ -57,12 +57,7 @@ REFUSALS = (
 
 
 def _answer(out: ProgressReportOut, status_code: int = 200, **headers: str) -> Response:
-    return Response(
-        out.model_dump_json(),
-        media_type="application/json",
-        status_code=status_code,
-        headers={"ETag": service.report_etag(out.id, out.version), **headers},
-    )
+    return tagged(out, service.report_etag(out.id, out.version), status_code, **headers)
 
 
 # --- views -----------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from services.api.purchasing.schemas import (
 )
 from services.common.auth import Principal
 from services.common.bounds import CalendarDate, Int32Id
+from services.common.concurrency import tagged
 from services.common.db import SessionDep
 from services.common.review import ReviewState
 
@@ -45,8 +46,7 @@ InvoiceId = Annotated[Int32Id, Path()]
 
 
 def _answer(out: BaseModel, etag: str, status: int = 200, location: str | None = None) -> Response:
-    headers = {"ETag": etag} | ({"Location": location} if location else {})
-    return Response(out.model_dump_json().encode(), status_code=status, media_type="application/json", headers=headers)
+    return tagged(out, etag, status, **({"Location": location} if location else {}))
 
 
 # --- the ministry's purchasing settings ----------------------------------------------------------------------------

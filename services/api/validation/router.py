@@ -10,7 +10,7 @@ from services.api.validation import service
 from services.api.validation.schemas import CheckRequest, CheckResult, RuleCreate, RuleOut, RuleWrite
 from services.common.auth import Principal, Role, allow
 from services.common.bounds import CalendarDate, Int32Id
-from services.common.concurrency import not_modified
+from services.common.concurrency import not_modified, tagged
 from services.common.db import SessionDep
 from services.common.pagination import Paginated, Pagination
 
@@ -26,12 +26,7 @@ PROBLEM: dict[str, Any] = {"description": "Problem details", "content": {"applic
 
 
 def _answer(out: RuleOut, status_code: int = 200, **headers: str) -> Response:
-    return Response(
-        out.model_dump_json(),
-        media_type="application/json",
-        status_code=status_code,
-        headers={"ETag": service.rule_etag(out), **headers},
-    )
+    return tagged(out, service.rule_etag(out), status_code, **headers)
 
 
 @router.get(
