@@ -17,7 +17,8 @@ class Page:
     offset: int
 
 
-def _pagination(
+# async: a plain function would be run in the thread pool, a thread hand-off on every list request.
+async def _pagination(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip.")] = 0,
 ) -> Page:

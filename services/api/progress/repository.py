@@ -35,8 +35,13 @@ from services.common.models.registry import (
     TargetSource,
 )
 
+
 # The expected reports with their filing's current state (columns named for ExpectedOut).
-SLOTS_SQL = """
+def slots_sql(where: str = "TRUE") -> str:
+    """The slots whose expected report matches `where` (over `e`, the expected report): a view that filters first
+    reads only the rows it needs even where it refers to the slots more than once (Postgres materialises such a
+    CTE, all of it)."""
+    return f"""
 SELECT e.id AS expected_report_id, d.slug AS document, e.document_id, e.measure_id, mv.number AS measure_number,
        mv.title_kk, e.direction_id, e.period_year, e.organisation_id, o.code AS organisation_code,
        e.lead_id AS lead_expected_report_id, e.due_date, r.id AS report_id, v.state::text AS state,
@@ -50,7 +55,11 @@ JOIN measure_version mv ON mv.measure_id = e.measure_id AND mv.valid_to IS NULL
 LEFT JOIN progress_report r ON r.expected_report_id = e.id
 LEFT JOIN progress_report_version v ON v.report_id = r.id AND v.valid_to IS NULL
 LEFT JOIN reporting_period_lock l ON l.document_id = e.document_id AND l.period_year = e.period_year
+WHERE {where}
 """
+
+
+SLOTS_SQL = slots_sql()
 
 # Counts over any selection of SLOTS_SQL rows (aliased s).
 COUNTS_SQL = """

@@ -97,8 +97,9 @@ async def progress_inbox(
     on: On = None,
     document: DocumentQ = None,
     period: YearQ = None,
-) -> InboxOut:
-    return await views.inbox(session, who, on or clock.today(), document, period, page)
+) -> Response:
+    body = await views.inbox(session, who, on or clock.today(), document, period, page)
+    return Response(body.encode(), media_type="application/json")
 
 
 @router.get(
