@@ -70,9 +70,10 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    app: str, database_url: str, port: int | None = None, ready_path: str = "/health/live"
+    app: str, database_url: str, port: int | None = None, ready_path: str = "/health/live", workers: int = 1
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run an ASGI app under uvicorn (one process, uvloop, no access log) until the block ends."""
+    """Run an ASGI app under uvicorn (uvloop, no access log; one process unless `workers` says more) until the block
+    ends."""
     port = port or free_port()
     env = {**os.environ, "DATABASE_URL": database_url}
     proc = subprocess.Popen(
@@ -92,6 +93,8 @@ def serve(
             "uvloop",
             "--http",
             "httptools",
+            "--workers",
+            str(workers),
         ],
         cwd=REPO_ROOT,
         env=env,

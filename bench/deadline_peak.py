@@ -49,6 +49,7 @@ import httpx
 
 from bench.common import WrkResult, _admin, scratch_database, serve, with_database, wrk
 from deploy.issuer import LocalIssuer, running
+from deploy.run import api_workers
 
 AUDIENCE = "kz-health-plans"
 SCRIPT = Path(__file__).with_name("deadline_peak.lua")
@@ -220,7 +221,10 @@ def run(
 ) -> Run:
     """One wrk run on a fresh copy of the template, the API's clock frozen on `on`."""
     os.environ["CLOCK_FROZEN_AT"] = f"{on.isoformat()}T11:00:00"
-    with copy_of(template, name.split()[0]) as url, serve("services.api.main:app", url) as (base, _):
+    with (
+        copy_of(template, name.split()[0]) as url,
+        serve("services.api.main:app", url, workers=api_workers()) as (base, _),
+    ):
         for client in clients:
             client.drafts.clear()
         share_out(base, clients, on)

@@ -26,8 +26,16 @@ def _run(*cmd: str) -> None:
     subprocess.run(cmd, check=True, cwd=REPO_ROOT)
 
 
-def _serve(app: str, port: str) -> list[str]:
-    return [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port, "--no-access-log"]
+def api_workers() -> int:
+    """How many processes serve the registry API: `API_WORKERS`, else one per core up to four. Python runs one
+    request at a time per process, and the API is bound by its CPU on a deadline day (bench/deadline_peak.py); each
+    process holds up to 3 × DB_POOL_SIZE Postgres connections (its engine's pool and overflow, its read pool)."""
+    return int(os.environ.get("API_WORKERS") or min(os.cpu_count() or 1, 4))
+
+
+def _serve(app: str, port: str, workers: int = 1) -> list[str]:
+    cmd = [PY, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port, "--no-access-log"]
+    return cmd + (["--workers", str(workers)] if workers > 1 else [])
 
 
 @dataclass
@@ -129,7 +137,7 @@ def up() -> int:
     scoring_port = os.environ.get("SCORING_PORT", "8001")
     processes = [
         *([issuer] if issuer is not None else []),
-        Supervised("registry API", _serve("services.api.main:app", api_port)),
+        Supervised("registry API", _serve("services.api.main:app", api_port, api_workers())),
         Supervised("scoring API", _serve("services.scoring.main:app", scoring_port)),
         Supervised("report worker", [PY, "-m", "arq", "services.reports.worker.WorkerSettings"]),
         Supervised("scoring worker", [PY, "-m", "arq", "services.scoring.worker.WorkerSettings"]),

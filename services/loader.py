@@ -6,6 +6,7 @@ python -m services.loader
 import asyncio
 import logging
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.db import make_engine, make_sessionmaker
@@ -28,6 +29,12 @@ async def load_all(maker: async_sessionmaker[AsyncSession]) -> None:
     await load_default_rules(maker)  # the progress reports' validation rules, which may name a plan
     await load_htmc_criteria(maker)  # seed 004: the HTMC criteria set of Order No. 129
     await load_demo_memberships(maker)  # the local issuer's demo subjects, while it is trusted
+    # The planner's statistics now rather than when autovacuum gets round to it: until then it takes the freshly
+    # loaded tables for nearly empty and plans the views' joins accordingly (measured: the inbox of an organisation
+    # with 248 expected reports cost Postgres 3.6 ms before, 2.4 ms after).
+    async with maker() as session:
+        await session.execute(text("ANALYZE"))
+        await session.commit()
 
 
 async def _main() -> None:

@@ -37,16 +37,16 @@ from services.common.models.registry import (
 
 
 # The expected reports with their filing's current state (columns named for ExpectedOut).
-def slots_sql(where: str = "TRUE") -> str:
-    """The slots whose expected report matches `where` (over `e`, the expected report): a view that filters first
-    reads only the rows it needs even where it refers to the slots more than once (Postgres materialises such a
-    CTE, all of it)."""
+def slots_sql(where: str = "TRUE", on: str = ":on") -> str:
+    """The slots whose expected report matches `where` (over `e`, the expected report), overdue on the day the
+    parameter `on` names: a view that filters first reads only the rows it needs even where it refers to the slots
+    more than once (Postgres materialises such a CTE, all of it)."""
     return f"""
 SELECT e.id AS expected_report_id, d.slug AS document, e.document_id, e.measure_id, mv.number AS measure_number,
        mv.title_kk, e.direction_id, e.period_year, e.organisation_id, o.code AS organisation_code,
        e.lead_id AS lead_expected_report_id, e.due_date, r.id AS report_id, v.state::text AS state,
        v.status::text AS status, coalesce(v.late, false) AS late,
-       (e.due_date < :on AND (v.first_submitted_on IS NULL OR v.first_submitted_on > :on)) AS overdue,
+       (e.due_date < {on} AND (v.first_submitted_on IS NULL OR v.first_submitted_on > {on})) AS overdue,
        (l.document_id IS NOT NULL) AS locked
 FROM expected_report e
 JOIN document d ON d.id = e.document_id
@@ -61,10 +61,12 @@ WHERE {where}
 
 SLOTS_SQL = slots_sql()
 
-# Counts over any selection of SLOTS_SQL rows (aliased s).
-COUNTS_SQL = """
+
+def counts_sql(on: str = ":on") -> str:
+    """Counts over any selection of slots (aliased s), due by the day the parameter `on` names."""
+    return f"""
 count(*) AS expected,
-count(*) FILTER (WHERE s.due_date <= :on) AS due,
+count(*) FILTER (WHERE s.due_date <= {on}) AS due,
 count(*) FILTER (WHERE s.state IS NULL) AS not_started,
 count(*) FILTER (WHERE s.state = 'draft') AS draft,
 count(*) FILTER (WHERE s.state = 'submitted') AS submitted,
@@ -73,6 +75,9 @@ count(*) FILTER (WHERE s.state = 'accepted') AS accepted,
 count(*) FILTER (WHERE s.late) AS late,
 count(*) FILTER (WHERE s.overdue) AS overdue
 """
+
+
+COUNTS_SQL = counts_sql()
 
 
 @dataclass

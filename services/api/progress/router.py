@@ -26,7 +26,7 @@ from services.common import clock
 from services.common.auth import Principal, Role, allow
 from services.common.bounds import CalendarDate, Int32Id, ShortText
 from services.common.concurrency import not_modified, tagged
-from services.common.db import SessionDep
+from services.common.db import ReadPoolDep, SessionDep
 from services.common.pagination import Paginated, Pagination
 from services.common.review import ReviewAction, ReviewState
 
@@ -92,13 +92,13 @@ async def progress_due(
 )
 async def progress_inbox(
     who: Executor,
-    session: SessionDep,
+    db: ReadPoolDep,
     page: Pagination,
     on: On = None,
     document: DocumentQ = None,
     period: YearQ = None,
 ) -> Response:
-    body = await views.inbox(session, who, on or clock.today(), document, period, page)
+    body = await views.inbox(db, who, on or clock.today(), document, period, page)
     return Response(body.encode(), media_type="application/json")
 
 

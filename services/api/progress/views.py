@@ -1,10 +1,10 @@
 """What the frontends read: what is due on a day and what is overdue, an executor's inbox, the ministry's dashboard,
 the list of reports; the period lock; the deadline events written to the outbox."""
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,13 +42,11 @@ def _filer_actions(state: ReviewState | None, locked: bool) -> list[str]:
     return [a.value for a in allowed_actions(state, period_locked=locked) if a.value in FILER]
 
 
-FILER_ACTIONS_JSON = json.dumps(
-    {
-        f"{state.value if state else ''}|{str(locked).lower()}": _filer_actions(state, locked)
-        for state in (None, *ReviewState)
-        for locked in (False, True)
-    }
-)
+FILER_ACTIONS = {
+    f"{state.value if state else ''}|{str(locked).lower()}": _filer_actions(state, locked)
+    for state in (None, *ReviewState)
+    for locked in (False, True)
+}
 
 
 def _expected(row: Any, filer: bool) -> ExpectedOut:
@@ -60,12 +58,21 @@ def _expected(row: Any, filer: bool) -> ExpectedOut:
     )
 
 
+def _document_key(slug: str) -> tuple[str, int | str]:
+    """How a document is named: by its id (digits) or its slug."""
+    return ("id", int(slug)) if slug.isdigit() and len(slug) < 10 else ("slug", slug)
+
+
+def _no_document(slug: str) -> NotFound:
+    return NotFound(f"no document {slug}", [FieldError("document", "unknown document")])
+
+
 async def document_id(session: AsyncSession, slug: str) -> int:
     """A document named by its slug or its id."""
-    by = Document.id == int(slug) if slug.isdigit() and len(slug) < 10 else Document.slug == slug
-    found = await session.scalar(select(Document.id).where(by))
+    column, value = _document_key(slug)
+    found = await session.scalar(select(Document.id).where(getattr(Document, column) == value))
     if found is None:
-        raise NotFound(f"no document {slug}", [FieldError("document", "unknown document")])
+        raise _no_document(slug)
     return found
 
 
@@ -140,63 +147,61 @@ def _slot_json(actions: str) -> str:
     )
 
 
-# An executor's inbox in one statement, its JSON built by Postgres: the deadline day's most frequent read.
+# An executor's inbox in one statement on the read pool (no transaction to open and commit), its JSON built by
+# Postgres over the page's rows only: the deadline day's most frequent read. $1 the day, $2 the organisation,
+# $3 limit, $4 offset, $5 the executor's actions by state (FILER_ACTIONS), then the filters' values.
 INBOX_SQL = """
 WITH mine AS ({mine}), reviewed AS ({reviewed})
 SELECT json_build_object(
-    'on', CAST(:on AS date),
-    'organisation_id', CAST(:org AS integer),
+    'on', $1::date,
+    'organisation_id', $2::integer,
     'counts', (SELECT to_json(c) FROM (SELECT {counts} FROM mine s) c),
     'items', coalesce((
-        SELECT json_agg(p.item ORDER BY p.n) FROM (
-            SELECT {item} AS item, row_number() OVER (
-                ORDER BY (s.state = 'accepted') NULLS FIRST, s.due_date, s.document, s.measure_number,
-                         s.expected_report_id) AS n
-            FROM mine s ORDER BY n LIMIT :limit OFFSET :offset) p), '[]'),
+        SELECT json_agg({item} ORDER BY s.n) FROM (
+            SELECT m.*, row_number() OVER (
+                ORDER BY (m.state = 'accepted') NULLS FIRST, m.due_date, m.document, m.measure_number,
+                         m.expected_report_id) AS n
+            FROM mine m ORDER BY n LIMIT $3 OFFSET $4) s), '[]'),
     'to_review', coalesce((
-        SELECT json_agg(p.item ORDER BY p.n) FROM (
-            SELECT {review_item} AS item, row_number() OVER (ORDER BY s.due_date, s.expected_report_id) AS n
-            FROM reviewed s WHERE s.state = 'submitted' ORDER BY n LIMIT 500) p), '[]'),
+        SELECT json_agg({review_item} ORDER BY s.n) FROM (
+            SELECT r.*, row_number() OVER (ORDER BY r.due_date, r.expected_report_id) AS n
+            FROM reviewed r WHERE r.state = 'submitted' ORDER BY n LIMIT 500) s), '[]'),
     'total', (SELECT count(*) FROM mine),
-    'limit', CAST(:limit AS integer),
-    'offset', CAST(:offset AS integer))::text
+    'limit', $3::integer,
+    'offset', $4::integer)::text
 """
 
 
 async def inbox(
-    session: AsyncSession, who: Principal, on: date, document: str | None, period: int | None, page: Page
+    db: asyncpg.Pool, who: Principal, on: date, document: str | None, period: int | None, page: Page
 ) -> str:
     """The calling organisation's expected reports up to `on`'s year (an InboxOut, as JSON): counts, a page of
     items (accepted last) and its co-executors' submitted parts awaiting its review."""
     own = who.organisation_id
     if own is None:
         raise ValidationFailed("an inbox is an organisation's", [FieldError("Authorization", "no organisation")])
-    where = ["e.organisation_id = :org", "e.period_year <= :year"]
-    params: dict[str, Any] = {
-        "on": on,
-        "org": own,
-        "year": on.year,
-        "limit": page.limit,
-        "offset": page.offset,
-        "actions": FILER_ACTIONS_JSON,
-    }
+    params: list[Any] = [on, own, page.limit, page.offset, FILER_ACTIONS]
+    where = ["e.organisation_id = $2", f"e.period_year <= {on.year:d}"]
     if document is not None:
-        where.append("e.document_id = :doc")
-        params["doc"] = await document_id(session, document)
+        column, value = _document_key(document)
+        doc = await db.fetchval(f"SELECT id FROM document WHERE {column} = $1", value)
+        if doc is None:
+            raise _no_document(document)
+        params.append(doc)
+        where.append(f"e.document_id = ${len(params)}")
     if period is not None:
-        where.append("e.period_year = :period")
-        params["period"] = period
+        params.append(period)
+        where.append(f"e.period_year = ${len(params)}")
     sql = INBOX_SQL.format(
-        mine=repo.slots_sql(" AND ".join(where)),
-        reviewed=repo.slots_sql("e.lead_id IN (SELECT x.id FROM expected_report x WHERE x.organisation_id = :org)"),
-        counts=repo.COUNTS_SQL,
+        mine=repo.slots_sql(" AND ".join(where), on="$1"),
+        reviewed=repo.slots_sql("e.lead_id IN (SELECT x.id FROM expected_report x WHERE x.organisation_id = $2)", "$1"),
+        counts=repo.counts_sql(on="$1"),
         item=_slot_json(
-            "CAST(:actions AS jsonb) -> (coalesce(s.state, '') || '|' || CASE WHEN s.locked THEN 'true' "
-            "ELSE 'false' END)"
+            "$5::jsonb -> (coalesce(s.state, '') || '|' || CASE WHEN s.locked THEN 'true' ELSE 'false' END)"
         ),
         review_item=_slot_json("'[]'::json"),
     )
-    return str((await session.execute(text(sql), params)).scalar_one())
+    return str(await db.fetchval(sql, *params))
 
 
 async def dashboard(session: AsyncSession, document: str, period: int, on: date) -> DashboardOut:
