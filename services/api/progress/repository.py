@@ -16,9 +16,6 @@ from sqlalchemy.orm import aliased
 from services.common.models.monitoring import (
     ExpectedReport,
     ProgressReport,
-    ProgressReportActual,
-    ProgressReportAttachment,
-    ProgressReportSpending,
     ProgressReportVersion,
     ReportingPeriodLock,
 )
@@ -190,48 +187,34 @@ async def versions(session: AsyncSession, report_id: int) -> list[ProgressReport
     )
 
 
-async def spending(session: AsyncSession, version_id: int) -> dict[FundingSource, Decimal]:
-    rows = (
-        await session.execute(
-            select(ProgressReportSpending.source, ProgressReportSpending.amount).where(
-                ProgressReportSpending.version_id == version_id
-            )
-        )
-    ).all()
-    return {row.source: row.amount for row in rows}
-
-
-async def actuals(session: AsyncSession, version_id: int) -> list[tuple[int, int, Decimal]]:
-    """(indicator number, indicator id, value) of a version, by number."""
-    rows = (
-        await session.execute(
-            select(Indicator.number, Indicator.id, ProgressReportActual.value)
-            .join(Indicator, Indicator.id == ProgressReportActual.indicator_id)
-            .where(ProgressReportActual.version_id == version_id)
-            .order_by(Indicator.number)
-        )
-    ).all()
-    return [(row.number, row.id, row.value) for row in rows]
-
-
-async def attachment_ids(session: AsyncSession, version_id: int) -> list[int]:
-    return list(
-        (
-            await session.scalars(
-                select(ProgressReportAttachment.attachment_id)
-                .where(ProgressReportAttachment.version_id == version_id)
-                .order_by(ProgressReportAttachment.attachment_id)
-            )
-        ).all()
-    )
+# A version's children in one statement: spending by source, actuals by indicator number, attachments by id. Each
+# value keeps its column's scale (a UNION of numerics does not round).
+CHILDREN_SQL = text(
+    """
+    SELECT 'spent' AS kind, s.source::text AS source, NULL::integer AS number, NULL::bigint AS id, s.amount AS value
+    FROM progress_report_spending s WHERE s.version_id = :v
+    UNION ALL
+    SELECT 'actual', NULL, i.number, i.id, a.value
+    FROM progress_report_actual a JOIN indicator i ON i.id = a.indicator_id WHERE a.version_id = :v
+    UNION ALL
+    SELECT 'attachment', NULL, NULL, t.attachment_id, NULL FROM progress_report_attachment t WHERE t.version_id = :v
+    ORDER BY kind, source, number, id
+    """
+)
 
 
 async def children(session: AsyncSession, version_id: int) -> Children:
-    return Children(
-        await spending(session, version_id),
-        await actuals(session, version_id),
-        await attachment_ids(session, version_id),
-    )
+    spent: dict[FundingSource, Decimal] = {}
+    actuals: list[tuple[int, int, Decimal]] = []
+    attachments: list[int] = []
+    for row in await session.execute(CHILDREN_SQL, {"v": version_id}):
+        if row.kind == "spent":
+            spent[FundingSource(row.source)] = row.value
+        elif row.kind == "actual":
+            actuals.append((row.number, row.id, row.value))
+        else:
+            attachments.append(row.id)
+    return Children(spent, actuals, attachments)
 
 
 async def completion_form(session: AsyncSession, form_id: int) -> CompletionForm | None:
