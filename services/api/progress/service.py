@@ -186,6 +186,7 @@ async def _out(
 
 
 def _scale(column: Any) -> int:
+    """A numeric column's scale: the decimal places it stores."""
     assert isinstance(column.type, Numeric) and column.type.scale is not None
     return column.type.scale
 
