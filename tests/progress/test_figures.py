@@ -20,8 +20,8 @@ async def _figures(session: AsyncSession, report: dict[str, object]) -> dict[str
     assert context is not None
     version = await repo.current_version(session, int(str(report["id"])))
     assert version is not None
-    spent = await repo.spending(session, version.id)
-    return await report_figures(session, context, spent, await repo.actuals(session, version.id))
+    children = await repo.children(session, version.id)
+    return await report_figures(session, context, children.spent, children.actuals)
 
 
 async def test_money_figures_of_a_lead_and_its_parts(api: AsyncClient, auth: Auth, session: AsyncSession) -> None:

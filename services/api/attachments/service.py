@@ -5,6 +5,7 @@ uploading organisation, the ministry roles and the auditor (404 for anyone else,
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import ClientDisconnect
 
@@ -126,15 +127,25 @@ async def upload(
     return out
 
 
+def _may_read(who: Principal, organisation_id: int | None) -> bool:
+    """The ministry roles and the auditor read any attachment; anyone else their own organisation's."""
+    return who.has(*READERS) or (organisation_id is not None and organisation_id == who.organisation_id)
+
+
 async def readable(session: AsyncSession, who: Principal, attachment_id: int) -> Attachment:
-    """The attachment, when `who` may read it: the ministry roles and the auditor any; anyone else their own
-    organisation's. Otherwise 404, as for one that does not exist."""
+    """The attachment, when `who` may read it. Otherwise 404, as for one that does not exist."""
     row = await session.get(Attachment, attachment_id)
-    if row is None or not (
-        who.has(*READERS) or (row.organisation_id is not None and row.organisation_id == who.organisation_id)
-    ):
+    if row is None or not _may_read(who, row.organisation_id):
         raise NotFound(f"no attachment {attachment_id}", [FieldError("attachment_id", "unknown attachment")])
     return row
+
+
+async def readable_ids(session: AsyncSession, who: Principal, ids: list[int]) -> set[int]:
+    """Those of `ids` that `who` may read (as `readable`), in one query."""
+    if not ids:
+        return set()
+    rows = await session.execute(select(Attachment.id, Attachment.organisation_id).where(Attachment.id.in_(ids)))
+    return {row.id for row in rows if _may_read(who, row.organisation_id)}
 
 
 def content(session: AsyncSession, row: Attachment) -> AsyncIterator[bytes]:

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.common.models.monitoring import (
     ExpectedReport,
     ProgressReport,
-    ProgressReportActual,
-    ProgressReportAttachment,
-    ProgressReportSpending,
     ProgressReportVersion,
     ReportingPeriodLock,
 )
@@ -93,48 +91,94 @@ class Context:
     locked: bool
 
 
-async def expected_context(session: AsyncSession, expected_id: int) -> Context | None:
-    row = (
-        await session.execute(
-            select(ExpectedReport, Document.slug, MeasureVersion, Direction.code, Organisation.code)
-            .join(Document, Document.id == ExpectedReport.document_id)
-            .join(
-                MeasureVersion,
-                (MeasureVersion.measure_id == ExpectedReport.measure_id) & MeasureVersion.valid_to.is_(None),
-            )
-            .join(Direction, Direction.id == ExpectedReport.direction_id)
-            .join(Organisation, Organisation.id == ExpectedReport.organisation_id)
-            .where(ExpectedReport.id == expected_id)
-        )
-    ).first()
-    if row is None:
-        return None
-    expected = row[0]
-    lead_org = None
-    if expected.lead_id is not None:
-        lead_org = await session.scalar(
-            select(ExpectedReport.organisation_id).where(ExpectedReport.id == expected.lead_id)
-        )
-    locked = await is_locked(session, expected.document_id, expected.period_year)
-    return Context(expected, row[1], row[2], row[3], row[4], lead_org, locked)
+@dataclass(frozen=True)
+class Children:
+    """What a version holds besides its columns: money spent per source, the indicator actuals (number, id, value) by
+    number, and the attached files' ids in order."""
+
+    spent: dict[FundingSource, Decimal]
+    actuals: list[tuple[int, int, Decimal]]
+    attachments: list[int]
 
 
-async def find_expected(session: AsyncSession, measure_id: int, year: int, organisation_id: int) -> int | None:
-    return await session.scalar(
-        select(ExpectedReport.id).where(
-            ExpectedReport.measure_id == measure_id,
-            ExpectedReport.period_year == year,
-            ExpectedReport.organisation_id == organisation_id,
+_Lead = aliased(ExpectedReport)
+
+
+def _context_query() -> Select[*tuple[Any, ...]]:
+    """A Context's columns, in one query: the expected report, its document, measure, direction and organisation,
+    the lead's organisation (a co-executor's report) and whether its period is locked. The caller adds the WHERE."""
+    return (
+        select(
+            ExpectedReport,
+            Document.slug,
+            MeasureVersion,
+            Direction.code,
+            Organisation.code,
+            _Lead.organisation_id,
+            ReportingPeriodLock.document_id.is_not(None),
+        )
+        .join(Document, Document.id == ExpectedReport.document_id)
+        .join(
+            MeasureVersion,
+            (MeasureVersion.measure_id == ExpectedReport.measure_id) & MeasureVersion.valid_to.is_(None),
+        )
+        .join(Direction, Direction.id == ExpectedReport.direction_id)
+        .join(Organisation, Organisation.id == ExpectedReport.organisation_id)
+        .outerjoin(_Lead, _Lead.id == ExpectedReport.lead_id)
+        .outerjoin(
+            ReportingPeriodLock,
+            (ReportingPeriodLock.document_id == ExpectedReport.document_id)
+            & (ReportingPeriodLock.period_year == ExpectedReport.period_year),
         )
     )
 
 
-async def report_of_expected(session: AsyncSession, expected_id: int) -> int | None:
-    return await session.scalar(select(ProgressReport.id).where(ProgressReport.expected_report_id == expected_id))
+def _context(row: Row[*tuple[Any, ...]]) -> Context:
+    return Context(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
 
 
-async def report_row(session: AsyncSession, report_id: int) -> ProgressReport | None:
-    return await session.get(ProgressReport, report_id)
+async def expected_context(session: AsyncSession, expected_id: int) -> Context | None:
+    row = (await session.execute(_context_query().where(ExpectedReport.id == expected_id))).first()
+    return None if row is None else _context(row)
+
+
+async def filing_context(
+    session: AsyncSession, measure_id: int, year: int, organisation_id: int
+) -> tuple[Context, int | None] | None:
+    """The context of the report a measure expects from an organisation for a year, and the id of the progress
+    report filed for it (None: none yet). None when no report is expected."""
+    row = (
+        await session.execute(
+            _context_query()
+            .add_columns(ProgressReport.id)
+            .outerjoin(ProgressReport, ProgressReport.expected_report_id == ExpectedReport.id)
+            .where(
+                ExpectedReport.measure_id == measure_id,
+                ExpectedReport.period_year == year,
+                ExpectedReport.organisation_id == organisation_id,
+            )
+        )
+    ).first()
+    return None if row is None else (_context(row), row[7])
+
+
+async def report_context(
+    session: AsyncSession, report_id: int
+) -> tuple[ProgressReport, ProgressReportVersion | None, Context] | None:
+    """A progress report, its current version and its expected report's context, in one query."""
+    row = (
+        await session.execute(
+            _context_query()
+            .add_columns(ProgressReport, ProgressReportVersion)
+            .join(ProgressReport, ProgressReport.expected_report_id == ExpectedReport.id)
+            .outerjoin(
+                ProgressReportVersion,
+                (ProgressReportVersion.report_id == ProgressReport.id) & ProgressReportVersion.valid_to.is_(None),
+            )
+            .where(ProgressReport.id == report_id)
+        )
+    ).first()
+    return None if row is None else (row[7], row[8], _context(row))
 
 
 async def current_version(session: AsyncSession, report_id: int) -> ProgressReportVersion | None:
@@ -157,40 +201,34 @@ async def versions(session: AsyncSession, report_id: int) -> list[ProgressReport
     )
 
 
-async def spending(session: AsyncSession, version_id: int) -> dict[FundingSource, Decimal]:
-    rows = (
-        await session.execute(
-            select(ProgressReportSpending.source, ProgressReportSpending.amount).where(
-                ProgressReportSpending.version_id == version_id
-            )
-        )
-    ).all()
-    return {row.source: row.amount for row in rows}
+# A version's children in one statement: spending by source, actuals by indicator number, attachments by id. Each
+# value keeps its column's scale (a UNION of numerics does not round).
+CHILDREN_SQL = text(
+    """
+    SELECT 'spent' AS kind, s.source::text AS source, NULL::integer AS number, NULL::bigint AS id, s.amount AS value
+    FROM progress_report_spending s WHERE s.version_id = :v
+    UNION ALL
+    SELECT 'actual', NULL, i.number, i.id, a.value
+    FROM progress_report_actual a JOIN indicator i ON i.id = a.indicator_id WHERE a.version_id = :v
+    UNION ALL
+    SELECT 'attachment', NULL, NULL, t.attachment_id, NULL FROM progress_report_attachment t WHERE t.version_id = :v
+    ORDER BY kind, source, number, id
+    """
+)
 
 
-async def actuals(session: AsyncSession, version_id: int) -> list[tuple[int, int, Decimal]]:
-    """(indicator number, indicator id, value) of a version, by number."""
-    rows = (
-        await session.execute(
-            select(Indicator.number, Indicator.id, ProgressReportActual.value)
-            .join(Indicator, Indicator.id == ProgressReportActual.indicator_id)
-            .where(ProgressReportActual.version_id == version_id)
-            .order_by(Indicator.number)
-        )
-    ).all()
-    return [(row.number, row.id, row.value) for row in rows]
-
-
-async def attachment_ids(session: AsyncSession, version_id: int) -> list[int]:
-    return list(
-        (
-            await session.scalars(
-                select(ProgressReportAttachment.attachment_id)
-                .where(ProgressReportAttachment.version_id == version_id)
-                .order_by(ProgressReportAttachment.attachment_id)
-            )
-        ).all()
-    )
+async def children(session: AsyncSession, version_id: int) -> Children:
+    spent: dict[FundingSource, Decimal] = {}
+    actuals: list[tuple[int, int, Decimal]] = []
+    attachments: list[int] = []
+    for row in await session.execute(CHILDREN_SQL, {"v": version_id}):
+        if row.kind == "spent":
+            spent[FundingSource(row.source)] = row.value
+        elif row.kind == "actual":
+            actuals.append((row.number, row.id, row.value))
+        else:
+            attachments.append(row.id)
+    return Children(spent, actuals, attachments)
 
 
 async def completion_form(session: AsyncSession, form_id: int) -> CompletionForm | None:

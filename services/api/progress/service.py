@@ -12,10 +12,10 @@ Every change closes the current version (a guarded UPDATE: of two writers holdin
 412) and writes the next; each is audited and recorded as an outbox event in the same transaction.
 """
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Numeric, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.access import READERS
@@ -45,7 +45,6 @@ from services.common.models.monitoring import (
     ProgressReportSpending,
     ProgressReportVersion,
 )
-from services.common.models.registry import FundingSource
 from services.common.outbox import record_event
 from services.common.review import (
     Refusal,
@@ -112,12 +111,22 @@ def _refuse(code: Refusal, action: ReviewAction) -> ReviewForbidden:
 
 async def _context_of_report(
     session: AsyncSession, who: Principal, report_id: int
-) -> tuple[ProgressReport, repo.Context]:
-    report = await repo.report_row(session, report_id)
-    context = None if report is None else await repo.expected_context(session, report.expected_report_id)
-    if report is None or context is None or not can_see(who, context):
+) -> tuple[ProgressReport, ProgressReportVersion | None, repo.Context]:
+    """The report, its current version and its context (404 when `who` may not see it)."""
+    found = await repo.report_context(session, report_id)
+    if found is None or not can_see(who, found[2]):
         raise NotFound(f"no progress report {report_id}", [FieldError("report_id", "unknown report")])
-    return report, context
+    return found
+
+
+async def _parts(session: AsyncSession, context: repo.Context) -> list[PartOut]:
+    """The co-executors' parts a lead's (or a sole executor's) report lists; a part lists none. A write changes only
+    its own report, never its parts: read them once per request."""
+    return (
+        [PartOut(**p) for p in await repo.parts(session, context.expected.id)]
+        if context.expected.lead_id is None
+        else []
+    )
 
 
 async def _out(
@@ -126,17 +135,17 @@ async def _out(
     report: ProgressReport,
     context: repo.Context,
     v: ProgressReportVersion,
+    children: repo.Children,
+    parts: list[PartOut],
     warnings: list[Violation] | None = None,
 ) -> ProgressReportOut:
     completion = None
     if v.completion_form_id is not None:
-        form = await repo.completion_form(session, v.completion_form_id)
+        form = await repo.completion_form(session, v.completion_form_id)  # the session's identity map, when loaded
         if form is not None:
             completion = CompletionOut(
                 form=form.code, name_kk=form.name_kk, number=v.completion_number, date=v.completion_date
             )
-    spent = await repo.spending(session, v.id)
-    parts = await repo.parts(session, context.expected.id) if context.expected.lead_id is None else []
     return ProgressReportOut(
         id=report.id,
         expected_report_id=context.expected.id,
@@ -157,8 +166,8 @@ async def _out(
         narrative_kk=v.narrative_kk,
         narrative_ru=v.narrative_ru,
         completion=completion,
-        spent=[SpentOut(source=s, amount=a) for s, a in sorted(spent.items())],
-        actuals=[ActualOut(indicator=n, indicator_id=i, value=val) for n, i, val in await repo.actuals(session, v.id)],
+        spent=[SpentOut(source=s, amount=a) for s, a in sorted(children.spent.items())],
+        actuals=[ActualOut(indicator=n, indicator_id=i, value=val) for n, i, val in children.actuals],
         first_submitted_on=v.first_submitted_on,
         late=v.late,
         return_reason=v.return_reason,
@@ -168,18 +177,36 @@ async def _out(
         change_reason=v.change_reason,
         action=v.action,
         recorded_at=v.recorded_at,
-        parts=[PartOut(**p) for p in parts],
-        attachments=await repo.attachment_ids(session, v.id),
+        parts=parts,
+        attachments=children.attachments,
         warnings=[
             ViolationOut(rule=w.rule_code, importance=w.importance.value, message=w.message) for w in warnings or []
         ],
     )
 
 
+def _scale(column: Any) -> int:
+    """A numeric column's scale: the decimal places it stores."""
+    assert isinstance(column.type, Numeric) and column.type.scale is not None
+    return column.type.scale
+
+
+SPENT_SCALE = _scale(ProgressReportSpending.__table__.c.amount)
+ACTUAL_SCALE = _scale(ProgressReportActual.__table__.c.value)
+
+
+def _as_stored(value: Decimal, scale: int) -> Decimal:
+    """`value` as a numeric column of that scale gives it back (1200.5 -> 1200.500; Postgres rounds half away from
+    zero and keeps no negative zero), so a write answers what a read of it would."""
+    stored = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    return stored.copy_abs() if stored.is_zero() else stored
+
+
 async def _content(
     session: AsyncSession, who: Principal, context: repo.Context, body: ProgressReportWrite
-) -> tuple[dict[str, Any], dict[FundingSource, Decimal], dict[int, Decimal]]:
-    """The version columns, money spent and indicator actuals of a write, checked against the registry (422)."""
+) -> tuple[dict[str, Any], repo.Children]:
+    """The version columns and children of a write, checked against the registry (422); the children as a read of
+    them would give them back (spent as stored, actuals and attachments in a read's order)."""
     errors: list[FieldError] = []
     form_id = None
     if body.completion is not None:
@@ -188,8 +215,8 @@ async def _content(
             errors.append(FieldError("completion.form", f"no completion form {body.completion.form!r}"))
         else:
             form_id = form.id
-    named = await repo.measure_indicators(session, context.measure_version.id)
-    actuals: dict[int, Decimal] = {}
+    named = await repo.measure_indicators(session, context.measure_version.id) if body.actuals else {}
+    actuals: list[tuple[int, int, Decimal]] = []
     for i, a in enumerate(body.actuals):
         if a.indicator not in named:
             errors.append(
@@ -199,11 +226,10 @@ async def _content(
                 )
             )
         else:
-            actuals[named[a.indicator]] = a.value
+            actuals.append((a.indicator, named[a.indicator], _as_stored(a.value, ACTUAL_SCALE)))
+    readable = await attachments.readable_ids(session, who, body.attachments)
     for i, attachment_id in enumerate(body.attachments):
-        try:
-            await attachments.readable(session, who, attachment_id)
-        except NotFound:
+        if attachment_id not in readable:
             errors.append(FieldError(f"attachments[{i}]", f"no attachment {attachment_id} of this organisation"))
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
@@ -215,36 +241,27 @@ async def _content(
         "completion_number": body.completion.number if body.completion else None,
         "completion_date": body.completion.date if body.completion else None,
     }
-    return columns, {s.source: s.amount for s in body.spent}, actuals
+    spent = {s.source: _as_stored(s.amount, SPENT_SCALE) for s in body.spent}
+    return columns, repo.Children(spent, sorted(actuals), sorted(body.attachments))
 
 
-async def _write_children(
-    session: AsyncSession,
-    version_id: int,
-    spent: dict[FundingSource, Decimal],
-    actuals: dict[int, Decimal],
-    attached: list[int],
-) -> None:
-    if attached:
+async def _write_children(session: AsyncSession, version_id: int, children: repo.Children) -> None:
+    """Insert a new version's children (a write's, or a copy of the version it follows)."""
+    if children.attachments:
         await session.execute(
-            insert(ProgressReportAttachment), [{"version_id": version_id, "attachment_id": a} for a in attached]
+            insert(ProgressReportAttachment),
+            [{"version_id": version_id, "attachment_id": a} for a in children.attachments],
         )
-    if spent:
+    if children.spent:
         await session.execute(
             insert(ProgressReportSpending),
-            [{"version_id": version_id, "source": s, "amount": a} for s, a in spent.items()],
+            [{"version_id": version_id, "source": s, "amount": a} for s, a in children.spent.items()],
         )
-    if actuals:
+    if children.actuals:
         await session.execute(
             insert(ProgressReportActual),
-            [{"version_id": version_id, "indicator_id": i, "value": val} for i, val in actuals.items()],
+            [{"version_id": version_id, "indicator_id": i, "value": val} for _, i, val in children.actuals],
         )
-
-
-async def _copy_children(session: AsyncSession, old: ProgressReportVersion, new_id: int) -> None:
-    spent = await repo.spending(session, old.id)
-    actuals = {i: val for _, i, val in await repo.actuals(session, old.id)}
-    await _write_children(session, new_id, spent, actuals, await repo.attachment_ids(session, old.id))
 
 
 async def _event(
@@ -283,15 +300,20 @@ def _audited(out: ProgressReportOut) -> dict[str, Any]:
 
 
 async def get_report(session: AsyncSession, who: Principal, report_id: int) -> ProgressReportOut:
-    report, context = await _context_of_report(session, who, report_id)
-    v = await repo.current_version(session, report.id)
+    report, v, context = await _context_of_report(session, who, report_id)
     assert v is not None
-    return await _out(session, who, report, context, v)
+    return await _out(
+        session, who, report, context, v, await repo.children(session, v.id), await _parts(session, context)
+    )
 
 
 async def history(session: AsyncSession, who: Principal, report_id: int) -> list[ProgressReportOut]:
-    report, context = await _context_of_report(session, who, report_id)
-    return [await _out(session, who, report, context, v) for v in await repo.versions(session, report.id)]
+    report, _, context = await _context_of_report(session, who, report_id)
+    parts = await _parts(session, context)
+    return [
+        await _out(session, who, report, context, v, await repo.children(session, v.id), parts)
+        for v in await repo.versions(session, report.id)
+    ]
 
 
 # --- writes ----------------------------------------------------------------------------------------------
@@ -306,25 +328,23 @@ async def create_report(session: AsyncSession, who: Principal, body: ProgressRep
         raise ReviewForbidden(
             Refusal.not_your_organisation, "An executor files progress reports for its own organisation only."
         )
-    expected_id = await repo.find_expected(session, body.measure_id, body.period_year, organisation_id)
-    if expected_id is None:
+    found = await repo.filing_context(session, body.measure_id, body.period_year, organisation_id)
+    if found is None:
         raise ValidationFailed(
             f"measure {body.measure_id} expects no report from organisation {organisation_id} for {body.period_year}",
             [FieldError("measure_id", "no expected report for this measure, year and organisation")],
         )
-    context = await repo.expected_context(session, expected_id)
-    assert context is not None
+    context, held = found
     if context.locked:
         next_state(ReviewState.draft, ReviewAction.edit, period_locked=True)
-    held = await repo.report_of_expected(session, expected_id)
     if held is not None:
         raise Conflict(
             f"a progress report for this measure, year and organisation exists already (id {held}): edit it",
             [FieldError("measure_id", "reported already")],
             report_id=held,
         )
-    columns, spent, actuals = await _content(session, who, context, body)
-    report = ProgressReport(expected_report_id=expected_id, created_by=who.label)
+    columns, children = await _content(session, who, context, body)
+    report = ProgressReport(expected_report_id=context.expected.id, created_by=who.label)
     session.add(report)
     await session.flush()
     v = ProgressReportVersion(
@@ -339,10 +359,9 @@ async def create_report(session: AsyncSession, who: Principal, body: ProgressRep
         **columns,
     )
     session.add(v)
-    await session.flush()
-    await _write_children(session, v.id, spent, actuals, body.attachments)
-    await session.refresh(v)
-    out = await _out(session, who, report, context, v)
+    await session.flush()  # the INSERT's RETURNING brings the server defaults (eager_defaults)
+    await _write_children(session, v.id, children)
+    out = await _out(session, who, report, context, v, children, await _parts(session, context))
     await record_change(session, who, "create", RESOURCE, report.id, None, _audited(out))
     await _event(session, who, out, "created")
     return out
@@ -393,11 +412,10 @@ async def _next_version(
 async def _prepare(
     session: AsyncSession, who: Principal, report_id: int, if_match: str | None, action: ReviewAction
 ) -> tuple[ProgressReport, repo.Context, ProgressReportVersion, ReviewState]:
-    report, context = await _context_of_report(session, who, report_id)
+    report, current, context = await _context_of_report(session, who, report_id)
     refusal = _may(who, context, action)
     if refusal is not None:
         raise _refuse(refusal, action)
-    current = await repo.current_version(session, report.id)
     assert current is not None
     check_if_match(if_match, report_etag(report.id, current.version))
     after = next_state(current.state, action, period_locked=context.locked)
@@ -408,12 +426,12 @@ async def edit_report(
     session: AsyncSession, who: Principal, report_id: int, if_match: str | None, body: ProgressReportWrite
 ) -> ProgressReportOut:
     report, context, current, after = await _prepare(session, who, report_id, if_match, ReviewAction.edit)
-    columns, spent, actuals = await _content(session, who, context, body)
-    before = await _out(session, who, report, context, current)
+    columns, children = await _content(session, who, context, body)
+    parts = await _parts(session, context)
+    before = await _out(session, who, report, context, current, await repo.children(session, current.id), parts)
     v = await _next_version(session, current, who, "edit", after, body.reason, **columns)
-    await _write_children(session, v.id, spent, actuals, body.attachments)
-    await session.refresh(v)
-    out = await _out(session, who, report, context, v)
+    await _write_children(session, v.id, children)
+    out = await _out(session, who, report, context, v, children, parts)
     await record_change(session, who, "update", RESOURCE, report.id, _audited(before), _audited(out))
     await _event(session, who, out, "updated")
     return out
@@ -423,9 +441,8 @@ async def submit_report(
     session: AsyncSession, who: Principal, report_id: int, if_match: str | None
 ) -> ProgressReportOut:
     report, context, current, after = await _prepare(session, who, report_id, if_match, ReviewAction.submit)
-    spent = await repo.spending(session, current.id)
-    actuals = await repo.actuals(session, current.id)
-    figures = await report_figures(session, context, spent, actuals)
+    children = await repo.children(session, current.id)  # checked, shown before, copied and shown after
+    figures = await report_figures(session, context, children.spent, children.actuals)
     warnings = await run_submission_checks(
         session,
         document_id=context.expected.document_id,
@@ -436,11 +453,11 @@ async def submit_report(
     today = clock.today()
     first = current.first_submitted_on or today
     late = current.late if current.first_submitted_on else today > context.expected.due_date
-    before = await _out(session, who, report, context, current)
+    parts = await _parts(session, context)
+    before = await _out(session, who, report, context, current, children, parts)
     v = await _next_version(session, current, who, "submit", after, None, first_submitted_on=first, late=late)
-    await _copy_children(session, current, v.id)
-    await session.refresh(v)
-    out = await _out(session, who, report, context, v, warnings)
+    await _write_children(session, v.id, children)
+    out = await _out(session, who, report, context, v, children, parts, warnings)
     await record_change(session, who, "submit", RESOURCE, report.id, _audited(before), _audited(out))
     await _event(
         session,
@@ -463,13 +480,14 @@ async def review_report(
     report, context, current, after = await _prepare(session, who, report_id, if_match, action)
     if action is ReviewAction.return_ and not reason:
         raise ReviewInvalid("a return needs a reason", [FieldError("reason", "required")])
-    before = await _out(session, who, report, context, current)
+    children = await repo.children(session, current.id)
+    parts = await _parts(session, context)
+    before = await _out(session, who, report, context, current, children, parts)
     changes: dict[str, Any] = {"return_reason": reason} if action is ReviewAction.return_ else {}
     label = "return" if action is ReviewAction.return_ else "accept"
     v = await _next_version(session, current, who, label, after, reason, **changes)
-    await _copy_children(session, current, v.id)
-    await session.refresh(v)
-    out = await _out(session, who, report, context, v)
+    await _write_children(session, v.id, children)
+    out = await _out(session, who, report, context, v, children, parts)
     await record_change(session, who, label, RESOURCE, report.id, _audited(before), _audited(out))
     await _event(session, who, out, "returned" if label == "return" else "accepted", {"reason": reason})
     return out
@@ -479,13 +497,14 @@ async def correct_report(
     session: AsyncSession, who: Principal, report_id: int, if_match: str | None, reason: str | None
 ) -> ProgressReportOut:
     report, context, current, after = await _prepare(session, who, report_id, if_match, ReviewAction.correct)
-    before = await _out(session, who, report, context, current)
+    children = await repo.children(session, current.id)
+    parts = await _parts(session, context)
+    before = await _out(session, who, report, context, current, children, parts)
     v = await _next_version(
         session, current, who, "correct", after, reason, revision=current.revision + 1, return_reason=None
     )
-    await _copy_children(session, current, v.id)
-    await session.refresh(v)
-    out = await _out(session, who, report, context, v)
+    await _write_children(session, v.id, children)
+    out = await _out(session, who, report, context, v, children, parts)
     await record_change(session, who, "correct", RESOURCE, report.id, _audited(before), _audited(out))
     await _event(session, who, out, "corrected", {"reason": reason, "accepted_version": current.version})
     return out

@@ -41,6 +41,19 @@ async def latest_numbers(session: AsyncSession, rule_ids: list[int]) -> dict[int
     return {rule_id: number for rule_id, number in rows.all()}
 
 
+def _in_force(
+    as_of: date, *, document_id: int | None, only_enabled: bool
+) -> Select[ValidationRule, ValidationRuleVersion]:
+    query = _joined().where(in_force(ValidationRuleVersion, as_of))
+    if document_id is not None:
+        query = query.where(
+            or_(ValidationRuleVersion.document_id.is_(None), ValidationRuleVersion.document_id == document_id)
+        )
+    if only_enabled:
+        query = query.where(ValidationRuleVersion.enabled)
+    return query
+
+
 async def in_force_on(
     session: AsyncSession,
     as_of: date,
@@ -50,21 +63,22 @@ async def in_force_on(
     limit: int | None = None,
     offset: int = 0,
 ) -> tuple[list[Row], int]:
-    """The versions in force on `as_of` (a document's own and every document's rules when `document_id` is given),
-    by code."""
-    query = _joined().where(in_force(ValidationRuleVersion, as_of))
-    if document_id is not None:
-        query = query.where(
-            or_(ValidationRuleVersion.document_id.is_(None), ValidationRuleVersion.document_id == document_id)
-        )
-    if only_enabled:
-        query = query.where(ValidationRuleVersion.enabled)
+    """A page of the versions in force on `as_of` (a document's own and every document's rules when `document_id` is
+    given), by code, and how many there are in all."""
+    query = _in_force(as_of, document_id=document_id, only_enabled=only_enabled)
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     query = query.order_by(ValidationRule.code).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     rows = (await session.execute(query)).all()
     return [(r[0], r[1]) for r in rows], total
+
+
+async def all_in_force_on(session: AsyncSession, as_of: date, *, document_id: int, only_enabled: bool) -> list[Row]:
+    """Every version in force on `as_of` for the document (its own rules and every document's), by code: one query,
+    no count."""
+    query = _in_force(as_of, document_id=document_id, only_enabled=only_enabled).order_by(ValidationRule.code)
+    return [(r[0], r[1]) for r in (await session.execute(query)).all()]
 
 
 async def versions(session: AsyncSession, rule_id: int) -> list[ValidationRuleVersion]:

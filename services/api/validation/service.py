@@ -82,7 +82,7 @@ def compiled(rule: ValidationRule, v: ValidationRuleVersion) -> Rule:
 
 async def rules_in_force(session: AsyncSession, document_id: int, as_of: date) -> list[Rule]:
     """The enabled rules checking `document_id`'s reports on `as_of` (its own and every document's), by code."""
-    rows, _ = await repository.in_force_on(session, as_of, document_id=document_id, only_enabled=True)
+    rows = await repository.all_in_force_on(session, as_of, document_id=document_id, only_enabled=True)
     return [compiled(rule, v) for rule, v in rows]
 
 

@@ -69,6 +69,8 @@ class ExpectedReport(Base):
 
 class ProgressReport(Base):
     __tablename__ = "progress_report"
+    # The INSERT's RETURNING brings the server defaults (created_at): a write answers without reading the row back.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (read once, by the declarative base)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     expected_report_id: Mapped[int] = mapped_column(ForeignKey("expected_report.id", ondelete="CASCADE"), unique=True)
@@ -87,6 +89,8 @@ class ProgressReportVersion(Base):
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
         CheckConstraint("narrative_kk IS NOT NULL OR narrative_ru IS NOT NULL", name="narrative_given"),
     )
+    # The INSERT's RETURNING brings the server defaults (late, recorded_at): a write answers without reading back.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (read once, by the declarative base)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("progress_report.id", ondelete="CASCADE"))
