@@ -1,6 +1,7 @@
 """What the frontends read: what is due on a day and what is overdue, an executor's inbox, the ministry's dashboard,
 the list of reports; the period lock; the deadline events written to the outbox."""
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,11 +43,13 @@ def _filer_actions(state: ReviewState | None, locked: bool) -> list[str]:
     return [a.value for a in allowed_actions(state, period_locked=locked) if a.value in FILER]
 
 
-FILER_ACTIONS = {
-    f"{state.value if state else ''}|{str(locked).lower()}": _filer_actions(state, locked)
-    for state in (None, *ReviewState)
-    for locked in (False, True)
-}
+FILER_ACTIONS_JSON = json.dumps(
+    {
+        f"{state.value if state else ''}|{str(locked).lower()}": _filer_actions(state, locked)
+        for state in (None, *ReviewState)
+        for locked in (False, True)
+    }
+)
 
 
 def _expected(row: Any, filer: bool) -> ExpectedOut:
@@ -149,7 +152,7 @@ def _slot_json(actions: str) -> str:
 
 # An executor's inbox in one statement on the read pool (no transaction to open and commit), its JSON built by
 # Postgres over the page's rows only: the deadline day's most frequent read. $1 the day, $2 the organisation,
-# $3 limit, $4 offset, $5 the executor's actions by state (FILER_ACTIONS), then the filters' values.
+# $3 limit, $4 offset, $5 the executor's actions by state (FILER_ACTIONS_JSON), then the filters' values.
 INBOX_SQL = """
 WITH mine AS ({mine}), reviewed AS ({reviewed})
 SELECT json_build_object(
@@ -180,7 +183,7 @@ async def inbox(
     own = who.organisation_id
     if own is None:
         raise ValidationFailed("an inbox is an organisation's", [FieldError("Authorization", "no organisation")])
-    params: list[Any] = [on, own, page.limit, page.offset, FILER_ACTIONS]
+    params: list[Any] = [on, own, page.limit, page.offset, FILER_ACTIONS_JSON]
     where = ["e.organisation_id = $2", f"e.period_year <= {on.year:d}"]
     if document is not None:
         column, value = _document_key(document)
@@ -197,7 +200,7 @@ async def inbox(
         reviewed=repo.slots_sql("e.lead_id IN (SELECT x.id FROM expected_report x WHERE x.organisation_id = $2)", "$1"),
         counts=repo.counts_sql(on="$1"),
         item=_slot_json(
-            "$5::jsonb -> (coalesce(s.state, '') || '|' || CASE WHEN s.locked THEN 'true' ELSE 'false' END)"
+            "$5::text::jsonb -> (coalesce(s.state, '') || '|' || CASE WHEN s.locked THEN 'true' ELSE 'false' END)"
         ),
         review_item=_slot_json("'[]'::json"),
     )
