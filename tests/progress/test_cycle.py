@@ -48,6 +48,7 @@ async def test_cancer_plan_cycle_draft_submit_return_resubmit_accept_correct_loc
 
         lead = await act(api, lead, "submit", dsm)
         assert lead.status_code == 200, lead.text
+        assert lead.status_code == 200, lead.text
         assert lead.json()["state"] == "submitted" and lead.json()["late"] is False
         assert lead.json()["first_submitted_on"] == "2022-01-05"
         assert [p["state"] for p in lead.json()["parts"]] == ["accepted"]
@@ -221,6 +222,20 @@ async def test_concept_cycle_with_the_akimats_as_co_executors(
         assert [i["organisation_code"] for i in inbox["to_review"] if i["measure_id"] == measure] == [
             "ЖАО:Алматы облысы"
         ]
+        assert inbox["to_review_total"] == len(inbox["to_review"]) == 1
+        # A second part submitted: the first page of one shows the earliest due, the total counts both.
+        shymkent = await auth.headers(Role.executor, "ЖАО:Шымкент қаласы", subject="t:akimat-shymkent")
+        other = await api.post(
+            "/api/v1/progress-reports",
+            json=draft(measure, 2026, narrative_kk=None, narrative_ru="Выполняется.", spent=[]),
+            headers=shymkent,
+        )
+        assert other.status_code == 201, other.text
+        other = await act(api, other, "submit", shymkent)
+        assert other.status_code == 200, other.text
+        inbox = (await api.get("/api/v1/progress/inbox", params={"limit": 1}, headers=dsm)).json()
+        assert inbox["to_review_total"] == 2 and len(inbox["to_review"]) == 1
+        assert (await act(api, other, "accept", dsm)).json()["state"] == "accepted"
         returned = await act(api, part, "return", dsm, {"reason": "Көрсеткіш мәні жоқ."})
         assert returned.status_code == 200 and returned.json()["state"] == "returned", returned.text
         part = await act(api, returned, "submit", almaty)
@@ -231,9 +246,10 @@ async def test_concept_cycle_with_the_akimats_as_co_executors(
         assert lead.status_code == 201, lead.text
         states = {p["organisation_code"]: p["state"] for p in lead.json()["parts"]}
         akimats = {code: state for code, state in states.items() if code.startswith("ЖАО:")}
-        assert len(akimats) == 20 and akimats["ЖАО:Алматы облысы"] == "accepted"
-        assert sum(1 for s in states.values() if s is None) == len(states) - 1
+        assert len(akimats) == 20 and akimats["ЖАО:Алматы облысы"] == akimats["ЖАО:Шымкент қаласы"] == "accepted"
+        assert sum(1 for s in states.values() if s is None) == len(states) - 2
         lead = await act(api, lead, "submit", dsm)
+        assert lead.status_code == 200, lead.text
         lead = await act(api, lead, "accept", reviewer)
         assert lead.status_code == 200 and lead.json()["state"] == "accepted", lead.text
     with clock.frozen(datetime(2027, 4, 5, 10)):

@@ -205,7 +205,11 @@ class InboxOut(BaseModel):
     organisation_id: int
     counts: Counts
     items: list[ExpectedOut]
-    to_review: list[ExpectedOut] = Field(description="Co-executors' submitted reports awaiting this lead's review.")
+    to_review: list[ExpectedOut] = Field(
+        description="Co-executors' submitted reports awaiting this lead's review, the earliest due first: at most "
+        "`limit` of them (all of them: `GET /api/v1/progress-reports?state=submitted`)."
+    )
+    to_review_total: int = Field(description="How many co-executors' submitted reports await this lead's review.")
     total: int
     limit: int
     offset: int

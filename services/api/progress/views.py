@@ -168,7 +168,8 @@ SELECT json_build_object(
     'to_review', coalesce((
         SELECT json_agg({review_item} ORDER BY s.n) FROM (
             SELECT r.*, row_number() OVER (ORDER BY r.due_date, r.expected_report_id) AS n
-            FROM reviewed r WHERE r.state = 'submitted' ORDER BY n LIMIT 500) s), '[]'),
+            FROM reviewed r WHERE r.state = 'submitted' ORDER BY n LIMIT $3) s), '[]'),
+    'to_review_total', (SELECT count(*) FROM reviewed r WHERE r.state = 'submitted'),
     'total', (SELECT count(*) FROM mine),
     'limit', $3::integer,
     'offset', $4::integer)::text
@@ -179,7 +180,7 @@ async def inbox(
     db: asyncpg.Pool, who: Principal, on: date, document: str | None, period: int | None, page: Page
 ) -> str:
     """The calling organisation's expected reports up to `on`'s year (an InboxOut, as JSON): counts, a page of
-    items (accepted last) and its co-executors' submitted parts awaiting its review."""
+    items (accepted last) and the first `limit` of its co-executors' submitted parts awaiting its review."""
     own = who.organisation_id
     if own is None:
         raise ValidationFailed("an inbox is an organisation's", [FieldError("Authorization", "no organisation")])
