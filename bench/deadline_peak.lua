@@ -8,7 +8,8 @@
 --   GET  /api/v1/progress/inbox              what is due now
 --
 -- then the next client's next report. A client whose reports are all submitted goes on reading its inbox. Between
--- two requests of a thread: PEAK_THINK_MS milliseconds (±25 %), the think time.
+-- two requests of a thread: PEAK_THINK_MS milliseconds (±25 %), the think time; before its first, a random part of
+-- one think time.
 --
 -- PEAK_CLIENTS names a file of one line per client: its bearer token, then each of its draft bodies (JSON), all
 -- separated by tabs. Thread i (from 1) takes the lines i, i + N, i + 2N, ... (N: PEAK_THREADS).
@@ -120,9 +121,17 @@ function response(status, hs, body)
   end
 end
 
+local started = false
+
 function delay()
   if think_ms <= 0 then
     return 0
+  end
+  if not started then
+    -- The first request at a random point of one think time: the clients are in the middle of their day, not
+    -- released together (the regular think time alone would send all their first requests within one half of it).
+    started = true
+    return math.floor(think_ms * math.random())
   end
   return math.floor(think_ms * (0.75 + 0.5 * math.random()))
 end

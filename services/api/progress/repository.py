@@ -36,9 +36,9 @@ from services.common.models.registry import (
 
 # The expected reports with their filing's current state (columns named for ExpectedOut).
 def slots_sql(where: str = "TRUE", on: str = ":on") -> str:
-    """The slots whose expected report matches `where` (over `e`, the expected report), overdue on the day the
-    parameter `on` names: a view that filters first reads only the rows it needs even where it refers to the slots
-    more than once (Postgres materialises such a CTE, all of it)."""
+    """The slots that match `where` (over `e`, the expected report, and `v`, its filing's current version), overdue
+    on the day the parameter `on` names: a view that filters first reads only the rows it needs even where it refers
+    to the slots more than once (Postgres materialises such a CTE, all of it)."""
     return f"""
 SELECT e.id AS expected_report_id, d.slug AS document, e.document_id, e.measure_id, mv.number AS measure_number,
        mv.title_kk, e.direction_id, e.period_year, e.organisation_id, o.code AS organisation_code,

@@ -168,8 +168,8 @@ SELECT json_build_object(
     'to_review', coalesce((
         SELECT json_agg({review_item} ORDER BY s.n) FROM (
             SELECT r.*, row_number() OVER (ORDER BY r.due_date, r.expected_report_id) AS n
-            FROM reviewed r WHERE r.state = 'submitted' ORDER BY n LIMIT $3) s), '[]'),
-    'to_review_total', (SELECT count(*) FROM reviewed r WHERE r.state = 'submitted'),
+            FROM reviewed r ORDER BY n LIMIT $3) s), '[]'),
+    'to_review_total', (SELECT count(*) FROM reviewed),
     'total', (SELECT count(*) FROM mine),
     'limit', $3::integer,
     'offset', $4::integer)::text
@@ -198,7 +198,10 @@ async def inbox(
         where.append(f"e.period_year = ${len(params)}")
     sql = INBOX_SQL.format(
         mine=repo.slots_sql(" AND ".join(where), on="$1"),
-        reviewed=repo.slots_sql("e.lead_id IN (SELECT x.id FROM expected_report x WHERE x.organisation_id = $2)", "$1"),
+        reviewed=repo.slots_sql(
+            "v.state = 'submitted' AND e.lead_id IN (SELECT x.id FROM expected_report x WHERE x.organisation_id = $2)",
+            on="$1",
+        ),
         counts=repo.counts_sql(on="$1"),
         item=_slot_json(
             "$5::text::jsonb -> (coalesce(s.state, '') || '|' || CASE WHEN s.locked THEN 'true' ELSE 'false' END)"
