@@ -36,13 +36,18 @@ from services.common.models.registry import (
 
 # The expected reports with their filing's current state (columns named for ExpectedOut).
 def slots_sql(where: str = "TRUE", on: str = ":on") -> str:
-    """The slots that match `where` (over `e`, the expected report, and `v`, its filing's current version), overdue
-    on the day the parameter `on` names: a view that filters first reads only the rows it needs even where it refers
-    to the slots more than once (Postgres materialises such a CTE, all of it)."""
+    """The slots that match `where` (over `e`, the expected report, and `v`, its filing with its current version),
+    overdue on the day the parameter `on` names: a view that filters first reads only the rows it needs even where it
+    refers to the slots more than once (Postgres materialises such a CTE, all of it).
+
+    The filing is looked up per expected report (a LATERAL subquery the planner cannot flatten: two unique-index
+    probes a slot), so a view costs what its slots cost whatever the planner believes of the filings: on a deadline
+    day they grow faster than the statistics follow, and a plan made for the morning's few filings scanned all of
+    them for every slot by the afternoon."""
     return f"""
 SELECT e.id AS expected_report_id, d.slug AS document, e.document_id, e.measure_id, mv.number AS measure_number,
        mv.title_kk, e.direction_id, e.period_year, e.organisation_id, o.code AS organisation_code,
-       e.lead_id AS lead_expected_report_id, e.due_date, r.id AS report_id, v.state::text AS state,
+       e.lead_id AS lead_expected_report_id, e.due_date, v.report_id, v.state::text AS state,
        v.status::text AS status, coalesce(v.late, false) AS late,
        (e.due_date < {on} AND (v.first_submitted_on IS NULL OR v.first_submitted_on > {on})) AS overdue,
        (l.document_id IS NOT NULL) AS locked
@@ -50,8 +55,13 @@ FROM expected_report e
 JOIN document d ON d.id = e.document_id
 JOIN organisation o ON o.id = e.organisation_id
 JOIN measure_version mv ON mv.measure_id = e.measure_id AND mv.valid_to IS NULL
-LEFT JOIN progress_report r ON r.expected_report_id = e.id
-LEFT JOIN progress_report_version v ON v.report_id = r.id AND v.valid_to IS NULL
+LEFT JOIN LATERAL (
+    SELECT r.id AS report_id, cv.state, cv.status, cv.late, cv.first_submitted_on
+    FROM progress_report r
+    LEFT JOIN progress_report_version cv ON cv.report_id = r.id AND cv.valid_to IS NULL
+    WHERE r.expected_report_id = e.id
+    LIMIT 1
+) v ON TRUE
 LEFT JOIN reporting_period_lock l ON l.document_id = e.document_id AND l.period_year = e.period_year
 WHERE {where}
 """

@@ -150,11 +150,22 @@ def _slot_json(actions: str) -> str:
     )
 
 
+# The co-executors' parts awaiting review by the organisation $2 (their lead's), found before any slot is built:
+# the lead's parts of every year that are submitted. Materialised: the slots are built for the page's only.
+AWAITING_SQL = """
+SELECT p.id, p.due_date FROM expected_report x
+JOIN expected_report p ON p.lead_id = x.id
+JOIN progress_report pr ON pr.expected_report_id = p.id
+JOIN progress_report_version pv ON pv.report_id = pr.id AND pv.valid_to IS NULL AND pv.state = 'submitted'
+WHERE x.organisation_id = $2
+"""
+
+
 # An executor's inbox in one statement on the read pool (no transaction to open and commit), its JSON built by
 # Postgres over the page's rows only: the deadline day's most frequent read. $1 the day, $2 the organisation,
 # $3 limit, $4 offset, $5 the executor's actions by state (FILER_ACTIONS_JSON), then the filters' values.
 INBOX_SQL = """
-WITH mine AS ({mine}), reviewed AS ({reviewed})
+WITH mine AS ({mine}), awaiting AS MATERIALIZED ({awaiting}), reviewed AS ({reviewed})
 SELECT json_build_object(
     'on', $1::date,
     'organisation_id', $2::integer,
@@ -168,8 +179,8 @@ SELECT json_build_object(
     'to_review', coalesce((
         SELECT json_agg({review_item} ORDER BY s.n) FROM (
             SELECT r.*, row_number() OVER (ORDER BY r.due_date, r.expected_report_id) AS n
-            FROM reviewed r ORDER BY n LIMIT $3) s), '[]'),
-    'to_review_total', (SELECT count(*) FROM reviewed),
+            FROM reviewed r) s), '[]'),
+    'to_review_total', (SELECT count(*) FROM awaiting),
     'total', (SELECT count(*) FROM mine),
     'limit', $3::integer,
     'offset', $4::integer)::text
@@ -198,10 +209,8 @@ async def inbox(
         where.append(f"e.period_year = ${len(params)}")
     sql = INBOX_SQL.format(
         mine=repo.slots_sql(" AND ".join(where), on="$1"),
-        reviewed=repo.slots_sql(
-            "v.state = 'submitted' AND e.lead_id IN (SELECT x.id FROM expected_report x WHERE x.organisation_id = $2)",
-            on="$1",
-        ),
+        awaiting=AWAITING_SQL,
+        reviewed=repo.slots_sql("e.id IN (SELECT a.id FROM awaiting a ORDER BY a.due_date, a.id LIMIT $3)", on="$1"),
         counts=repo.counts_sql(on="$1"),
         item=_slot_json(
             "$5::text::jsonb -> (coalesce(s.state, '') || '|' || CASE WHEN s.locked THEN 'true' ELSE 'false' END)"
