@@ -33,11 +33,19 @@ from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The current active membership of an identity, with its organisation's region (an akimat's).
+# The current active membership of an identity, with its organisation's region (an akimat's). Every request runs
+# this: the membership first, by its unique (issuer, subject), then its current version (a LATERAL subquery the
+# planner cannot flatten), so the plan cannot become a scan of all memberships per version, as the generic plan of a
+# plain join did where the statistics predated the grants (12.9 ms for 300 memberships, on every request; 0.2 ms).
 MEMBERSHIP_SQL = """
 SELECT m.id, v.roles, v.organisation_id, o.region_code, v.source_system, v.expert_code, v.display_name
 FROM membership m
-JOIN membership_version v ON v.membership_id = m.id AND v.valid_to IS NULL AND v.active
+CROSS JOIN LATERAL (
+    SELECT cv.roles, cv.organisation_id, cv.source_system, cv.expert_code, cv.display_name
+    FROM membership_version cv
+    WHERE cv.membership_id = m.id AND cv.valid_to IS NULL AND cv.active
+    LIMIT 1
+) v
 LEFT JOIN organisation o ON o.id = v.organisation_id
 WHERE m.issuer = $1 AND m.subject = $2
 """
