@@ -29,7 +29,7 @@ def _run(*cmd: str) -> None:
 def api_workers() -> int:
     """How many processes serve the registry API: `API_WORKERS`, else one per core up to four. Python runs one
     request at a time per process, and the API is bound by its CPU on a deadline day (bench/deadline_peak.py); each
-    process holds up to 3 × DB_POOL_SIZE Postgres connections (its engine's pool and overflow, its read pool)."""
+    process holds up to 3 × DB_POOL_SIZE Postgres connections (its engine pool, twice that; its read pool)."""
     return int(os.environ.get("API_WORKERS") or min(os.cpu_count() or 1, 4))
 
 
