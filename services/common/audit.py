@@ -24,6 +24,9 @@ from services.common.auth.principal import Principal
 from services.common.models.identity import AuditLog
 
 BULK_UPLOAD = "bulk_upload"
+# Built once, each row passed as parameters: a statement built per call with .values() costs SQLAlchemy a new cache
+# key every time, and every write records one.
+INSERT_AUDIT = insert(AuditLog)
 
 
 def jsonable(value: Any) -> Any:
@@ -64,16 +67,15 @@ async def record_change(
     after: Any,
 ) -> None:
     """One accepted change of one resource (`action`: e.g. "create", "update", "delete", "accept")."""
-    await session.execute(
-        insert(AuditLog).values(
-            **_who(who),
-            action=action,
-            resource=resource,
-            resource_id=str(resource_id),
-            before=jsonable(before),
-            after=jsonable(after),
-        )
-    )
+    row = {
+        **_who(who),
+        "action": action,
+        "resource": resource,
+        "resource_id": str(resource_id),
+        "before": jsonable(before),
+        "after": jsonable(after),
+    }
+    await session.execute(INSERT_AUDIT, row)
 
 
 async def record_batch(
@@ -81,13 +83,12 @@ async def record_batch(
 ) -> None:
     """One accepted bulk upload of `kind` (e.g. "executed_volumes"): its counts (rows kept, refused, …) and the
     checksum of its body."""
-    await session.execute(
-        insert(AuditLog).values(
-            **_who(who),
-            action=BULK_UPLOAD,
-            resource=kind,
-            resource_id=str(batch_id),
-            counts={str(k): int(v) for k, v in counts.items()},
-            checksum=checksum,
-        )
-    )
+    row = {
+        **_who(who),
+        "action": BULK_UPLOAD,
+        "resource": kind,
+        "resource_id": str(batch_id),
+        "counts": {str(k): int(v) for k, v in counts.items()},
+        "checksum": checksum,
+    }
+    await session.execute(INSERT_AUDIT, row)

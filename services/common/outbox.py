@@ -16,6 +16,10 @@ from services.common.models.outbox import OutboxEvent
 SYSTEM = "system"
 
 
+# Built once, each event passed as parameters (as the audit's INSERT_AUDIT).
+INSERT_EVENT = insert(OutboxEvent)
+
+
 async def record_event(
     session: AsyncSession,
     topic: str,
@@ -26,13 +30,12 @@ async def record_event(
     organisation_id: int | None = None,
     actor: str = SYSTEM,
 ) -> None:
-    await session.execute(
-        insert(OutboxEvent).values(
-            topic=topic,
-            subject=subject,
-            subject_id=str(subject_id),
-            organisation_id=organisation_id,
-            actor=actor,
-            payload=jsonable(dict(payload)),
-        )
-    )
+    row = {
+        "topic": topic,
+        "subject": subject,
+        "subject_id": str(subject_id),
+        "organisation_id": organisation_id,
+        "actor": actor,
+        "payload": jsonable(dict(payload)),
+    }
+    await session.execute(INSERT_EVENT, row)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, select, text
+from sqlalchemy import Row, Select, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -116,7 +116,9 @@ _Lead = aliased(ExpectedReport)
 
 def _context_query() -> Select[*tuple[Any, ...]]:
     """A Context's columns, in one query: the expected report, its document, measure, direction and organisation,
-    the lead's organisation (a co-executor's report) and whether its period is locked. The caller adds the WHERE."""
+    the lead's organisation (a co-executor's report) and whether its period is locked. The caller adds the WHERE.
+    Built once per use at import (the statements below, with bound parameters): every write runs one of them, and
+    building a statement of six joins costs more than running it."""
     return (
         select(
             ExpectedReport,
@@ -147,8 +149,31 @@ def _context(row: Row[*tuple[Any, ...]]) -> Context:
     return Context(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
 
 
+EXPECTED_CONTEXT = _context_query().where(ExpectedReport.id == bindparam("expected_id"))
+FILING_CONTEXT = (
+    _context_query()
+    .add_columns(ProgressReport.id)
+    .outerjoin(ProgressReport, ProgressReport.expected_report_id == ExpectedReport.id)
+    .where(
+        ExpectedReport.measure_id == bindparam("measure_id"),
+        ExpectedReport.period_year == bindparam("year"),
+        ExpectedReport.organisation_id == bindparam("organisation_id"),
+    )
+)
+REPORT_CONTEXT = (
+    _context_query()
+    .add_columns(ProgressReport, ProgressReportVersion)
+    .join(ProgressReport, ProgressReport.expected_report_id == ExpectedReport.id)
+    .outerjoin(
+        ProgressReportVersion,
+        (ProgressReportVersion.report_id == ProgressReport.id) & ProgressReportVersion.valid_to.is_(None),
+    )
+    .where(ProgressReport.id == bindparam("report_id"))
+)
+
+
 async def expected_context(session: AsyncSession, expected_id: int) -> Context | None:
-    row = (await session.execute(_context_query().where(ExpectedReport.id == expected_id))).first()
+    row = (await session.execute(EXPECTED_CONTEXT, {"expected_id": expected_id})).first()
     return None if row is None else _context(row)
 
 
@@ -157,18 +182,8 @@ async def filing_context(
 ) -> tuple[Context, int | None] | None:
     """The context of the report a measure expects from an organisation for a year, and the id of the progress
     report filed for it (None: none yet). None when no report is expected."""
-    row = (
-        await session.execute(
-            _context_query()
-            .add_columns(ProgressReport.id)
-            .outerjoin(ProgressReport, ProgressReport.expected_report_id == ExpectedReport.id)
-            .where(
-                ExpectedReport.measure_id == measure_id,
-                ExpectedReport.period_year == year,
-                ExpectedReport.organisation_id == organisation_id,
-            )
-        )
-    ).first()
+    params = {"measure_id": measure_id, "year": year, "organisation_id": organisation_id}
+    row = (await session.execute(FILING_CONTEXT, params)).first()
     return None if row is None else (_context(row), row[7])
 
 
@@ -176,18 +191,7 @@ async def report_context(
     session: AsyncSession, report_id: int
 ) -> tuple[ProgressReport, ProgressReportVersion | None, Context] | None:
     """A progress report, its current version and its expected report's context, in one query."""
-    row = (
-        await session.execute(
-            _context_query()
-            .add_columns(ProgressReport, ProgressReportVersion)
-            .join(ProgressReport, ProgressReport.expected_report_id == ExpectedReport.id)
-            .outerjoin(
-                ProgressReportVersion,
-                (ProgressReportVersion.report_id == ProgressReport.id) & ProgressReportVersion.valid_to.is_(None),
-            )
-            .where(ProgressReport.id == report_id)
-        )
-    ).first()
+    row = (await session.execute(REPORT_CONTEXT, {"report_id": report_id})).first()
     return None if row is None else (row[7], row[8], _context(row))
 
 
