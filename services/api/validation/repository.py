@@ -1,8 +1,9 @@
 """The validation rules' queries."""
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Date, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.models.registry import Document
@@ -41,9 +42,7 @@ async def latest_numbers(session: AsyncSession, rule_ids: list[int]) -> dict[int
     return {rule_id: number for rule_id, number in rows.all()}
 
 
-def _in_force(
-    as_of: date, *, document_id: int | None, only_enabled: bool
-) -> Select[ValidationRule, ValidationRuleVersion]:
+def _in_force(as_of: Any, *, document_id: Any, only_enabled: bool) -> Select[ValidationRule, ValidationRuleVersion]:
     query = _joined().where(in_force(ValidationRuleVersion, as_of))
     if document_id is not None:
         query = query.where(
@@ -74,11 +73,21 @@ async def in_force_on(
     return [(r[0], r[1]) for r in rows], total
 
 
+# Every submission reads the rules in force: the two statements are built once, the day and document bound.
+_ALL_IN_FORCE = {
+    only_enabled: _in_force(
+        bindparam("as_of", type_=Date()), document_id=bindparam("document_id"), only_enabled=only_enabled
+    ).order_by(ValidationRule.code)
+    for only_enabled in (False, True)
+}
+
+
 async def all_in_force_on(session: AsyncSession, as_of: date, *, document_id: int, only_enabled: bool) -> list[Row]:
     """Every version in force on `as_of` for the document (its own rules and every document's), by code: one query,
     no count."""
-    query = _in_force(as_of, document_id=document_id, only_enabled=only_enabled).order_by(ValidationRule.code)
-    return [(r[0], r[1]) for r in (await session.execute(query)).all()]
+    query = _ALL_IN_FORCE[only_enabled]
+    rows = await session.execute(query, {"as_of": as_of, "document_id": document_id})
+    return [(r[0], r[1]) for r in rows.all()]
 
 
 async def versions(session: AsyncSession, rule_id: int) -> list[ValidationRuleVersion]:
