@@ -14,6 +14,24 @@
 -- PEAK_CLIENTS names a file of one line per client: its bearer token, then each of its draft bodies (JSON), all
 -- separated by tabs. Thread i (from 1) takes the lines i, i + N, i + 2N, ... (N: PEAK_THREADS).
 
+-- Latencies are also counted per millisecond for the requests sent once PEAK_SETTLE_MS have passed since the thread
+-- started: done() prints their p50/p99 ("settled:"), the peak without its first think times, when every client
+-- files its first draft within the same two seconds.
+local ffi = require("ffi")
+ffi.cdef [[
+typedef struct { long tv_sec; long tv_nsec; } peak_timespec;
+int clock_gettime(int clock_id, peak_timespec *tp);
+]]
+local now_buffer = ffi.new("peak_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, now_buffer) -- CLOCK_MONOTONIC
+  return tonumber(now_buffer.tv_sec) * 1000 + tonumber(now_buffer.tv_nsec) / 1e6
+end
+local settle_ms = tonumber(os.getenv("PEAK_SETTLE_MS") or "0")
+local started_at = nil
+local sent_at = 0
+settled_counts = {} -- latency in whole ms -> requests (a global: done() reads it from each thread)
+
 local clients_file = os.getenv("PEAK_CLIENTS")
 local threads_total = tonumber(os.getenv("PEAK_THREADS") or "1")
 local think_ms = tonumber(os.getenv("PEAK_THINK_MS") or "2000")
@@ -63,7 +81,9 @@ function init(args)
     end
   end
   math.randomseed(index * 7919 + os.time())
+  started_at = now_ms()
 end
+
 
 local function headers(client, extra)
   local h = {["Authorization"] = "Bearer " .. client.token, ["Content-Type"] = "application/json"}
@@ -74,6 +94,7 @@ local function headers(client, extra)
 end
 
 function request()
+  sent_at = now_ms()
   current = clients[turn]
   if step == "create" and current.next > #current.drafts then
     step = "inbox" -- nothing left to file: read the inbox
@@ -91,6 +112,10 @@ local function header(hs, name)
 end
 
 function response(status, hs, body)
+  if sent_at - started_at >= settle_ms then
+    local ms = math.floor(now_ms() - sent_at)
+    settled_counts[ms] = (settled_counts[ms] or 0) + 1
+  end
   if step == "create" then
     current.next = current.next + 1
     local location = header(hs, "Location")
@@ -139,12 +164,34 @@ end
 function done(summary, latency, requests)
   local totals = {created = 0, submitted = 0, inbox_reads = 0, refused_create = 0, refused_submit = 0,
                   refused_inbox = 0}
+  local counts, settled = {}, 0
   for _, thread in ipairs(all_threads) do
     for name, _ in pairs(totals) do
       totals[name] = totals[name] + (tonumber(thread:get(name)) or 0)
+    end
+    for ms, count in pairs(thread:get("settled_counts") or {}) do
+      counts[ms] = (counts[ms] or 0) + count
+      settled = settled + count
     end
   end
   io.write(string.format("walk: created=%d submitted=%d inbox=%d refused_create=%d refused_submit=%d refused_inbox=%d\n",
     totals.created, totals.submitted, totals.inbox_reads, totals.refused_create, totals.refused_submit,
     totals.refused_inbox))
+  local keys = {}
+  for ms, _ in pairs(counts) do
+    table.insert(keys, ms)
+  end
+  table.sort(keys)
+  local function percentile(p)
+    local seen = 0
+    for _, ms in ipairs(keys) do
+      seen = seen + counts[ms]
+      if seen >= p * settled then
+        return ms
+      end
+    end
+    return -1
+  end
+  io.write(string.format("settled: after_ms=%d requests=%d p50_ms=%d p99_ms=%d\n", settle_ms, settled,
+    percentile(0.5), percentile(0.99)))
 end
