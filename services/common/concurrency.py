@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, bindparam, update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -107,21 +107,11 @@ async def close_latest_version(session: AsyncSession, model: type[M], row_id: in
     closed it first has committed (this statement waits for its row lock, then finds the row closed), so no row
     is updated and the write answers 412. `model` has `id` and `valid_to` columns.
     """
-    statement = _CLOSE.get(model)
-    if statement is None:
-        statement = _CLOSE.setdefault(model, _close_statement(model))
-    closed = await session.execute(statement, {"row_id": row_id, "closes_on": closes_on})
+    table: Any = model
+    guard: ColumnElement[bool] = (table.id == row_id) & table.valid_to.is_(None)
+    closed = await session.execute(update(table).where(guard).values(valid_to=closes_on).returning(table.id))
     if closed.first() is None:
         stale(None)
-
-
-# close_latest_version's UPDATE per model, built once: every versioned write runs one.
-_CLOSE: dict[type, Any] = {}
-
-
-def _close_statement(model: Any) -> Any:
-    guard: ColumnElement[bool] = (model.id == bindparam("row_id")) & model.valid_to.is_(None)
-    return update(model).where(guard).values(valid_to=bindparam("closes_on")).returning(model.id)
 
 
 async def add_version(session: AsyncSession, row: Any) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.progress.calendar import import_calendar
 from services.api.progress.expected import sync_all
-from services.common.models.registry import Document, ReportingRule, ReportingStage
+from services.api.registry.importer import reporting_rule
+from services.common.models.registry import Document, ReportingRule
 from services.common.settings import get_settings
 
 log = logging.getLogger("loader")
@@ -34,26 +35,7 @@ async def import_guarantee_rules(session: AsyncSession) -> int:
         )
         if held is not None:
             continue
-        session.add(
-            ReportingRule(
-                document_id=document_id,
-                rule_key=rule["key"],
-                version=1,
-                stage=ReportingStage(rule["stage"]),
-                reporter=rule["reporter"],
-                recipient=rule["recipient"],
-                frequency=rule.get("frequency", "annual"),
-                month=rule["month"],
-                day=rule["day"],
-                relative_year=rule["relative_year"],
-                counts_working_days=rule.get("counts_working_days", False),
-                legal_basis=rule.get("legal_basis"),
-                text_kk=rule["text_kk"],
-                text_ru=rule.get("text_ru"),
-                valid_from=date.fromisoformat(rule["valid_from"]),
-                changed_by="loader",
-            )
-        )
+        session.add(reporting_rule(document_id, rule, date.fromisoformat(rule["valid_from"])))
         added += 1
     await session.flush()
     return added

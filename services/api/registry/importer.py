@@ -56,6 +56,29 @@ log = logging.getLogger(__name__)
 PLAN_SLUGS = ("cancer-plan-2018-2022", "health-concept-2022-2029")
 LOADER = "loader"
 
+
+def reporting_rule(document_id: int, rule: dict[str, Any], valid_from: date) -> ReportingRule:
+    """A reporting rule as a transcription states it (`reporting_rules` entries), its first version."""
+    return ReportingRule(
+        document_id=document_id,
+        rule_key=rule["key"],
+        version=1,
+        stage=ReportingStage(rule["stage"]),
+        reporter=rule["reporter"],
+        recipient=rule["recipient"],
+        frequency=rule.get("frequency", "annual"),
+        month=rule["month"],
+        day=rule["day"],
+        relative_year=rule["relative_year"],
+        counts_working_days=rule.get("counts_working_days", False),
+        legal_basis=rule.get("legal_basis"),
+        text_kk=rule["text_kk"],
+        text_ru=rule.get("text_ru"),
+        valid_from=valid_from,
+        changed_by=LOADER,
+    )
+
+
 _deadline_adapter: TypeAdapter[Any] = TypeAdapter(Deadline)
 
 
@@ -473,26 +496,7 @@ async def load_document(session: AsyncSession, tr: Transcription) -> bool:
             )
         )
     for rule in doc.get("reporting_rules", []):
-        session.add(
-            ReportingRule(
-                document_id=document.id,
-                rule_key=rule["key"],
-                version=1,
-                stage=ReportingStage(rule["stage"]),
-                reporter=rule["reporter"],
-                recipient=rule["recipient"],
-                frequency=rule.get("frequency", "annual"),
-                month=rule["month"],
-                day=rule["day"],
-                relative_year=rule["relative_year"],
-                counts_working_days=rule.get("counts_working_days", False),
-                legal_basis=rule.get("legal_basis"),
-                text_kk=rule["text_kk"],
-                text_ru=rule.get("text_ru"),
-                valid_from=date.fromisoformat(rule.get("valid_from") or doc["date"]),
-                changed_by=LOADER,
-            )
-        )
+        session.add(reporting_rule(document.id, rule, date.fromisoformat(rule.get("valid_from") or doc["date"])))
     published = doc.get("published_totals") or {}
     for year_text, amount in published.get("by_year", {}).items():
         session.add(PublishedTotal(document_id=document.id, year=int(year_text), amount=Decimal(amount)))
