@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     oidc_jwks_ttl_s: float = 300
     oidc_jwks_refetch_s: float = 10
     oidc_http_timeout_s: float = 5
+    # Tokens whose verified signatures each process remembers (services.common.auth.tokens); 0 checks every time.
+    oidc_verified_tokens: int = Field(default=4096, ge=0, le=1_000_000)
     # Signature algorithms accepted (never "none", never a symmetric one: the keys are the issuer's public keys).
     oidc_algorithms: str = "RS256,PS256,ES256"
     # The local issuer (deploy/issuer.py) that `make up` runs when no OIDC_ISSUERS is set: its port, and the folder

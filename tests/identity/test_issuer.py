@@ -170,3 +170,49 @@ async def test_an_issuer_that_is_down_is_not_called_on_every_request(tmp_path: P
             with pytest.raises(IssuerUnavailable):
                 await authenticator.claims(silent.token("someone"))
     assert len(calls) == 1
+
+
+async def test_a_token_seen_again_skips_only_its_signature_check(
+    issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.common.auth import tokens
+
+    checked: list[str] = []
+    real_decode = tokens.jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    authenticator = TestAuthenticator.for_issuer(issuer, clock_skew_s=0, jwks_ttl_s=1, verified_tokens=2)
+    token = issuer.token("someone", ttl_s=4)
+    for _ in range(3):
+        assert (await authenticator.claims(token))["sub"] == "someone"
+    assert len(checked) == 1  # verified once, remembered
+
+    # The same header and claims under another signature is another text: checked, and refused.
+    head, body, signature = token.split(".")
+    forged = f"{head}.{body}.{signature[:-4]}AAAA"
+    with pytest.raises(Unauthorized, match="not valid"):
+        await authenticator.claims(forged)
+    assert checked[-1] == forged
+
+    # Once the keys held expire and are fetched again, a remembered token is checked again with the new set.
+    await asyncio.sleep(1.1)
+    assert (await authenticator.claims(token))["sub"] == "someone"
+    assert checked.count(token) == 2
+
+    # The bound holds: two tokens remembered at most, the least recently used forgotten first.
+    others = [issuer.token(f"other-{i}") for i in range(2)]
+    for other in others:
+        await authenticator.claims(other)
+    await authenticator.claims(token)
+    assert checked.count(token) == 3
+
+    # Its times are checked on every request all the same: an expired token is refused though remembered.
+    expires = (await authenticator.claims(token))["exp"]
+    await asyncio.sleep(max(0.0, expires + 1 - time.time()))
+    with pytest.raises(Unauthorized, match="not valid") as refused:
+        await authenticator.claims(token)
+    assert refused.value.errors[0]["reason"] == "expired"

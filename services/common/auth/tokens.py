@@ -10,11 +10,17 @@ A token is accepted when:
 Keys are cached per issuer for OIDC_JWKS_TTL_S. A token naming a key id the cache does not hold fetches the JWKS
 again at once (the issuer rotated a key in), at most every OIDC_JWKS_REFETCH_S; a key the issuer removed stops being
 accepted when the cache expires. No restart is needed for either.
+
+A token's verified signature is remembered (`_Verified`, up to OIDC_VERIFIED_TOKENS tokens per process), so the same
+token sent again skips the RSA or EC check and its decoding: a third of the check's cost, on every request of a client
+that keeps its token for its hour. The remembered result holds only while the key set that verified it is the
+issuer's current one; the times, issuer and audience are checked on every request all the same.
 """
 
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +78,14 @@ class _IssuerKeys:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose signature `keys` verified, and its claims."""
+
+    keys: KeySet
+    claims: dict[str, Any]
+
+
 class OidcAuthenticator:
     """The `Authenticator` of the services (services.common.auth.deps): a token of a trusted issuer -> Principal."""
 
@@ -86,6 +100,7 @@ class OidcAuthenticator:
         algorithms: Sequence[str] = ("RS256", "PS256", "ES256"),
         http_timeout_s: float = 5,
         http: httpx.AsyncClient | None = None,
+        verified_tokens: int = 4096,
     ) -> None:
         self.issuers = frozenset(i.rstrip("/") for i in issuers)
         self.audience = audience
@@ -96,6 +111,9 @@ class OidcAuthenticator:
         self._timeout = http_timeout_s
         self._http = http  # given: used for every fetch, and closed by its owner
         self._keys: dict[str, _IssuerKeys] = {}
+        # Least recently used first; bounded, so a flood of distinct tokens costs memory only up to the bound.
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
+        self._verified_max = verified_tokens
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "OidcAuthenticator":
@@ -107,6 +125,7 @@ class OidcAuthenticator:
             jwks_refetch_s=settings.oidc_jwks_refetch_s,
             algorithms=[a.strip() for a in settings.oidc_algorithms.split(",") if a.strip()],
             http_timeout_s=settings.oidc_http_timeout_s,
+            verified_tokens=settings.oidc_verified_tokens,
         )
 
     async def aclose(self) -> None:
@@ -131,10 +150,7 @@ class OidcAuthenticator:
         if header.get("alg") not in self.algorithms:
             raise _refuse("signature algorithm not accepted")
         keys = await self._keys_for(issuer.rstrip("/"), kid if isinstance(kid, str) else None)
-        try:
-            verified = jwt.decode(token, keys, algorithms=self.algorithms)
-        except JoseError:
-            raise _refuse("bad signature") from None
+        claims = self._verified_claims(token, keys)
         registry = jwt.JWTClaimsRegistry(
             leeway=self.clock_skew_s,
             iss={"essential": True, "value": issuer},
@@ -143,9 +159,26 @@ class OidcAuthenticator:
             exp={"essential": True},
         )
         try:
-            registry.validate(verified.claims)
+            registry.validate(claims)
         except JoseError as exc:
             raise _refuse(_reason(exc)) from None
+        return claims
+
+    def _verified_claims(self, token: str, keys: KeySet) -> dict[str, Any]:
+        """The claims of a token whose signature `keys` verify: remembered from an earlier request while `keys` is
+        still the key set that verified it, checked (and remembered) otherwise."""
+        seen = self._verified.get(token)
+        if seen is not None and seen.keys is keys:
+            self._verified.move_to_end(token)
+            return seen.claims
+        try:
+            verified = jwt.decode(token, keys, algorithms=self.algorithms)
+        except JoseError:
+            raise _refuse("bad signature") from None
+        self._verified[token] = _Verified(keys, verified.claims)
+        self._verified.move_to_end(token)
+        while len(self._verified) > self._verified_max:
+            self._verified.popitem(last=False)
         return verified.claims
 
     async def principal(self, request: Request, token: str, reader: Any = None) -> Principal:
