@@ -151,13 +151,21 @@ def _slot_json(actions: str) -> str:
 
 
 # The co-executors' parts awaiting review by the organisation $2 (their lead's), found before any slot is built:
-# the lead's parts of every year that are submitted. Materialised: the slots are built for the page's only.
+# the lead's parts of every year that are submitted. Materialised: the slots are built for the page's only. Driven
+# from the organisation's own lead slots (a lead's slot has no lead), its parts and their filings looked up per slot
+# (LATERAL subqueries, fenced by OFFSET 0 and LIMIT 1), so that it costs what the organisation's slots cost: neither
+# a scan of every part nationwide nor of the submitted reports nationwide, which a plan made while the filings'
+# statistics lag behind had chosen.
 AWAITING_SQL = """
 SELECT p.id, p.due_date FROM expected_report x
-JOIN expected_report p ON p.lead_id = x.id
-JOIN progress_report pr ON pr.expected_report_id = p.id
-JOIN progress_report_version pv ON pv.report_id = pr.id AND pv.valid_to IS NULL AND pv.state = 'submitted'
-WHERE x.organisation_id = $2
+CROSS JOIN LATERAL (SELECT q.id, q.due_date FROM expected_report q WHERE q.lead_id = x.id OFFSET 0) p
+CROSS JOIN LATERAL (
+    SELECT FROM progress_report pr
+    JOIN progress_report_version pv ON pv.report_id = pr.id AND pv.valid_to IS NULL
+    WHERE pr.expected_report_id = p.id AND pv.state = 'submitted'
+    LIMIT 1
+) submitted
+WHERE x.organisation_id = $2 AND x.lead_id IS NULL
 """
 
 
@@ -210,7 +218,9 @@ async def inbox(
     sql = INBOX_SQL.format(
         mine=repo.slots_sql(" AND ".join(where), on="$1"),
         awaiting=AWAITING_SQL,
-        reviewed=repo.slots_sql("e.id IN (SELECT a.id FROM awaiting a ORDER BY a.due_date, a.id LIMIT $3)", on="$1"),
+        reviewed=repo.slots_sql(
+            "e.id = ANY (ARRAY(SELECT a.id FROM awaiting a ORDER BY a.due_date, a.id LIMIT $3))", on="$1"
+        ),
         counts=repo.counts_sql(on="$1"),
         item=_slot_json(
             "$5::text::jsonb -> (coalesce(s.state, '') || '|' || CASE WHEN s.locked THEN 'true' ELSE 'false' END)"
