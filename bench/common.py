@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +70,17 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    app: str, database_url: str, port: int | None = None, ready_path: str = "/health/live", workers: int = 1
+    app: str,
+    database_url: str,
+    port: int | None = None,
+    ready_path: str = "/health/live",
+    workers: int = 1,
+    environ: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run an ASGI app under uvicorn (uvloop, no access log; one process unless `workers` says more) until the block
-    ends."""
+    ends, in `environ` (this process's environment by default)."""
     port = port or free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**(os.environ if environ is None else environ), "DATABASE_URL": database_url}
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -9,9 +9,10 @@ What it does:
    Connect issuer served from this process. `--clients` executor subjects (300), each with its own token and its own
    membership (role executor), spread over the organisations that execute a measure, round robin (several subjects
    share an organisation when there are fewer organisations than clients).
-2. The served registry API (uvicorn, as `make up` serves it) on a copy of that template, its clock frozen on `--on`
-   (CLOCK_FROZEN_AT: a deadline day; 1 April 2023 is the Concept's executors' first one, and the cancer plan's
-   10 January deadline has passed), every write audited as in production.
+2. The served registry API (uvicorn, as `make up` serves it: `api_workers()` processes, `api_environment()`) on a
+   copy of that template, its clock frozen on `--on` (CLOCK_FROZEN_AT: a deadline day; 1 April 2023 is the
+   Concept's executors' first one, and the cancer plan's 10 January deadline has passed), every write audited as in
+   production.
 3. Each client's expected reports, from its organisation's inbox (GET /api/v1/progress/inbox, the product's own
    answer), shared out among the organisation's clients so that no two file the same report. Each becomes a draft
    body (`draft_body`).
@@ -51,7 +52,7 @@ import httpx
 
 from bench.common import WrkResult, _admin, scratch_database, serve, with_database, wrk
 from deploy.issuer import LocalIssuer, running
-from deploy.run import api_workers
+from deploy.run import api_environment, api_workers
 
 AUDIENCE = "kz-health-plans"
 SCRIPT = Path(__file__).with_name("deadline_peak.lua")
@@ -244,7 +245,7 @@ def run(
     os.environ["CLOCK_FROZEN_AT"] = f"{on.isoformat()}T11:00:00"
     with (
         copy_of(template, name.split()[0]) as url,
-        serve("services.api.main:app", url, workers=api_workers()) as (base, _),
+        serve("services.api.main:app", url, workers=api_workers(), environ=api_environment(os.environ)) as (base, _),
     ):
         for client in clients:
             client.drafts.clear()

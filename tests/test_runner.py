@@ -28,3 +28,10 @@ def test_a_process_that_dies_is_started_again_and_the_others_keep_running(tmp_pa
     assert crashing.failures >= 2  # the delay grows: 0.5 s, then 1 s
     assert len(pids) == 1  # the steady process is the one started first
     assert steady.proc is not None and steady.proc.poll() is not None  # stopped with the rest at the end
+
+
+def test_the_api_is_served_with_a_few_connections_a_process_unless_told_otherwise() -> None:
+    from deploy.run import API_DB_POOL_SIZE, api_environment
+
+    assert api_environment({"PATH": "/bin"}) == {"PATH": "/bin", "DB_POOL_SIZE": str(API_DB_POOL_SIZE)}
+    assert api_environment({"DB_POOL_SIZE": "12"})["DB_POOL_SIZE"] == "12"
