@@ -63,3 +63,19 @@ async def test_in_force_is_the_same_rule_in_python_and_sql(
     assert is_in_force(SimpleNamespace(valid_from=valid_from, valid_to=valid_to), on) is expected
     sql = f"SELECT {in_force_sql('v', '$3')} FROM (SELECT $1::date AS valid_from, $2::date AS valid_to) v"
     assert await raw_connection.fetchval(sql, valid_from, valid_to, on) is expected
+
+
+async def test_closing_a_version_is_guarded_and_the_session_sees_it_closed(loaded: None, session: Any) -> None:
+    from sqlalchemy import select
+
+    from services.common.concurrency import close_latest_version
+    from services.common.models.registry import MeasureVersion
+
+    held = (await session.execute(select(MeasureVersion).where(MeasureVersion.valid_to.is_(None)).limit(1))).scalar()
+    closes_on = max(date(2026, 1, 1), held.valid_from)
+    await close_latest_version(session, MeasureVersion, held.id, closes_on)
+    assert held.valid_to == closes_on  # the session's copy, without a refresh
+    stored = await session.execute(select(MeasureVersion.valid_to).where(MeasureVersion.id == held.id))
+    assert stored.scalar() == closes_on
+    with pytest.raises(PreconditionFailed):  # closed already: the second writer holding the same ETag
+        await close_latest_version(session, MeasureVersion, held.id, closes_on)
