@@ -18,7 +18,7 @@ shows as its version (`content_etag`); such resources are read-only here.
 
 import hashlib
 from datetime import date
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import orjson
 from pydantic import BaseModel
@@ -109,7 +109,8 @@ async def close_latest_version(session: AsyncSession, model: type[M], row_id: in
     closed it first has committed (this statement waits for its row lock, then finds the row closed), so no row
     is updated and the write answers 412. `model` has `id` and `valid_to` columns.
     """
-    table: Any = model.__table__  # a Core UPDATE: the ORM's bulk-update machinery cost a write more than the UPDATE
+    # A Core UPDATE: the ORM's bulk-update machinery cost a write more than the UPDATE itself.
+    table: Any = cast(Any, model).__table__
     guard: ColumnElement[bool] = (table.c.id == row_id) & table.c.valid_to.is_(None)
     closed = await session.execute(update(table).where(guard).values(valid_to=closes_on).returning(table.c.id))
     if closed.first() is None:
