@@ -1,6 +1,7 @@
 """The services connect as a role that owns no table and may only insert and read the audit log."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -69,3 +70,23 @@ def test_the_services_connection_settings() -> None:
     assert Settings(database_url=owner, service_db_user="").service_url == owner
     socket = "postgresql://postgres:@/postgres?host=/tmp/pg"
     assert Settings(database_url=socket).sqlalchemy_url == "postgresql+asyncpg://kzhp_service@/postgres?host=/tmp/pg"
+
+
+async def test_the_loaders_statistics_step_analyses_only_what_its_role_owns(loaded: None, session: Any) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from services.loader import FILLED_TABLES_SQL, analyze_filled
+
+    # As the services' role (`make up` loads as it): no table of its own, nothing analysed, nothing refused.
+    engine = create_async_engine(get_settings().sqlalchemy_url)
+    try:
+        async with AsyncSession(engine) as as_service:
+            assert (await as_service.execute(text(FILLED_TABLES_SQL))).all() == []
+            await analyze_filled(as_service)
+    finally:
+        await engine.dispose()
+    # As the owner: the filled tables get their statistics.
+    await analyze_filled(session)
+    counted = await session.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'expected_report'"))
+    assert counted.scalar() > 1000
