@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 
 from services.api.validation.expressions import (
@@ -148,6 +149,10 @@ class RuleInvalid(ValueError):
         self.errors = errors
 
 
+# A rule's text compiles to the same rule every time (Rule and its expressions are immutable): each process compiles
+# a text once, not once per submission. Keyed by every argument, so an edited rule (a new version) compiles anew; a
+# text that does not compile raises each time (exceptions are not cached).
+@lru_cache(maxsize=1024)
 def compile_rule(
     *,
     code: str,

@@ -4,7 +4,6 @@ the act it follows), every change audited. `rules_in_force` is what a submission
 import json
 import logging
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -66,49 +65,18 @@ def _out(rule: ValidationRule, v: ValidationRuleVersion, latest_version: int) ->
 
 
 def compiled(rule: ValidationRule, v: ValidationRuleVersion) -> Rule:
-    return _compiled(
-        rule.code,
-        Scope(v.scope),
-        v.left_expression,
-        Operator(v.operator),
-        v.right_expression,
-        Importance(v.importance),
-        MissingValueStrategy(v.missing_value_strategy),
-        v.message_kk,
-        v.message_ru,
-        rule.id,
-        v.version,
-    )
-
-
-# A rule's text compiles to the same rule every time (Rule and its expressions are immutable): each process compiles
-# a text once, not once per submission. Keyed by the whole text, so an edited rule (a new version) compiles anew.
-@lru_cache(maxsize=1024)
-def _compiled(
-    code: str,
-    scope: Scope,
-    left: str,
-    operator: Operator,
-    right: str,
-    importance: Importance,
-    missing_value_strategy: MissingValueStrategy,
-    message_kk: str,
-    message_ru: str,
-    rule_id: int,
-    version: int,
-) -> Rule:
     return compile_rule(
-        code=code,
-        scope=scope,
-        left=left,
-        operator=operator,
-        right=right,
-        importance=importance,
-        missing_value_strategy=missing_value_strategy,
-        message_kk=message_kk,
-        message_ru=message_ru,
-        rule_id=rule_id,
-        version=version,
+        code=rule.code,
+        scope=Scope(v.scope),
+        left=v.left_expression,
+        operator=Operator(v.operator),
+        right=v.right_expression,
+        importance=Importance(v.importance),
+        missing_value_strategy=MissingValueStrategy(v.missing_value_strategy),
+        message_kk=v.message_kk,
+        message_ru=v.message_ru,
+        rule_id=rule.id,
+        version=v.version,
     )
 
 
