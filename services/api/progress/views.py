@@ -152,10 +152,10 @@ def _slot_json(actions: str) -> str:
 
 # The co-executors' parts awaiting review by the organisation $2 (their lead's), found before any slot is built:
 # the lead's parts of every year that are submitted. Materialised: the slots are built for the page's only. Driven
-# from the organisation's own lead slots (a lead's slot has no lead), its parts and their filings looked up per slot
-# (LATERAL subqueries, fenced by OFFSET 0 and LIMIT 1), so that it costs what the organisation's slots cost: neither
-# a scan of every part nationwide nor of the submitted reports nationwide, which a plan made while the filings'
-# statistics lag behind had chosen.
+# from the organisation's own slots (any of them: a slot that was a lead's keeps its parts when a later version of the
+# measure names another lead), its parts and their filings looked up per slot (LATERAL subqueries, fenced by OFFSET 0
+# and LIMIT 1), so that it costs what the organisation's slots cost: neither a scan of every part nationwide nor of
+# the submitted reports nationwide, which a plan made while the filings' statistics lag behind had chosen.
 AWAITING_SQL = """
 SELECT p.id, p.due_date FROM expected_report x
 CROSS JOIN LATERAL (SELECT q.id, q.due_date FROM expected_report q WHERE q.lead_id = x.id OFFSET 0) p
@@ -165,7 +165,7 @@ CROSS JOIN LATERAL (
     WHERE pr.expected_report_id = p.id AND pv.state = 'submitted'
     LIMIT 1
 ) submitted
-WHERE x.organisation_id = $2 AND x.lead_id IS NULL
+WHERE x.organisation_id = $2
 """
 
 
