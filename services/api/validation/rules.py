@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from services.api.validation.expressions import (
     WILDCARD,
@@ -149,11 +149,7 @@ class RuleInvalid(ValueError):
         self.errors = errors
 
 
-# A rule's text compiles to the same rule every time (Rule and its expressions are immutable): each process compiles
-# a text once, not once per submission. Keyed by every argument, so an edited rule (a new version) compiles anew; a
-# text that does not compile raises each time (exceptions are not cached).
-@lru_cache(maxsize=1024)
-def compile_rule(
+def _compile_rule(
     *,
     code: str,
     scope: Scope,
@@ -195,6 +191,16 @@ def compile_rule(
         rule_id=rule_id,
         version=version,
     )
+
+
+# A rule's text compiles to the same rule every time (Rule and its expressions are immutable): each process compiles
+# a text once, not once per submission. Keyed by every argument and its type (a str is not taken for the enum member
+# it equals, which `is` comparisons would then miss), so an edited rule (a new version) compiles anew; a text that
+# does not compile raises each time (exceptions are not cached). Type checkers see the function's own signature.
+if TYPE_CHECKING:
+    compile_rule = _compile_rule
+else:
+    compile_rule = lru_cache(maxsize=1024, typed=True)(_compile_rule)
 
 
 def _placeholder_known(scope: Scope, name: str) -> bool:
