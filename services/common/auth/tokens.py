@@ -150,7 +150,15 @@ class OidcAuthenticator:
         if header.get("alg") not in self.algorithms:
             raise _refuse("signature algorithm not accepted")
         keys = await self._keys_for(issuer.rstrip("/"), kid if isinstance(kid, str) else None)
-        claims = self._verified_claims(token, keys)
+        seen = self._verified.get(token)
+        if seen is not None and seen.keys is keys:
+            self._verified.move_to_end(token)
+            claims = seen.claims
+        else:
+            try:
+                claims = jwt.decode(token, keys, algorithms=self.algorithms).claims
+            except JoseError:
+                raise _refuse("bad signature") from None
         registry = jwt.JWTClaimsRegistry(
             leeway=self.clock_skew_s,
             iss={"essential": True, "value": issuer},
@@ -162,24 +170,12 @@ class OidcAuthenticator:
             registry.validate(claims)
         except JoseError as exc:
             raise _refuse(_reason(exc)) from None
-        return claims
-
-    def _verified_claims(self, token: str, keys: KeySet) -> dict[str, Any]:
-        """The claims of a token whose signature `keys` verify: remembered from an earlier request while `keys` is
-        still the key set that verified it, checked (and remembered) otherwise."""
-        seen = self._verified.get(token)
-        if seen is not None and seen.keys is keys:
+        if seen is None or seen.keys is not keys:  # verified now, and valid: remembered
+            self._verified[token] = _Verified(keys, claims)
             self._verified.move_to_end(token)
-            return seen.claims
-        try:
-            verified = jwt.decode(token, keys, algorithms=self.algorithms)
-        except JoseError:
-            raise _refuse("bad signature") from None
-        self._verified[token] = _Verified(keys, verified.claims)
-        self._verified.move_to_end(token)
-        while len(self._verified) > self._verified_max:
-            self._verified.popitem(last=False)
-        return verified.claims
+            while len(self._verified) > self._verified_max:
+                self._verified.popitem(last=False)
+        return claims
 
     async def principal(self, request: Request, token: str, reader: Any = None) -> Principal:
         """Who the token is: its membership, read through `reader` (the request's read pool or, in tests, its
