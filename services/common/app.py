@@ -1,5 +1,6 @@
 """What every service's FastAPI app shares: lifespan resources, offline docs, errors, health."""
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -73,6 +74,11 @@ def create_service_app(
         app.state.authenticator = OidcAuthenticator.from_settings(settings)
         if on_startup is not None:
             await on_startup(app)
+        # What is loaded by now (modules, mappers, the OpenAPI's models: some 200 000 objects) lives as long as the
+        # process. Frozen out of the cyclic collector's reach (gc.freeze), a full collection no longer walks it: one
+        # came during the deadline peak in each API process and paused it 160-170 ms; frozen, 19 ms.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
